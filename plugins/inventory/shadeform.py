@@ -1,0 +1,393 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+name: shadeform
+short_description: Shadeform GPU instances as inventory
+version_added: 1.0.0
+author:
+  - shadeform.cloud contributors
+description:
+  - Builds an inventory from every instance of a Shadeform workspace, with one C(GET /instances) call to the
+    L(Shadeform API,https://docs.shadeform.ai).
+  - Each instance becomes one host, reachable over SSH as the API describes it (C(ansible_host), C(ansible_user) and
+    C(ansible_port) come from the instance's C(ip), C(ssh_user) and C(ssh_port)), grouped by cloud, region, GPU type,
+    status, instance type and tag.
+  - Every top-level field of an instance becomes a host variable named C(<hostvars_prefix><field><hostvars_suffix>),
+    for example C(shadeform_id), C(shadeform_cloud) and C(shadeform_configuration). The shortcuts C(shadeform_gpu_type),
+    C(shadeform_num_gpus), C(shadeform_gpu_manufacturer) and C(shadeform_vram_per_gpu_in_gb) copy those fields of
+    C(configuration), and C(shadeform_labels) is a dictionary of the tags written C(key=value) or C(key:value).
+  - Every host is in the group C(shadeform). Unless O(default_groups=false), hosts are also in C(cloud_<cloud>),
+    C(region_<region>), C(gpu_<gpu type>), C(status_<status>), C(instance_type_<shade instance type>) and
+    C(tag_<tag>) for each tag. Group names are made safe with ansible-core's own rule, for example C(region_canada_1)
+    and C(tag_env_prod).
+  - Values from the API are never templated. Launch secrets (docker C(envs) values, the registry password and the
+    startup script) are replaced by C(<redacted>) unless O(expose_secrets=true), and never written to the cache.
+  - The configuration file name must end in C(shadeform.yml) or C(shadeform.yaml).
+requirements:
+  - requests
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: The name of this plugin; it marks the file as a Shadeform inventory source.
+    required: true
+    type: str
+    choices: [shadeform.cloud.shadeform]
+  api_key:
+    description:
+      - The Shadeform API key. It has admin rights over the workspace, so keep it in an environment variable, in
+        Ansible Vault (an inline C(!vault) string) or behind a lookup, never in clear in a shared file.
+      - May be a template, for example C({{ lookup('ansible.builtin.env', 'MY_KEY') }}); the value of the environment
+        variable is used as it is, never templated.
+      - Required; there is no default. The key never appears in output, logs or cache files.
+    type: str
+    env:
+      - name: SHADEFORM_API_KEY
+  api_url:
+    description:
+      - Base URL of the Shadeform API, up to and including C(/v1).
+    type: str
+    default: https://api.shadeform.ai/v1
+    env:
+      - name: SHADEFORM_API_URL
+  timeout:
+    description: Seconds to wait for the API to connect and to answer, per request.
+    type: int
+    default: 30
+  retries:
+    description:
+      - How many times to try again after HTTP 429, an HTTP 5xx answer, a timeout or a connection error.
+      - A C(Retry-After) header is honoured; otherwise the waits are 1, 2, 4, ... seconds. No single wait is longer
+        than 60 seconds, so a run waits at most O(retries) x 60 seconds in all, plus O(timeout) per attempt.
+    type: int
+    default: 3
+  validate_certs:
+    description: Whether to verify the API's TLS certificate. Only turn this off on a network you trust.
+    type: bool
+    default: true
+  hostnames:
+    description:
+      - Where host names come from, in order of preference; the first instance field with a non-empty value names
+        the host, and the instance id when none has one.
+      - Instances that would share a name (Shadeform names need not be unique) are added as
+        C(<name>-<first 8 characters of the id>), with a warning; no instance is ever merged into another or dropped.
+      - The characters C({), C(}) and control characters are replaced by C(_) in host names.
+    type: list
+    elements: str
+    choices: [name, id, ip, cloud_assigned_id]
+    default: [name]
+  statuses:
+    description: Keep only instances whose C(status) is in this list, for example C([active]). Empty keeps all.
+    type: list
+    elements: str
+    default: []
+  clouds:
+    description: Keep only instances whose C(cloud) is in this list, for example C([hyperstack, lambdalabs]).
+    type: list
+    elements: str
+    default: []
+  regions:
+    description: Keep only instances whose C(region) is in this list.
+    type: list
+    elements: str
+    default: []
+  gpu_types:
+    description: Keep only instances whose C(configuration.gpu_type) is in this list, for example C([H100, A100]).
+    type: list
+    elements: str
+    default: []
+  tags:
+    description: Keep only instances that carry every tag in this list.
+    type: list
+    elements: str
+    default: []
+  filters:
+    description:
+      - Jinja conditionals over each host's variables (as the C(groups) option takes them); a host is kept only when
+        all hold. They are evaluated after the other filters and before the host is added.
+      - A conditional that cannot be evaluated for a host leaves the host out with a warning, or fails the inventory
+        when O(strict=true).
+    type: list
+    elements: str
+    default: []
+  hostvars_prefix:
+    description:
+      - Prefix of the host variables made from instance fields.
+      - Prefix and suffix may hold letters, digits and C(_) only. Fields that would name an C(ansible_*) variable are
+        never set, so only C(ip), C(ssh_user) and C(ssh_port) drive the connection.
+    type: str
+    default: shadeform_
+  hostvars_suffix:
+    description: Suffix of the host variables made from instance fields.
+    type: str
+    default: ""
+  default_groups:
+    description:
+      - Whether to add hosts to the C(cloud_), C(region_), C(gpu_), C(status_), C(instance_type_) and C(tag_) groups.
+        Turn this off to build your own groups with O(keyed_groups). The C(shadeform) group is always made.
+    type: bool
+    default: true
+  expose_secrets:
+    description:
+      - Whether to show launch secrets (docker C(envs) values, the registry password and the startup script) in host
+        variables instead of C(<redacted>).
+      - When true, the cache is not used at all, so that secrets are never written to it.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+# shadeform.yml: the smallest file; the key comes from the SHADEFORM_API_KEY environment variable.
+plugin: shadeform.cloud.shadeform
+
+# shadeform.yml: only running instances, named by id, with the private key set per host.
+plugin: shadeform.cloud.shadeform
+statuses: [active]
+hostnames: [id]
+compose:
+  ansible_ssh_private_key_file: "'~/.ssh/shadeform'"
+
+# shadeform.yml: H100 and A100 machines of production, grouped by the "team=..." label.
+plugin: shadeform.cloud.shadeform
+gpu_types: [H100, A100]
+filters:
+  - shadeform_labels.env | default('') == 'prod'
+keyed_groups:
+  - key: shadeform_labels.team | default('none')
+    prefix: team
+
+# shadeform.yml: the key from Ansible Vault, answers cached for ten minutes.
+plugin: shadeform.cloud.shadeform
+api_key: !vault |
+  $ANSIBLE_VAULT;1.1;AES256
+  ...
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/ansible/shadeform
+cache_timeout: 600
+"""
+
+import hashlib
+import os
+import re
+
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.vars import combine_vars
+
+from ansible_collections.shadeform.cloud.plugins.plugin_utils import instances as mapping
+from ansible_collections.shadeform.cloud.plugins.plugin_utils.api import DEFAULT_API_URL, ShadeformAPIError, ShadeformClient, requests_is_missing
+
+try:
+    from ansible.template import trust_as_template  # noqa: F401  pylint: disable=unused-import
+except ImportError:
+    # Before 2.19 every string is a template unless marked unsafe.
+    from ansible.utils.unsafe_proxy import wrap_var as make_untrusted
+else:
+    # From 2.19 on, data tagging only templates strings marked trusted, and API data never is.
+    def make_untrusted(value):
+        return value
+
+CACHE_FORMAT = 1
+NAME_PART = re.compile(r"^[A-Za-z0-9_]*$")
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    NAME = "shadeform.cloud.shadeform"
+
+    def __init__(self):
+        super().__init__()
+        self._cache_key = None
+
+    def verify_file(self, path):
+        return super().verify_file(path) and path.endswith(("shadeform.yml", "shadeform.yaml"))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        config = self._read_config_data(path)
+        if requests_is_missing():
+            raise AnsibleError(missing_required_lib("requests"))
+        prefix, suffix = self._hostvars_affixes()
+
+        instances = self._instances(path, cache, key_from_file="api_key" in config)
+        hosts = self._hosts(instances, prefix, suffix)
+        self.inventory.add_group("shadeform")
+        for name, variables, groups in hosts:
+            self._add_host(name, variables, groups)
+
+    # Fetching, through the cache.
+
+    def _instances(self, path, cache, key_from_file):
+        """The instance list, redacted unless expose_secrets; from the cache when allowed and fresh."""
+        client = self._client(key_from_file)
+        if self.get_option("expose_secrets"):
+            if self.get_option("cache"):
+                self.display.warning("The Shadeform inventory does not use the cache while expose_secrets is true, "
+                                     "so that secrets are never written to it.")
+            return self._fetch(client)
+
+        instances = None
+        if self.get_option("cache"):
+            self._cache_key = "{0}_{1}".format(self.get_cache_key(path), self._credentials_digest(client))
+            if cache:
+                instances = self._cached_instances()
+        if instances is None:
+            instances = [mapping.redact_secrets(instance) if isinstance(instance, dict) else instance
+                         for instance in self._fetch(client)]
+            if self._cache_key:
+                self._cache[self._cache_key] = {"format": CACHE_FORMAT, "instances": instances}
+        return instances
+
+    def _cached_instances(self):
+        try:
+            entry = self._cache[self._cache_key]
+        except KeyError:
+            return None
+        except AnsibleError as exc:
+            self.display.warning("Ignoring the unreadable Shadeform inventory cache entry and fetching again: {0}".format(to_native(exc)))
+            return None
+        if isinstance(entry, dict) and entry.get("format") == CACHE_FORMAT and isinstance(entry.get("instances"), list):
+            return entry["instances"]
+        self.display.warning("Ignoring a Shadeform inventory cache entry in an unknown format and fetching again.")
+        return None
+
+    def _fetch(self, client):
+        try:
+            return client.list_instances()
+        except ShadeformAPIError as exc:
+            raise AnsibleParserError(to_native(exc)) from None
+
+    def _client(self, key_from_file):
+        api_key = self._api_key(key_from_file)
+        api_url = self.get_option("api_url")
+        if not api_url:
+            raise AnsibleParserError("api_url is empty: leave it unset for {0}, or set the Shadeform API base URL.".format(DEFAULT_API_URL))
+        return ShadeformClient(
+            api_key=api_key,
+            api_url=api_url,
+            timeout=self.get_option("timeout"),
+            retries=self.get_option("retries"),
+            validate_certs=self.get_option("validate_certs"),
+        )
+
+    def _api_key(self, from_file):
+        api_key = self.get_option("api_key")
+        # Only a value written in the configuration file may be a template; the environment's is literal.
+        if from_file and api_key and self.templar.is_template(api_key):
+            api_key = self.templar.template(api_key)
+        api_key = to_text(api_key or "").strip()
+        if not api_key:
+            raise AnsibleParserError("No Shadeform API key: export SHADEFORM_API_KEY, or set api_key in the inventory file "
+                                     "(preferably vault-encrypted).")
+        return api_key
+
+    @staticmethod
+    def _credentials_digest(client):
+        """Tells cache entries of different keys or URLs apart without writing the key anywhere."""
+        material = "{0}\n{1}".format(client.api_url, client.api_key).encode("utf-8")
+        return hashlib.sha256(material).hexdigest()[:16]
+
+    def update_cache_if_changed(self):
+        if not self._cache_key:
+            return  # the cache is not in use for this source
+        super().update_cache_if_changed()
+        self._restrict_cache_file()
+
+    def _restrict_cache_file(self):
+        """ansible-core writes file caches world-readable (0644); the fleet's entry is for its owner only.
+
+        File cache plugins name the entry's file after the cache key, inside cache_connection
+        (ansible-core 2.19+ adds a schema prefix), so the entry is found without their internals.
+        """
+        directory = os.path.expanduser(os.path.expandvars(self.get_option("cache_connection") or ""))
+        if not directory or not os.path.isdir(directory):
+            return  # not a file cache (memory, redis, ...)
+        for entry in os.listdir(directory):
+            if entry.endswith(self._cache_key):
+                os.chmod(os.path.join(directory, entry), 0o600)
+
+    # Mapping and filtering.
+
+    def _hostvars_affixes(self):
+        prefix = self.get_option("hostvars_prefix") or ""
+        suffix = self.get_option("hostvars_suffix") or ""
+        for option, value in (("hostvars_prefix", prefix), ("hostvars_suffix", suffix)):
+            if not NAME_PART.match(value):
+                raise AnsibleParserError("{0} {1!r} may hold only letters, digits and '_', so that host variable names "
+                                         "stay valid.".format(option, value))
+        if prefix[:1].isdigit():
+            raise AnsibleParserError("hostvars_prefix {0!r} must not start with a digit.".format(prefix))
+        return prefix, suffix
+
+    def _hosts(self, instances, prefix, suffix):
+        """(name, variables, groups) for every instance that passes the filters, in API order."""
+        valid = []
+        for position, instance in enumerate(instances):
+            if isinstance(instance, dict):
+                valid.append(instance)
+            else:
+                self.display.warning("Skipping Shadeform instance #{0}: the API gave {1}, not an object.".format(
+                    position + 1, type(instance).__name__))
+        names, notes = mapping.assign_hostnames(valid, self.get_option("hostnames"))
+        plain_filters = dict((option, self.get_option(option)) for option in ("statuses", "clouds", "regions", "gpu_types", "tags"))
+        conditionals = self.get_option("filters")
+        with_default_groups = self.get_option("default_groups")
+        skipped_fields = set()
+        hosts = []
+        for name, instance in zip(names, valid):
+            if not mapping.matches(instance, **plain_filters):
+                continue
+            variables, skipped = mapping.host_variables(instance, prefix, suffix)
+            skipped_fields.update(to_text(field) for field in skipped)
+            variables = make_untrusted(variables)
+            if conditionals and not self._passes_conditionals(name, variables, conditionals):
+                continue
+            groups = mapping.default_groups(instance) if with_default_groups else []
+            hosts.append((make_untrusted(name), variables, groups))
+        for note in notes:
+            self.display.warning(note)
+        if skipped_fields:
+            self.display.warning("Shadeform instance fields not made host variables (invalid names, or names of ansible_* "
+                                 "variables): {0}".format(", ".join(sorted(repr(field) for field in skipped_fields))))
+        return hosts
+
+    def _passes_conditionals(self, name, variables, conditionals):
+        for conditional in conditionals:
+            try:
+                if not self._evaluate_conditional(conditional, variables):
+                    return False
+            except Exception as exc:  # pylint: disable=broad-except
+                message = "Could not evaluate the filter {0!r} for host {1}: {2}".format(conditional, name, to_native(exc))
+                if self.get_option("strict"):
+                    raise AnsibleParserError(message) from None
+                self.display.warning(message + "; the host is left out.")
+                return False
+        return True
+
+    def _evaluate_conditional(self, conditional, variables):
+        """Evaluate one conditional as the constructed `groups` option does, on every ansible-core version."""
+        if self.get_option("use_extra_vars"):
+            variables = combine_vars(variables, self._vars)
+        self.templar.available_variables = variables
+        if hasattr(self.templar, "evaluate_conditional"):
+            return self.templar.evaluate_conditional(conditional)
+        return boolean(self.templar.template("{%% if %s %%} True {%% else %%} False {%% endif %%}" % conditional))
+
+    # Adding to the inventory.
+
+    def _add_host(self, name, variables, groups):
+        self.inventory.add_host(name, group="shadeform")
+        for variable, value in variables.items():
+            self.inventory.set_variable(name, variable, value)
+        for group in groups:
+            self.inventory.add_group(group)
+            self.inventory.add_child(group, name)
+        strict = self.get_option("strict")
+        self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
+        self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)
+        self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, name, strict=strict)

@@ -1,0 +1,224 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure functions from Shadeform API instances to inventory hosts.
+
+Nothing here talks HTTP or touches Ansible's inventory: the inventory plugin fetches the instance
+list, calls these functions, and adds what they return.  Every value that comes from the API is
+untrusted: it is copied, never interpreted as a template, and the plugin marks it unsafe before it
+reaches Ansible.  Every field may be absent, null or of the wrong type; only ``id`` is expected.
+"""
+
+import copy
+import re
+
+from ansible.inventory.group import to_safe_group_name
+
+REDACTED = "<redacted>"
+HOSTNAME_SOURCES = ("name", "id", "ip", "cloud_assigned_id")
+# (group prefix, path of the instance field) for the groups every host gets by default.
+DEFAULT_GROUP_FIELDS = (
+    ("cloud", ("cloud",)),
+    ("region", ("region",)),
+    ("gpu", ("configuration", "gpu_type")),
+    ("status", ("status",)),
+    ("instance_type", ("shade_instance_type",)),
+)
+# Flat host variables for what playbooks need most, taken from the configuration object.
+CONFIGURATION_SHORTCUTS = ("gpu_type", "num_gpus", "gpu_manufacturer", "vram_per_gpu_in_gb")
+VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LABEL_SEPARATOR = re.compile(r"[=:]")
+# Jinja delimiters all start with "{": a host name without braces can never become a template,
+# not even through derived values such as inventory_hostname_short on ansible-core < 2.19.
+UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\x00-\x1f\x7f]")
+
+
+def redact_secrets(instance):
+    """Return the instance with launch secrets replaced by REDACTED; the input is left untouched.
+
+    Secrets are the values of the docker ``envs``, the registry password and the startup script.
+    """
+    launch = instance.get("launch_configuration")
+    if not isinstance(launch, dict):
+        return instance
+    launch = copy.deepcopy(launch)
+    docker = launch.get("docker_configuration")
+    if isinstance(docker, dict):
+        envs = docker.get("envs")
+        if isinstance(envs, list):
+            for env in envs:
+                if isinstance(env, dict) and env.get("value") is not None:
+                    env["value"] = REDACTED
+        credentials = docker.get("registry_credentials")
+        if isinstance(credentials, dict) and credentials.get("password") is not None:
+            credentials["password"] = REDACTED
+    script = launch.get("script_configuration")
+    if isinstance(script, dict) and script.get("base64_script") is not None:
+        script["base64_script"] = REDACTED
+    redacted = dict(instance)
+    redacted["launch_configuration"] = launch
+    return redacted
+
+
+def parse_labels(tags):
+    """Map ``key=value`` and ``key:value`` tags to a dict; the first separator splits, later tags win."""
+    labels = {}
+    if not isinstance(tags, list):
+        return labels
+    for tag in tags:
+        if not isinstance(tag, str):
+            continue
+        parts = LABEL_SEPARATOR.split(tag, maxsplit=1)
+        if len(parts) == 2 and parts[0]:
+            labels[parts[0]] = parts[1]
+    return labels
+
+
+def host_variables(instance, prefix="shadeform_", suffix=""):
+    """Return the host variables of one instance: connection variables, API fields and shortcuts.
+
+    Top-level fields whose names are not valid variable names, or would name an ``ansible_*``
+    variable (possible with an empty prefix), are left out and returned in the second item, so the
+    caller can say so once: only the API's ip, ssh_user and ssh_port ever drive the connection.
+    """
+    variables = connection_variables(instance)
+    skipped_fields = []
+    for field, value in instance.items():
+        name = prefix + field + suffix if isinstance(field, str) else ""
+        if VARIABLE_NAME.match(name) and not name.startswith("ansible_"):
+            variables[name] = value
+        else:
+            skipped_fields.append(field)
+    configuration = instance.get("configuration")
+    if isinstance(configuration, dict):
+        for field in CONFIGURATION_SHORTCUTS:
+            name = prefix + field + suffix
+            if name not in variables and configuration.get(field) is not None:
+                variables[name] = configuration[field]
+    labels_name = prefix + "labels" + suffix
+    if labels_name not in variables:
+        variables[labels_name] = parse_labels(instance.get("tags"))
+    return variables, skipped_fields
+
+
+def connection_variables(instance):
+    """ansible_host, ansible_user and ansible_port, each only when the API gives a usable value."""
+    variables = {}
+    ip = instance.get("ip")
+    if isinstance(ip, str) and ip.strip():
+        variables["ansible_host"] = ip.strip()
+    user = instance.get("ssh_user")
+    if isinstance(user, str) and user.strip():
+        variables["ansible_user"] = user.strip()
+    port = instance.get("ssh_port")
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
+    if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
+        variables["ansible_port"] = port
+    return variables
+
+
+def default_groups(instance):
+    """The sanitized names of the groups an instance belongs to out of the box, besides ``shadeform``."""
+    groups = []
+    for prefix, path in DEFAULT_GROUP_FIELDS:
+        value = _scalar_text(_lookup(instance, path))
+        if value:
+            groups.append(safe_group_name(prefix + "_" + value))
+    tags = instance.get("tags")
+    if isinstance(tags, list):
+        for tag in tags:
+            text = _scalar_text(tag)
+            if text:
+                groups.append(safe_group_name("tag_" + text))
+    return list(dict.fromkeys(groups))
+
+
+def safe_group_name(name):
+    """ansible-core's own rule for group names, applied whatever TRANSFORM_INVALID_GROUP_CHARS says."""
+    return to_safe_group_name(name, force=True, silent=True)
+
+
+def matches(instance, statuses=(), clouds=(), regions=(), gpu_types=(), tags=()):
+    """True when the instance passes the plain (non-Jinja) filters; an empty filter keeps everything."""
+    if statuses and instance.get("status") not in statuses:
+        return False
+    if clouds and instance.get("cloud") not in clouds:
+        return False
+    if regions and instance.get("region") not in regions:
+        return False
+    if gpu_types and _lookup(instance, ("configuration", "gpu_type")) not in gpu_types:
+        return False
+    if tags:
+        carried = instance.get("tags")
+        if not isinstance(carried, list) or not all(tag in carried for tag in tags):
+            return False
+    return True
+
+
+def assign_hostnames(instances, sources=("name",)):
+    """Give every instance a unique host name, deterministically.
+
+    The first source with a non-empty value names the host, then the id.  Instances that would
+    share a name get ``<name>-<first 8 characters of the id>`` (the full id when that still
+    collides), so no two instances are ever merged into one host.
+
+    Returns ``(names, notes)``: one name per instance, in order, and messages for the user about
+    renamed hosts.
+    """
+    bases = [_base_hostname(instance, sources) for instance in instances]
+    notes = []
+    names = list(bases)
+    by_base = {}
+    for index, base in enumerate(bases):
+        by_base.setdefault(base, []).append(index)
+    taken = {base for base, indexes in by_base.items() if len(indexes) == 1}
+    for base, indexes in by_base.items():
+        if len(indexes) == 1:
+            continue
+        renamed = []
+        for index in sorted(indexes, key=lambda i: (_id_text(instances[i]), i)):
+            names[index] = _unique_name(base, _id_text(instances[index]), taken)
+            taken.add(names[index])
+            renamed.append(names[index])
+        notes.append("{0} Shadeform instances would be named {1!r}; they are added as {2}. Give them unique names, or "
+                     "set hostnames to [id].".format(len(indexes), base, ", ".join(renamed)))
+    return names, notes
+
+
+def _unique_name(base, instance_id, taken):
+    for candidate in (base + "-" + instance_id[:8], base + "-" + instance_id):
+        if instance_id and candidate not in taken:
+            return candidate
+    counter = 2
+    while "{0}-{1}".format(base, counter) in taken:
+        counter += 1
+    return "{0}-{1}".format(base, counter)
+
+
+def _base_hostname(instance, sources):
+    for source in tuple(sources) + ("id",):
+        text = _scalar_text(instance.get(source))
+        if text and text.strip():
+            return UNSAFE_HOSTNAME_CHARACTERS.sub("_", text.strip())
+    return "shadeform-instance"
+
+
+def _id_text(instance):
+    return UNSAFE_HOSTNAME_CHARACTERS.sub("_", _scalar_text(instance.get("id")) or "")
+
+
+def _lookup(data, path):
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _scalar_text(value):
+    """The text of a string or number; None for anything else (objects, lists, booleans, null)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None

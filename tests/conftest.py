@@ -1,0 +1,60 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared pytest set-up: the collection on Ansible's path, and the API simulator.
+
+The repository root is the collection itself, but Ansible only finds collections below an
+``ansible_collections/<namespace>/<name>`` directory.  Before any test module is imported, a
+throw-away collections root is made with ``ansible_collections/shadeform/cloud`` linked to this
+checkout, so that in-process imports (unit tests) and the real ``ansible-*`` commands started by
+the functional and end-to-end tests load the working tree.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+
+import pytest
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(TESTS_DIR)
+
+sys.path.insert(0, TESTS_DIR)
+sys.path.insert(0, os.path.join(TESTS_DIR, "simulator"))
+
+from helpers import API_KEY, load_fixture  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def _make_collections_root():
+    root = tempfile.mkdtemp(prefix="shadeform-collections-")
+    namespace_dir = os.path.join(root, "ansible_collections", "shadeform")
+    os.makedirs(namespace_dir)
+    os.symlink(REPO_ROOT, os.path.join(namespace_dir, "cloud"))
+    return root
+
+
+COLLECTIONS_ROOT = _make_collections_root()
+# Read by the ansible-* commands that the functional tests start as subprocesses.
+os.environ["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS_ROOT
+sys.path.insert(0, COLLECTIONS_ROOT)
+
+from ansible.plugins.loader import init_plugin_loader  # noqa: E402  pylint: disable=wrong-import-position
+
+init_plugin_loader([COLLECTIONS_ROOT])
+
+
+def pytest_unconfigure(config):  # pylint: disable=unused-argument
+    shutil.rmtree(COLLECTIONS_ROOT, ignore_errors=True)
+
+
+@pytest.fixture
+def shadeform_api():
+    """A running simulator on 127.0.0.1 serving the API reference's example fleet.
+
+    Tests replace the fleet (``set_instances``), inject faults and count the requests served.
+    """
+    from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
+
+    with Simulator(api_key=API_KEY) as simulator:
+        simulator.set_instances(load_fixture("instances-example.json")["instances"])
+        yield simulator

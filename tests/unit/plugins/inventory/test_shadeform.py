@@ -1,0 +1,337 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Full parse() runs of the inventory plugin over JSON fixtures.
+
+The only seam is ShadeformClient.list_instances (the HTTP call, tested against the simulator in
+tests/unit/plugins/plugin_utils/test_api.py and by the functional tests); everything from the
+configuration file to the inventory is the real code path ansible-inventory takes.
+"""
+
+import copy
+import os
+import stat
+import textwrap
+
+import pytest
+
+from ansible.inventory.data import InventoryData
+from ansible.parsing.dataloader import DataLoader
+from ansible.parsing.vault import VaultLib, VaultSecret
+try:
+    from ansible.parsing.vault import VaultSecretsContext  # ansible-core 2.19+
+except ImportError:
+    VaultSecretsContext = None
+from ansible.plugins.loader import inventory_loader
+from ansible.errors import AnsibleParserError
+
+from ansible_collections.shadeform.cloud.plugins.plugin_utils.api import ShadeformClient
+from ansible_collections.shadeform.cloud.plugins.plugin_utils.instances import REDACTED
+
+from helpers import load_fixture
+
+EXAMPLE = load_fixture("instances-example.json")["instances"]
+MIXED = load_fixture("fleet-mixed.json")["instances"]
+
+
+class Run:
+    def __init__(self, inventory, plugin, fetch, warnings):
+        self.inventory = inventory
+        self.plugin = plugin
+        self.fetch = fetch
+        self.warnings = warnings
+
+    def hosts(self, group="all"):
+        return sorted(host.name for host in self.inventory.groups[group].get_hosts())
+
+    def vars(self, host):
+        return self.inventory.get_host(host).get_vars()
+
+    @property
+    def api_key_used(self):
+        return self.fetch.call_args[0][0].api_key
+
+    def warned(self, text):
+        return [call for call in self.warnings.call_args_list if text in str(call)]
+
+
+@pytest.fixture
+def inventory_run(tmp_path, mocker, monkeypatch):
+    """Runs parse() as ansible-inventory does; the API answers with the given instances."""
+    monkeypatch.setenv("SHADEFORM_API_KEY", "unit-test-key")
+    fetch = mocker.patch.object(ShadeformClient, "list_instances", autospec=True)
+
+    def run(config, instances=EXAMPLE, cache=True, loader=None, file_name="shadeform.yml"):
+        path = tmp_path / file_name
+        path.write_text("plugin: shadeform.cloud.shadeform\n" + textwrap.dedent(config))
+        fetch.reset_mock()
+        fetch.return_value = copy.deepcopy(instances)
+        plugin = inventory_loader.get("shadeform.cloud.shadeform")
+        warnings = mocker.patch.object(plugin.display, "warning")
+        inventory = InventoryData()
+        plugin.parse(inventory, loader or DataLoader(), str(path), cache=cache)
+        plugin.update_cache_if_changed()
+        inventory.reconcile_inventory()
+        return Run(inventory, plugin, fetch, warnings)
+
+    return run
+
+
+def test_verify_file_accepts_only_shadeform_file_names(tmp_path):
+    plugin = inventory_loader.get("shadeform.cloud.shadeform")
+    for name, accepted in (("shadeform.yml", True), ("prod.shadeform.yaml", True), ("inventory.yml", False), ("shadeform.json", False)):
+        path = tmp_path / name
+        path.write_text("plugin: shadeform.cloud.shadeform\n")
+        assert plugin.verify_file(str(path)) is accepted
+
+
+def test_reference_example_becomes_one_reachable_host_in_every_default_group(inventory_run):
+    run = inventory_run("")
+    assert run.hosts() == ["cool-gpu-server"]
+    for group in ("shadeform", "cloud_hyperstack", "region_canada_1", "gpu_A100", "status_active", "instance_type_A6000", "tag_tag1"):
+        assert run.hosts(group) == ["cool-gpu-server"], group
+    variables = run.vars("cool-gpu-server")
+    assert (variables["ansible_host"], variables["ansible_user"], variables["ansible_port"]) == ("1.0.0.1", "shadeform", 22)
+    assert variables["shadeform_id"] == "d290f1ee-6c54-4b01-90e6-d701748f0851"
+    assert variables["shadeform_configuration"]["vcpus"] == 6
+    assert variables["shadeform_gpu_type"] == "A100"
+    assert variables["shadeform_num_gpus"] == 1
+    assert run.api_key_used == "unit-test-key"
+
+
+def test_secrets_are_redacted_by_default(inventory_run):
+    variables = inventory_run("", MIXED).vars("notebook")
+    docker = variables["shadeform_launch_configuration"]["docker_configuration"]
+    assert docker["envs"] == [{"name": "HF_TOKEN", "value": REDACTED}]
+    assert docker["registry_credentials"]["password"] == REDACTED
+    assert variables["shadeform_launch_configuration"]["script_configuration"]["base64_script"] == REDACTED
+
+
+def test_expose_secrets_shows_them(inventory_run):
+    variables = inventory_run("expose_secrets: true\n", MIXED).vars("notebook")
+    docker = variables["shadeform_launch_configuration"]["docker_configuration"]
+    assert docker["envs"][0]["value"] == "hf_secret_3c4d"
+    assert docker["registry_credentials"]["password"] == "registry-pass-3c4d"
+
+
+def test_every_instance_once_duplicates_renamed_with_a_warning(inventory_run):
+    run = inventory_run("", MIXED)
+    assert run.hosts() == ["batch-1", "batch-2", "notebook", "old", "trainer-1a2b3c4d", "trainer-2b3c4d5e"]
+    assert run.vars("trainer-2b3c4d5e")["shadeform_cloud"] == "lambdalabs"
+    assert run.warned("2 Shadeform instances would be named 'trainer'")
+
+
+def test_pending_instances_get_no_address(inventory_run):
+    run = inventory_run("", MIXED)
+    for host in ("batch-1", "batch-2"):
+        assert "ansible_host" not in run.vars(host)
+        assert run.vars(host)["ansible_user"] == "shadeform"
+    assert run.hosts("status_pending") == ["batch-1"]
+    assert run.hosts("status_creating") == ["batch-2"]
+
+
+def test_groups_by_cloud_region_gpu_tag_and_labels(inventory_run):
+    run = inventory_run("", MIXED)
+    assert run.hosts("gpu_H100") == ["trainer-1a2b3c4d", "trainer-2b3c4d5e"]
+    assert run.hosts("region_canada_1") == ["batch-1", "trainer-1a2b3c4d"]
+    assert run.hosts("region_FIN_01") == ["notebook"]
+    assert run.hosts("tag_env_prod") == ["old", "trainer-1a2b3c4d", "trainer-2b3c4d5e"]
+    assert run.hosts("tag_team_ml") == ["trainer-1a2b3c4d"]
+    assert run.hosts("instance_type_H100_80Gx8") == ["trainer-1a2b3c4d", "trainer-2b3c4d5e"]
+    assert run.vars("trainer-1a2b3c4d")["shadeform_labels"] == {"env": "prod", "team": "ml"}
+    assert run.vars("notebook")["ansible_host"] == "notebook.example.net"
+    assert run.vars("trainer-2b3c4d5e")["ansible_port"] == 2222
+
+
+def test_default_groups_can_be_turned_off_for_keyed_groups(inventory_run):
+    run = inventory_run("""
+        default_groups: false
+        keyed_groups:
+          - key: shadeform_labels.env | default('none')
+            prefix: env
+          - key: shadeform_gpu_type
+            prefix: accel
+    """, MIXED)
+    assert set(run.inventory.groups) == {"all", "ungrouped", "shadeform", "env_prod", "env_dev", "env_none", "accel_H100", "accel_A100", "accel_A6000"}
+    assert run.hosts("env_dev") == ["batch-1", "notebook"]
+    assert run.hosts("shadeform") == run.hosts()
+
+
+@pytest.mark.parametrize("config, expected", [
+    ("statuses: [active]\n", ["notebook", "trainer-1a2b3c4d", "trainer-2b3c4d5e"]),
+    ("clouds: [lambdalabs]\n", ["old", "trainer-2b3c4d5e"]),
+    ("regions: [canada-1]\n", ["batch-1", "trainer-1a2b3c4d"]),
+    ("gpu_types: [A100, A6000]\n", ["batch-1", "batch-2", "notebook", "old"]),
+    ("tags: [env=prod, training]\n", ["trainer-1a2b3c4d", "trainer-2b3c4d5e"]),
+    ("filters:\n  - shadeform_num_gpus >= 8\n  - shadeform_cloud == 'hyperstack'\n", ["trainer-1a2b3c4d"]),
+    ("statuses: [active]\nfilters: [\"shadeform_labels.env | default('') == 'prod'\"]\n", ["trainer-1a2b3c4d", "trainer-2b3c4d5e"]),
+])
+def test_filters_apply_before_anything_is_added(inventory_run, config, expected):
+    run = inventory_run(config, MIXED)
+    assert run.hosts() == expected
+    assert run.hosts("shadeform") == expected
+    # No group keeps a filtered-out host, and no group is made for one.
+    assert all(set(run.hosts(group)) <= set(expected) for group in run.inventory.groups)
+    assert ("status_deleting" in run.inventory.groups) is ("old" in expected)
+
+
+def test_host_names_stay_the_same_whatever_the_filters(inventory_run):
+    assert inventory_run("clouds: [hyperstack]\n", MIXED).hosts() == ["batch-1", "trainer-1a2b3c4d"]
+
+
+def test_a_filter_that_cannot_be_evaluated_leaves_the_host_out_or_fails_when_strict(inventory_run):
+    run = inventory_run("filters: [\"shadeform_status.no_such_attribute.deeper == 1\"]\n", MIXED)
+    assert run.hosts() == []
+    assert run.warned("Could not evaluate the filter")
+    with pytest.raises(AnsibleParserError, match="Could not evaluate the filter"):
+        inventory_run("strict: true\nfilters: [\"shadeform_status.no_such_attribute.deeper == 1\"]\n", MIXED)
+
+
+@pytest.mark.parametrize("hostnames, expected", [
+    ("[id]", sorted(instance["id"] for instance in MIXED)),
+    ("[ip, id]", sorted(["198.51.100.10", "198.51.100.11", "notebook.example.net", "4d5e6f70-0000-4000-8000-000000000004",
+                         "5e6f7081-0000-4000-8000-000000000005", "198.51.100.12"])),
+    ("[cloud_assigned_id]", ["13b057d7-e266-4869-985f-760fe75a78b3-" + instance["id"][:8] for instance in sorted(MIXED, key=lambda i: i["id"])]),
+])
+def test_hostnames_option(inventory_run, hostnames, expected):
+    assert inventory_run("hostnames: %s\n" % hostnames, MIXED).hosts() == sorted(expected)
+
+
+def test_hostnames_rejects_unknown_sources(inventory_run):
+    with pytest.raises(Exception, match="cloud"):
+        inventory_run("hostnames: [cloud]\n")
+
+
+def test_hostvars_prefix_and_suffix(inventory_run):
+    variables = inventory_run("hostvars_prefix: sf_\nhostvars_suffix: _x\n").vars("cool-gpu-server")
+    assert variables["sf_id_x"] == EXAMPLE[0]["id"]
+    assert variables["sf_labels_x"] == {}
+    assert not [name for name in variables if name.startswith("shadeform_")]
+
+
+@pytest.mark.parametrize("config", ["hostvars_prefix: 'bad-prefix'\n", "hostvars_suffix: '{{x}}'\n", "hostvars_prefix: '1x'\n"])
+def test_invalid_affixes_are_one_clear_error(inventory_run, config):
+    with pytest.raises(AnsibleParserError, match="hostvars_"):
+        inventory_run(config)
+
+
+def test_constructed_compose_groups_and_keyed_groups(inventory_run):
+    run = inventory_run("""
+        compose:
+          gpu_count: shadeform_num_gpus * 2
+          ansible_ssh_private_key_file: "'~/.ssh/shadeform'"
+        groups:
+          big: shadeform_num_gpus >= 8
+        keyed_groups:
+          - key: shadeform_cloud
+            prefix: provider
+            parent_group: providers
+    """, MIXED)
+    # A string before ansible-core 2.19 (no native types in inventory templating), an int from 2.19 on.
+    assert int(run.vars("trainer-1a2b3c4d")["gpu_count"]) == 16
+    assert run.vars("notebook")["ansible_ssh_private_key_file"] == "~/.ssh/shadeform"
+    assert run.hosts("big") == ["trainer-1a2b3c4d", "trainer-2b3c4d5e"]
+    assert run.hosts("provider_lambdalabs") == ["old", "trainer-2b3c4d5e"]
+    assert "provider_hyperstack" in [group.name for group in run.inventory.groups["providers"].child_groups]
+
+
+def test_missing_api_key_is_one_clear_error(inventory_run, monkeypatch):
+    monkeypatch.delenv("SHADEFORM_API_KEY")
+    with pytest.raises(AnsibleParserError, match="No Shadeform API key: export SHADEFORM_API_KEY"):
+        inventory_run("")
+
+
+def test_api_key_in_the_file_may_be_a_template_but_the_environment_is_literal(inventory_run, monkeypatch):
+    assert inventory_run("api_key: \"{{ 'templ' ~ 'ated' }}\"\n").api_key_used == "templated"
+    monkeypatch.setenv("SHADEFORM_API_KEY", "{{ 'not' ~ 'templated' }}")
+    assert inventory_run("").api_key_used == "{{ 'not' ~ 'templated' }}"
+
+
+def test_api_key_from_ansible_vault(inventory_run):
+    secret = VaultSecret(b"vault-password")
+    ciphertext = VaultLib([("default", secret)]).encrypt("vaulted-key").decode()
+    loader = DataLoader()
+    loader.set_vault_secrets([("default", secret)])
+    if VaultSecretsContext is not None:
+        VaultSecretsContext.initialize(VaultSecretsContext(secrets=[("default", secret)]))
+    config = "api_key: !vault |\n" + textwrap.indent(ciphertext, "  ") + "\n"
+    assert inventory_run(config, loader=loader).api_key_used == "vaulted-key"
+
+
+def cache_config(tmp_path):
+    return "cache: true\ncache_plugin: ansible.builtin.jsonfile\ncache_connection: %s\ncache_timeout: 600\n" % (tmp_path / "cache")
+
+
+def cache_files(tmp_path):
+    directory = tmp_path / "cache"
+    return sorted(directory.iterdir()) if directory.exists() else []
+
+
+def test_cache_hit_makes_no_request_and_flush_fetches_again(inventory_run, tmp_path):
+    first = inventory_run(cache_config(tmp_path), MIXED)
+    assert first.fetch.call_count == 1
+    second = inventory_run(cache_config(tmp_path), [])
+    assert second.fetch.call_count == 0
+    assert second.hosts() == first.hosts()
+    flushed = inventory_run(cache_config(tmp_path), [], cache=False)
+    assert flushed.fetch.call_count == 1
+    assert flushed.hosts() == []
+
+
+def test_cache_is_private_and_holds_no_secret_and_no_key(inventory_run, tmp_path):
+    inventory_run(cache_config(tmp_path), MIXED)
+    [entry] = cache_files(tmp_path)
+    assert stat.S_IMODE(os.stat(entry).st_mode) == 0o600
+    content = entry.read_text()
+    assert "trainer" in content
+    for secret in ("hf_secret_", "registry-pass-", "unit-test-key", EXAMPLE[0]["launch_configuration"]["script_configuration"]["base64_script"][:20]):
+        assert secret not in content
+
+
+def test_different_keys_or_urls_never_share_a_cache_entry(inventory_run, tmp_path, monkeypatch):
+    inventory_run(cache_config(tmp_path), MIXED)
+    monkeypatch.setenv("SHADEFORM_API_KEY", "another-key")
+    other_key = inventory_run(cache_config(tmp_path), EXAMPLE)
+    assert other_key.fetch.call_count == 1 and other_key.hosts() == ["cool-gpu-server"]
+    other_url = inventory_run(cache_config(tmp_path) + "api_url: http://127.0.0.1:1/v1\n", [])
+    assert other_url.fetch.call_count == 1 and other_url.hosts() == []
+    assert len(cache_files(tmp_path)) == 3
+
+
+def test_corrupted_cache_entry_leads_to_a_fresh_fetch(inventory_run, tmp_path):
+    inventory_run(cache_config(tmp_path), MIXED)
+    [entry] = cache_files(tmp_path)
+    entry.write_text("{not json")
+    run = inventory_run(cache_config(tmp_path), EXAMPLE)
+    assert run.fetch.call_count == 1
+    assert run.hosts() == ["cool-gpu-server"]
+
+
+def test_cache_entry_of_an_unknown_format_leads_to_a_fresh_fetch(inventory_run, tmp_path):
+    first = inventory_run(cache_config(tmp_path), MIXED)
+    # Written through the real cache plugin, as an older or newer release of this plugin might have.
+    first.plugin.cache[first.plugin._cache_key] = {"format": 0, "instances": "nope"}  # pylint: disable=protected-access
+    first.plugin.cache.set_cache()
+    run = inventory_run(cache_config(tmp_path), EXAMPLE)
+    assert run.fetch.call_count == 1
+    assert run.hosts() == ["cool-gpu-server"]
+    assert run.warned("unknown format")
+
+
+def test_expose_secrets_never_uses_the_cache(inventory_run, tmp_path):
+    run = inventory_run(cache_config(tmp_path) + "expose_secrets: true\n", MIXED)
+    assert run.warned("does not use the cache")
+    assert cache_files(tmp_path) == []
+
+
+def test_odd_instances_never_sink_the_inventory(inventory_run):
+    instances = [
+        "not an object", None, {"id": "i-1"}, {"id": "i-2", "name": None, "tags": "x", "configuration": []},
+        {"id": "i-3", "name": "", "ssh_port": "abc", "ip": 12}, {"name": "no-id"}, {"id": 5, "name": 6},
+        {"id": "i-7", "status": "hibernating", "weird-field": 1},
+    ]
+    run = inventory_run("", instances)
+    assert run.hosts() == ["6", "i-1", "i-2", "i-3", "i-7", "no-id"]
+    assert run.hosts("status_hibernating") == ["i-7"]
+    assert run.warned("Skipping Shadeform instance #1")
+    assert run.warned("Skipping Shadeform instance #2")
+    assert run.warned("'weird-field'")

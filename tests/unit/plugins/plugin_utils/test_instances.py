@@ -1,0 +1,167 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pure mapping from API instances to hosts: variables, groups, names, filters, redaction."""
+
+import copy
+
+import pytest
+
+from ansible_collections.shadeform.cloud.plugins.plugin_utils import instances as mapping
+
+from helpers import load_fixture
+
+
+@pytest.fixture
+def example():
+    return load_fixture("instances-example.json")["instances"][0]
+
+
+def test_redact_secrets_replaces_every_launch_secret_and_leaves_the_input_alone(example):
+    original = copy.deepcopy(example)
+    redacted = mapping.redact_secrets(example)
+
+    docker = redacted["launch_configuration"]["docker_configuration"]
+    assert docker["envs"] == [{"name": "HUGGING_FACE_HUB_TOKEN", "value": mapping.REDACTED}]
+    assert docker["registry_credentials"] == {"username": "username", "password": mapping.REDACTED}
+    assert redacted["launch_configuration"]["script_configuration"]["base64_script"] == mapping.REDACTED
+    assert docker["image"] == "vllm/vllm-openai:latest"
+    assert example == original
+
+
+@pytest.mark.parametrize("launch", [
+    None, "docker", [], {"docker_configuration": None}, {"docker_configuration": {"envs": "A=B"}},
+    {"docker_configuration": {"envs": [None, "x", {"name": "N"}], "registry_credentials": []}},
+    {"script_configuration": "x"},
+])
+def test_redact_secrets_survives_odd_shapes(launch):
+    instance = {"id": "i-1", "launch_configuration": launch}
+    assert mapping.redact_secrets(instance)["id"] == "i-1"
+
+
+def test_labels_from_key_value_and_key_colon_value_tags():
+    tags = ["env=prod", "team:ml", "plain", "=novalue", "url=http://x", 7, None, "env=staging", "empty="]
+    assert mapping.parse_labels(tags) == {"env": "staging", "team": "ml", "url": "http://x", "empty": ""}
+    assert mapping.parse_labels("env=prod") == {}
+
+
+def test_host_variables_copy_every_field_and_add_shortcuts(example):
+    variables, skipped = mapping.host_variables(example)
+
+    assert skipped == []
+    for field, value in example.items():
+        assert variables["shadeform_" + field] == value
+    assert variables["ansible_host"] == "1.0.0.1"
+    assert variables["ansible_user"] == "shadeform"
+    assert variables["ansible_port"] == 22
+    assert variables["shadeform_gpu_type"] == "A100"
+    assert variables["shadeform_num_gpus"] == 1
+    assert variables["shadeform_gpu_manufacturer"] == "nvidia"
+    assert variables["shadeform_vram_per_gpu_in_gb"] == 48
+    assert variables["shadeform_labels"] == {}
+
+
+def test_host_variables_prefix_and_suffix(example):
+    variables, dummy = mapping.host_variables(example, prefix="sf_", suffix="_api")
+    assert variables["sf_id_api"] == example["id"]
+    assert variables["sf_gpu_type_api"] == "A100"
+    assert variables["sf_labels_api"] == {}
+    assert not [name for name in variables if name.startswith("shadeform_")]
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ({"ip": None, "ssh_user": None, "ssh_port": None}, {}),
+    ({"ip": "", "ssh_user": "", "ssh_port": 0}, {}),
+    ({"ip": "  ", "ssh_user": " ", "ssh_port": 70000}, {}),
+    ({"ip": ["1.2.3.4"], "ssh_user": {"u": 1}, "ssh_port": True}, {}),
+    ({"ip": "gpu.example.com", "ssh_user": "ubuntu", "ssh_port": "2222"}, {"ansible_host": "gpu.example.com", "ansible_user": "ubuntu", "ansible_port": 2222}),
+    ({"ip": "10.0.0.1", "ssh_port": 22.5}, {"ansible_host": "10.0.0.1"}),
+])
+def test_connection_variables_only_hold_usable_api_values(fields, expected):
+    assert mapping.connection_variables(dict(fields, id="i-1")) == expected
+
+
+def test_fields_never_become_ansible_variables_nor_invalid_names():
+    instance = {"id": "i-1", "ansible_connection": "local", "bad-name": 1, "{{x}}": 2, "ip": "1.2.3.4"}
+    variables, skipped = mapping.host_variables(instance, prefix="", suffix="")
+    assert "ansible_connection" not in variables
+    assert variables["ansible_host"] == "1.2.3.4"
+    assert variables["id"] == "i-1"
+    assert sorted(skipped) == sorted(["ansible_connection", "bad-name", "{{x}}"])
+
+
+def test_default_groups_use_ansible_safe_names(example):
+    example["tags"] = ["env=prod", "tag1", "env:prod", "", None, 3]
+    assert mapping.default_groups(example) == [
+        "cloud_hyperstack", "region_canada_1", "gpu_A100", "status_active", "instance_type_A6000",
+        "tag_env_prod", "tag_tag1", "tag_3",
+    ]
+
+
+def test_default_groups_skip_missing_and_odd_values():
+    assert mapping.default_groups({"id": "i-1", "cloud": None, "region": {"x": 1}, "configuration": "A100", "tags": "x"}) == []
+
+
+@pytest.mark.parametrize("criteria, kept", [
+    ({}, True),
+    ({"statuses": ["active"]}, True),
+    ({"statuses": ["pending"]}, False),
+    ({"clouds": ["hyperstack", "lambdalabs"]}, True),
+    ({"clouds": ["aws"]}, False),
+    ({"regions": ["canada-1"]}, True),
+    ({"regions": ["canada_1"]}, False),
+    ({"gpu_types": ["A100"]}, True),
+    ({"gpu_types": ["H100"]}, False),
+    ({"tags": ["tag1"]}, True),
+    ({"tags": ["tag1", "tag2"]}, False),
+])
+def test_plain_filters(example, criteria, kept):
+    assert mapping.matches(example, **criteria) is kept
+
+
+def test_assign_hostnames_unique_names_stay_and_duplicates_get_their_id():
+    instances = [
+        {"id": "bbbbbbbb-2", "name": "web"},
+        {"id": "cccccccc-3", "name": "db"},
+        {"id": "aaaaaaaa-1", "name": "web"},
+    ]
+    names, notes = mapping.assign_hostnames(instances)
+    assert names == ["web-bbbbbbbb", "db", "web-aaaaaaaa"]
+    assert len(notes) == 1 and "'web'" in notes[0]
+    # Stable whatever the order the API lists them in.
+    reversed_names, dummy = mapping.assign_hostnames(list(reversed(instances)))
+    assert list(reversed(reversed_names)) == names
+
+
+def test_assign_hostnames_never_collides_with_an_existing_name():
+    instances = [
+        {"id": "aaaaaaaa-1", "name": "web"},
+        {"id": "aaaaaaaa-2", "name": "web"},
+        {"id": "x", "name": "web-aaaaaaaa"},
+    ]
+    names, dummy = mapping.assign_hostnames(instances)
+    assert len(set(names)) == 3
+    assert names[2] == "web-aaaaaaaa"
+    assert sorted(names[:2]) == ["web-aaaaaaaa-1", "web-aaaaaaaa-2"]
+
+
+def test_assign_hostnames_same_id_and_name_still_two_hosts():
+    names, dummy = mapping.assign_hostnames([{"id": "same", "name": "n"}, {"id": "same", "name": "n"}])
+    assert len(set(names)) == 2
+
+
+def test_assign_hostnames_sources_in_order_then_id():
+    instances = [
+        {"id": "i-1", "name": "", "ip": "1.2.3.4"},
+        {"id": "i-2", "name": None, "ip": None},
+        {"id": "i-3", "name": "named"},
+        {"name": "", "cloud_assigned_id": None},
+    ]
+    names, dummy = mapping.assign_hostnames(instances, ["name", "ip"])
+    assert names == ["1.2.3.4", "i-2", "named", "shadeform-instance"]
+    names, dummy = mapping.assign_hostnames(instances, ["id"])
+    assert names[:3] == ["i-1", "i-2", "i-3"]
+
+
+def test_host_names_can_never_hold_a_template():
+    names, dummy = mapping.assign_hostnames([{"id": "i-1", "name": "{{ lookup('pipe', 'id') }}"}, {"id": "i-2", "name": "a\nb"}])
+    assert names == ["__ lookup('pipe', 'id') __", "a_b"]
