@@ -4,6 +4,9 @@
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 FIXTURES_DIR = os.path.join(TESTS_DIR, "fixtures")
@@ -14,3 +17,44 @@ API_KEY = "sim-test-key-0123456789"
 def load_fixture(name):
     with open(os.path.join(FIXTURES_DIR, name), encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def cli_path(name):
+    """An ansible-* command of the Python environment running the tests."""
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+def cli_env(env=None):
+    """The environment for a CLI run: the simulator's key, no colours; ``None`` values unset a variable."""
+    result = dict(os.environ, SHADEFORM_API_KEY=API_KEY, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    for name, value in (env or {}).items():
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = value
+    return result
+
+
+def ansible_inventory(path, *args, env=None, timeout=120):
+    return subprocess.run([cli_path("ansible-inventory"), "-i", str(path)] + list(args), env=cli_env(env),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def write_inventory(directory, simulator, extra="", name="shadeform.yml"):
+    """An inventory file for the simulator; ``extra`` is more YAML for the file."""
+    path = os.path.join(str(directory), name)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("plugin: shadeform.cloud.shadeform\napi_url: {0}\n".format(simulator.url) + textwrap.dedent(extra))
+    return path
+
+
+def _plain(value):
+    # ansible-core 2.19+ marks untrusted strings this way in ansible-inventory's JSON output.
+    if isinstance(value, dict) and list(value) == ["__ansible_unsafe"]:
+        return value["__ansible_unsafe"]
+    return value
+
+
+def inventory_list(stdout):
+    """ansible-inventory's JSON output as plain data on every ansible-core version."""
+    return json.loads(stdout, object_hook=_plain)

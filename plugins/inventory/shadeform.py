@@ -39,8 +39,8 @@ options:
     description:
       - The Shadeform API key. It has admin rights over the workspace, so keep it in an environment variable, in
         Ansible Vault (an inline C(!vault) string) or behind a lookup, never in clear in a shared file.
-      - May be a template, for example C({{ lookup('ansible.builtin.env', 'MY_KEY') }}); the value of the environment
-        variable is used as it is, never templated.
+      - May be a template, for example C({{ lookup('ansible.builtin.env', 'MY_KEY') }}) or C({{ shadeform_key }}) with
+        C(-e shadeform_key=...); the value of the environment variable is used as it is, never templated.
       - Required; there is no default. The key never appears in output, logs or cache files.
     type: str
     env:
@@ -277,8 +277,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _api_key(self, from_file):
         api_key = self.get_option("api_key")
-        # Only a value written in the configuration file may be a template; the environment's is literal.
+        # Only a value written in the configuration file may be a template (a lookup, or extra vars passed
+        # with -e); the environment's value is used literally.
         if from_file and api_key and self.templar.is_template(api_key):
+            self.templar.available_variables = self._vars
             api_key = self.templar.template(api_key)
         api_key = to_text(api_key or "").strip()
         if not api_key:

@@ -1,0 +1,151 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The real ansible-inventory command against the API simulator on 127.0.0.1."""
+
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+
+from helpers import API_KEY, ansible_inventory, cli_path, inventory_list, load_fixture, write_inventory
+
+MIXED = load_fixture("fleet-mixed.json")["instances"]
+EXAMPLE_ID = "d290f1ee-6c54-4b01-90e6-d701748f0851"
+
+
+def test_graph_shows_the_reference_example_in_every_default_group(shadeform_api, tmp_path):
+    result = ansible_inventory(write_inventory(tmp_path, shadeform_api), "--graph")
+    assert result.returncode == 0, result.stderr
+    for group in ("shadeform", "cloud_hyperstack", "region_canada_1", "gpu_A100", "status_active", "instance_type_A6000", "tag_tag1"):
+        assert "@%s:\n  |  |--cool-gpu-server\n" % group in result.stdout
+    assert len(shadeform_api.requests) == 1
+    assert shadeform_api.requests[0]["api_key_ok"] is True
+
+
+def test_list_holds_every_host_with_its_variables_and_no_secret(shadeform_api, tmp_path):
+    shadeform_api.set_instances(MIXED)
+    result = ansible_inventory(write_inventory(tmp_path, shadeform_api), "--list")
+    assert result.returncode == 0, result.stderr
+    inventory = inventory_list(result.stdout)
+    hostvars = inventory["_meta"]["hostvars"]
+    assert sorted(hostvars) == ["batch-1", "batch-2", "notebook", "old", "trainer-1a2b3c4d", "trainer-2b3c4d5e"]
+    assert sorted(hostvars[name]["shadeform_id"] for name in hostvars) == sorted(instance["id"] for instance in MIXED)
+    trainer = hostvars["trainer-2b3c4d5e"]
+    assert (trainer["ansible_host"], trainer["ansible_user"], trainer["ansible_port"]) == ("198.51.100.11", "ubuntu", 2222)
+    assert trainer["shadeform_gpu_type"] == "H100" and trainer["shadeform_num_gpus"] == 8
+    assert trainer["shadeform_labels"] == {"env": "prod"}
+    assert "ansible_host" not in hostvars["batch-1"]
+    assert sorted(inventory["gpu_H100"]["hosts"]) == ["trainer-1a2b3c4d", "trainer-2b3c4d5e"]
+    assert "Shadeform instances would be named 'trainer'" in result.stderr
+    for secret in ("hf_secret_", "registry-pass-", API_KEY):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_host_shows_one_hosts_variables(shadeform_api, tmp_path):
+    result = ansible_inventory(write_inventory(tmp_path, shadeform_api), "--host", "cool-gpu-server")
+    assert result.returncode == 0, result.stderr
+    variables = inventory_list(result.stdout)
+    assert variables["shadeform_id"] == EXAMPLE_ID
+    assert variables["ansible_host"] == "1.0.0.1"
+    assert variables["shadeform_launch_configuration"]["docker_configuration"]["envs"][0]["value"] == "<redacted>"
+
+
+def test_filters_keyed_groups_and_hostnames_from_the_file(shadeform_api, tmp_path):
+    shadeform_api.set_instances(MIXED)
+    path = write_inventory(tmp_path, shadeform_api, """
+        statuses: [active, pending]
+        hostnames: [id]
+        default_groups: false
+        filters:
+          - shadeform_cloud != 'datacrunch'
+        keyed_groups:
+          - key: shadeform_labels.env
+            prefix: env
+    """)
+    inventory = inventory_list(ansible_inventory(path, "--list").stdout)
+    expected = sorted(instance["id"] for instance in MIXED if instance["name"] in ("trainer", "batch-1"))
+    assert sorted(inventory["_meta"]["hostvars"]) == expected
+    assert sorted(inventory["env_prod"]["hosts"]) == expected[:2]
+    assert inventory["env_dev"]["hosts"] == [expected[2]]
+    assert "cloud_hyperstack" not in inventory
+
+
+def test_smallest_file_with_the_key_in_the_environment_and_url_in_the_environment(shadeform_api, tmp_path):
+    path = tmp_path / "shadeform.yml"
+    path.write_text("plugin: shadeform.cloud.shadeform\n")
+    result = ansible_inventory(str(path), "--graph", env={"SHADEFORM_API_URL": shadeform_api.url})
+    assert result.returncode == 0, result.stderr
+    assert "cool-gpu-server" in result.stdout
+
+
+def test_yaml_extension_and_api_key_template_from_extra_vars(shadeform_api, tmp_path):
+    path = write_inventory(tmp_path, shadeform_api, "api_key: '{{ shadeform_key }}'\n", name="prod.shadeform.yaml")
+    result = ansible_inventory(path, "--graph", "-e", "shadeform_key=" + API_KEY, env={"SHADEFORM_API_KEY": None})
+    assert result.returncode == 0, result.stderr
+    assert "cool-gpu-server" in result.stdout
+    assert shadeform_api.requests[-1]["api_key_ok"] is True
+
+
+def cache_options(tmp_path):
+    return "cache: true\ncache_plugin: ansible.builtin.jsonfile\ncache_connection: %s\ncache_timeout: 300\n" % (tmp_path / "cache")
+
+
+def test_cache_hit_makes_no_request_and_flush_cache_refetches(shadeform_api, tmp_path):
+    path = write_inventory(tmp_path, shadeform_api, cache_options(tmp_path))
+    first = ansible_inventory(path, "--list")
+    assert first.returncode == 0, first.stderr
+    assert len(shadeform_api.requests) == 1
+
+    shadeform_api.set_instances(MIXED)
+    cached = ansible_inventory(path, "--list")
+    assert len(shadeform_api.requests) == 1
+    assert inventory_list(cached.stdout) == inventory_list(first.stdout)
+
+    flushed = ansible_inventory(path, "--list", "--flush-cache")
+    assert len(shadeform_api.requests) == 2
+    assert "notebook" in inventory_list(flushed.stdout)["_meta"]["hostvars"]
+
+    entries = os.listdir(str(tmp_path / "cache"))
+    assert len(entries) == 1
+    entry = tmp_path / "cache" / entries[0]
+    assert stat.S_IMODE(os.stat(str(entry)).st_mode) == 0o600
+    content = entry.read_text()
+    assert "notebook" in content
+    for secret in ("hf_secret_", "registry-pass-", API_KEY):
+        assert secret not in content
+
+
+@pytest.mark.parametrize("hostname_option", ["[name]", "[id]"])
+def test_every_instance_of_a_generated_fleet_appears_exactly_once(tmp_path, hostname_option):
+    from shadeform_simulator import Simulator, generate_fleet  # pylint: disable=import-outside-toplevel
+
+    fleet = generate_fleet(200, seed=7)
+    with Simulator(api_key=API_KEY, instances=fleet) as simulator:
+        path = write_inventory(tmp_path, simulator, "hostnames: %s\n" % hostname_option)
+        result = ansible_inventory(path, "--list")
+    assert result.returncode == 0, result.stderr
+    hostvars = inventory_list(result.stdout)["_meta"]["hostvars"]
+    assert len(hostvars) == 200
+    assert sorted(variables["shadeform_id"] for variables in hostvars.values()) == sorted(instance["id"] for instance in fleet)
+    for variables in hostvars.values():
+        instance = next(instance for instance in fleet if instance["id"] == variables["shadeform_id"])
+        assert variables.get("ansible_host") == (instance["ip"] or None)
+        assert variables.get("ansible_port") == instance["ssh_port"]
+
+
+def test_ansible_doc_renders_every_option_with_examples():
+    result = subprocess.run([cli_path("ansible-doc"), "-t", "inventory", "--json", "shadeform.cloud.shadeform"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)["shadeform.cloud.shadeform"]
+    options = doc["doc"]["options"]
+    for option in ("api_key", "api_url", "timeout", "retries", "validate_certs", "hostnames", "statuses", "clouds", "regions",
+                   "gpu_types", "tags", "filters", "hostvars_prefix", "hostvars_suffix", "default_groups", "expose_secrets",
+                   "compose", "groups", "keyed_groups", "strict", "leading_separator", "use_extra_vars", "cache", "cache_plugin",
+                   "cache_timeout", "cache_connection", "cache_prefix"):
+        assert options[option]["description"], option
+    assert options["api_key"]["env"] == [{"name": "SHADEFORM_API_KEY"}]
+    assert options["api_url"]["env"] == [{"name": "SHADEFORM_API_URL"}]
+    assert "plugin: shadeform.cloud.shadeform" in doc["examples"]
