@@ -73,7 +73,10 @@ options:
         the host, and the instance id when none has one.
       - Instances that would share a name (Shadeform names need not be unique) are added as
         C(<name>-<first 8 characters of the id>), with a warning; no instance is ever merged into another or dropped.
-      - The characters C({), C(}) and control characters are replaced by C(_) in host names.
+      - Instances named C(localhost), C(127.0.0.1), C(::1), C(all) or C(ungrouped) are renamed the same way, so that
+        no instance ever stands in for the controller's implicit localhost or hides behind a built-in group.
+      - The characters C({), C(}) and control characters are replaced by C(_) in host names, so a host name can never
+        become a template.
     type: list
     elements: str
     choices: [name, id, ip, cloud_assigned_id]

@@ -30,6 +30,8 @@ LABEL_SEPARATOR = re.compile(r"[=:]")
 # Jinja delimiters all start with "{": a host name without braces can never become a template,
 # not even through derived values such as inventory_hostname_short on ansible-core < 2.19.
 UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\x00-\x1f\x7f]")
+# Host names with a meaning of their own in Ansible: the implicit localhost and the built-in groups.
+RESERVED_HOSTNAMES = frozenset(("localhost", "127.0.0.1", "::1", "all", "ungrouped"))
 
 
 def redact_secrets(instance):
@@ -159,8 +161,9 @@ def assign_hostnames(instances, sources=("name",)):
     """Give every instance a unique host name, deterministically.
 
     The first source with a non-empty value names the host, then the id.  Instances that would
-    share a name get ``<name>-<first 8 characters of the id>`` (the full id when that still
-    collides), so no two instances are ever merged into one host.
+    share a name, or take a name Ansible reserves (``localhost`` would become the controller's
+    implicit localhost, ``all`` is a pattern), get ``<name>-<first 8 characters of the id>`` (the
+    full id when that still collides), so no two instances are ever merged into one host.
 
     Returns ``(names, notes)``: one name per instance, in order, and messages for the user about
     renamed hosts.
@@ -171,17 +174,20 @@ def assign_hostnames(instances, sources=("name",)):
     by_base = {}
     for index, base in enumerate(bases):
         by_base.setdefault(base, []).append(index)
-    taken = {base for base, indexes in by_base.items() if len(indexes) == 1}
+    taken = {base for base, indexes in by_base.items() if len(indexes) == 1 and base not in RESERVED_HOSTNAMES}
     for base, indexes in by_base.items():
-        if len(indexes) == 1:
+        if len(indexes) == 1 and base not in RESERVED_HOSTNAMES:
             continue
         renamed = []
         for index in sorted(indexes, key=lambda i: (_id_text(instances[i]), i)):
             names[index] = _unique_name(base, _id_text(instances[index]), taken)
             taken.add(names[index])
             renamed.append(names[index])
-        notes.append("{0} Shadeform instances would be named {1!r}; they are added as {2}. Give them unique names, or "
-                     "set hostnames to [id].".format(len(indexes), base, ", ".join(renamed)))
+        if base in RESERVED_HOSTNAMES:
+            notes.append("Shadeform instances named {0!r}, a name Ansible reserves, are added as {1}.".format(base, ", ".join(renamed)))
+        else:
+            notes.append("{0} Shadeform instances would be named {1!r}; they are added as {2}. Give them unique names, or "
+                         "set hostnames to [id].".format(len(indexes), base, ", ".join(renamed)))
     return names, notes
 
 

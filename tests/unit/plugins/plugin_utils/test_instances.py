@@ -165,3 +165,10 @@ def test_assign_hostnames_sources_in_order_then_id():
 def test_host_names_can_never_hold_a_template():
     names, dummy = mapping.assign_hostnames([{"id": "i-1", "name": "{{ lookup('pipe', 'id') }}"}, {"id": "i-2", "name": "a\nb"}])
     assert names == ["__ lookup('pipe', 'id') __", "a_b"]
+
+
+@pytest.mark.parametrize("reserved", ["localhost", "127.0.0.1", "::1", "all", "ungrouped"])
+def test_names_ansible_reserves_are_never_host_names(reserved):
+    names, notes = mapping.assign_hostnames([{"id": "abcdef012345", "name": reserved}, {"id": "i-2", "name": "ok"}])
+    assert names == [reserved + "-abcdef01", "ok"]
+    assert notes == ["Shadeform instances named %r, a name Ansible reserves, are added as %s-abcdef01." % (reserved, reserved)]
