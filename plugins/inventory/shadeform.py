@@ -197,6 +197,8 @@ else:
         return value
 
 CACHE_FORMAT = 1
+# Past this many, renamed-host warnings are summed up in one line (a large fleet may repeat many names).
+MAX_RENAME_WARNINGS = 3
 NAME_PART = re.compile(r"^[A-Za-z0-9_]*$")
 
 
@@ -218,10 +220,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         prefix, suffix = self._hostvars_affixes()
 
         instances = self._instances(path, cache, key_from_file="api_key" in config)
-        hosts = self._hosts(instances, prefix, suffix)
-        self.inventory.add_group("shadeform")
-        for name, variables, groups in hosts:
-            self._add_host(name, variables, groups)
+        self._add_hosts(self._hosts(instances, prefix, suffix))
 
     # Fetching, through the cache.
 
@@ -348,14 +347,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if not mapping.matches(instance, **plain_filters):
                 continue
             variables, skipped = mapping.host_variables(instance, prefix, suffix)
-            skipped_fields.update(to_text(field) for field in skipped)
+            if skipped:
+                skipped_fields.update(to_text(field) for field in skipped)
             variables = make_untrusted(variables)
             if conditionals and not self._passes_conditionals(name, variables, conditionals):
                 continue
             groups = mapping.default_groups(instance) if with_default_groups else []
             hosts.append((make_untrusted(name), variables, groups))
-        for note in notes:
+        for note in notes[:MAX_RENAME_WARNINGS]:
             self.display.warning(note)
+        if len(notes) > MAX_RENAME_WARNINGS:
+            self.display.warning("{0} more names are shared by several Shadeform instances or reserved; run with -vvv to see how "
+                                 "those hosts are named.".format(len(notes) - MAX_RENAME_WARNINGS))
+            for note in notes[MAX_RENAME_WARNINGS:]:
+                self.display.vvv(note)
         if skipped_fields:
             self.display.warning("Shadeform instance fields not made host variables (invalid names, or names of ansible_* "
                                  "variables): {0}".format(", ".join(sorted(repr(field) for field in skipped_fields))))
@@ -385,14 +390,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # Adding to the inventory.
 
-    def _add_host(self, name, variables, groups):
-        self.inventory.add_host(name, group="shadeform")
-        for variable, value in variables.items():
-            self.inventory.set_variable(name, variable, value)
-        for group in groups:
-            self.inventory.add_group(group)
-            self.inventory.add_child(group, name)
+    def _add_hosts(self, hosts):
         strict = self.get_option("strict")
-        self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
-        self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)
-        self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, name, strict=strict)
+        compose, composed_groups, keyed_groups = (self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
+        self.inventory.add_group("shadeform")
+        known_groups = set(self.inventory.groups)
+        for name, variables, groups in hosts:
+            self.inventory.add_host(name, group="shadeform")
+            for variable, value in variables.items():
+                self.inventory.set_variable(name, variable, value)
+            for group in groups:
+                if group not in known_groups:
+                    self.inventory.add_group(group)
+                    known_groups.add(group)
+                self.inventory.add_child(group, name)
+            self._set_composite_vars(compose, variables, name, strict=strict)
+            self._add_host_to_composed_groups(composed_groups, variables, name, strict=strict)
+            self._add_host_to_keyed_groups(keyed_groups, variables, name, strict=strict)

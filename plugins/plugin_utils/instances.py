@@ -8,7 +8,7 @@ untrusted: it is copied, never interpreted as a template, and the plugin marks i
 reaches Ansible.  Every field may be absent, null or of the wrong type; only ``id`` is expected.
 """
 
-import copy
+import functools
 import re
 
 from ansible.inventory.group import to_safe_group_name
@@ -38,27 +38,31 @@ def redact_secrets(instance):
     """Return the instance with launch secrets replaced by REDACTED; the input is left untouched.
 
     Secrets are the values of the docker ``envs``, the registry password and the startup script.
+    Only the objects on the way to a secret are copied: a deep copy of every launch configuration
+    would dominate the inventory's run time on large fleets.
     """
     launch = instance.get("launch_configuration")
     if not isinstance(launch, dict):
         return instance
-    launch = copy.deepcopy(launch)
+    launch = dict(launch)
     docker = launch.get("docker_configuration")
     if isinstance(docker, dict):
-        envs = docker.get("envs")
-        if isinstance(envs, list):
-            for env in envs:
-                if isinstance(env, dict) and env.get("value") is not None:
-                    env["value"] = REDACTED
-        credentials = docker.get("registry_credentials")
-        if isinstance(credentials, dict) and credentials.get("password") is not None:
-            credentials["password"] = REDACTED
-    script = launch.get("script_configuration")
-    if isinstance(script, dict) and script.get("base64_script") is not None:
-        script["base64_script"] = REDACTED
+        docker = launch["docker_configuration"] = dict(docker)
+        if isinstance(docker.get("envs"), list):
+            docker["envs"] = [_redacted(env, "value") for env in docker["envs"]]
+        if "registry_credentials" in docker:
+            docker["registry_credentials"] = _redacted(docker["registry_credentials"], "password")
+    if "script_configuration" in launch:
+        launch["script_configuration"] = _redacted(launch["script_configuration"], "base64_script")
     redacted = dict(instance)
     redacted["launch_configuration"] = launch
     return redacted
+
+
+def _redacted(value, secret_field):
+    if isinstance(value, dict) and value.get(secret_field) is not None:
+        return dict(value, **{secret_field: REDACTED})
+    return value
 
 
 def parse_labels(tags):
@@ -135,8 +139,12 @@ def default_groups(instance):
     return list(dict.fromkeys(groups))
 
 
+@functools.lru_cache(maxsize=4096)
 def safe_group_name(name):
-    """ansible-core's own rule for group names, applied whatever TRANSFORM_INVALID_GROUP_CHARS says."""
+    """ansible-core's own rule for group names, applied whatever TRANSFORM_INVALID_GROUP_CHARS says.
+
+    Cached: a fleet has far fewer distinct group names than hosts.
+    """
     return to_safe_group_name(name, force=True, silent=True)
 
 

@@ -172,3 +172,13 @@ def test_names_ansible_reserves_are_never_host_names(reserved):
     names, notes = mapping.assign_hostnames([{"id": "abcdef012345", "name": reserved}, {"id": "i-2", "name": "ok"}])
     assert names == [reserved + "-abcdef01", "ok"]
     assert notes == ["Shadeform instances named %r, a name Ansible reserves, are added as %s-abcdef01." % (reserved, reserved)]
+
+
+def test_redact_secrets_adds_nothing_and_shares_nothing_it_changed(example):
+    del example["launch_configuration"]["script_configuration"]
+    del example["launch_configuration"]["docker_configuration"]["registry_credentials"]
+    redacted = mapping.redact_secrets(example)
+    assert set(redacted["launch_configuration"]) == {"type", "docker_configuration"}
+    assert "registry_credentials" not in redacted["launch_configuration"]["docker_configuration"]
+    redacted["launch_configuration"]["docker_configuration"]["envs"][0]["name"] = "changed"
+    assert example["launch_configuration"]["docker_configuration"]["envs"][0]["name"] == "HUGGING_FACE_HUB_TOKEN"

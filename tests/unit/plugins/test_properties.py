@@ -1,0 +1,189 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Property-based tests: whatever instance list the API sends, parse() loses nothing and trusts nothing.
+
+Arbitrary lists of instances (objects with random, missing and wrongly typed fields, text with Jinja
+braces, unicode and control characters, repeated ids and names, and elements that are not objects)
+go through the plugin's full parse(), as ansible-inventory runs it; the only seam is
+ShadeformClient.list_instances, as in tests/unit/plugins/inventory/test_shadeform.py.
+"""
+
+import collections
+import copy
+import json
+import os
+from unittest import mock
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+
+from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402  pylint: disable=wrong-import-position
+
+from ansible.inventory.data import InventoryData  # noqa: E402  pylint: disable=wrong-import-position
+from ansible.parsing.dataloader import DataLoader  # noqa: E402  pylint: disable=wrong-import-position
+from ansible.plugins.loader import inventory_loader  # noqa: E402  pylint: disable=wrong-import-position
+
+from ansible_collections.shadeform.cloud.plugins.plugin_utils.api import ShadeformClient  # noqa: E402  pylint: disable=wrong-import-position
+
+PROBE = "zz_probe"  # an extra field on every generated object, to find its host again
+SETTINGS = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+CONFIGS = {
+    "default": "",
+    "by_id": "hostnames: [id]\n",
+    "by_ip_then_name": "hostnames: [ip, name, cloud_assigned_id]\n",
+    "constructed": """compose:
+  composed_name: shadeform_name
+keyed_groups:
+  - key: shadeform_labels.env | default('none')
+    prefix: env
+  - key: shadeform_tags | default([])
+    prefix: keyed
+groups:
+  odd: shadeform_status == 'active'
+""",
+}
+
+ODD_TEXT = st.one_of(
+    st.text(max_size=20),
+    st.text(alphabet=st.sampled_from("{}%#=:- _.\n\t\x00\x7f\u00b2\u0662\u00e9\u6771\U0001f600aZ09"), max_size=20),
+    st.sampled_from(["", " ", "{{ x }}", "{% if true %}x{% endif %}", "{# c #}", "{{ lookup('ansible.builtin.pipe', 'id') }}",
+                     "all", "ungrouped", "localhost", "hostvars", "inventory_hostname", "shadeform", "env=prod", "team:ml",
+                     "a" * 300, "\u00b2", "22", " 2222 "]),
+)
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2 ** 40, max_value=2 ** 40),
+                    st.floats(allow_nan=False, allow_infinity=False), ODD_TEXT)
+JSON_VALUES = st.recursive(SCALARS, lambda children: st.one_of(st.lists(children, max_size=3),
+                                                               st.dictionaries(ODD_TEXT, children, max_size=3)), max_leaves=6)
+IDS = st.one_of(st.sampled_from(["i-1", "i-1", "i-2", "dup", "", " ", "{{ id }}", "all"]), ODD_TEXT, JSON_VALUES)
+NAMES = st.one_of(st.sampled_from(["trainer", "trainer", "trainer-i-1", "all", "{{ name }}", "", None]), ODD_TEXT, JSON_VALUES)
+PORTS = st.one_of(st.sampled_from([22, 2222, 0, -1, 65535, 65536, True, 22.0, "22", " 2222 ", "\u00b2", "\u0662\u0662", "0x16", "", None]),
+                  st.integers(), ODD_TEXT)
+IPS = st.one_of(st.sampled_from(["192.0.2.1", " 198.51.100.7 ", "", " ", None, "{{ ip }}", "host.example"]), ODD_TEXT, JSON_VALUES)
+USERS = st.one_of(st.sampled_from(["shadeform", " ubuntu ", "", None, "{{ user }}"]), ODD_TEXT, JSON_VALUES)
+TAGS = st.one_of(st.lists(st.one_of(ODD_TEXT, SCALARS), max_size=5), JSON_VALUES)
+LAUNCH = st.one_of(JSON_VALUES, st.fixed_dictionaries({}, optional={
+    "type": ODD_TEXT,
+    "docker_configuration": st.one_of(JSON_VALUES, st.fixed_dictionaries({}, optional={
+        "envs": st.one_of(JSON_VALUES, st.lists(st.one_of(JSON_VALUES, st.fixed_dictionaries({"name": ODD_TEXT, "value": JSON_VALUES})),
+                                                 max_size=3)),
+        "registry_credentials": st.one_of(JSON_VALUES, st.fixed_dictionaries({"username": ODD_TEXT, "password": JSON_VALUES})),
+        "image": ODD_TEXT})),
+    "script_configuration": st.one_of(JSON_VALUES, st.fixed_dictionaries({"base64_script": JSON_VALUES})),
+}))
+INSTANCES = st.builds(
+    lambda known, extra: dict(extra, **known),
+    st.fixed_dictionaries({}, optional={
+        "id": IDS, "name": NAMES, "ip": IPS, "ssh_user": USERS, "ssh_port": PORTS, "tags": TAGS,
+        "status": st.one_of(st.sampled_from(["active", "pending", "deleting"]), ODD_TEXT, JSON_VALUES),
+        "cloud": st.one_of(st.sampled_from(["aws", "hyperstack"]), ODD_TEXT, JSON_VALUES),
+        "region": st.one_of(ODD_TEXT, JSON_VALUES), "shade_instance_type": st.one_of(ODD_TEXT, JSON_VALUES),
+        "cloud_assigned_id": st.one_of(ODD_TEXT, JSON_VALUES),
+        "configuration": st.one_of(JSON_VALUES, st.fixed_dictionaries({}, optional={
+            "gpu_type": st.one_of(ODD_TEXT, JSON_VALUES), "num_gpus": JSON_VALUES, "gpu_manufacturer": JSON_VALUES,
+            "vram_per_gpu_in_gb": JSON_VALUES})),
+        "launch_configuration": LAUNCH,
+    }),
+    st.dictionaries(ODD_TEXT, JSON_VALUES, max_size=3),
+)
+FLEETS = st.lists(st.one_of(INSTANCES, INSTANCES, INSTANCES, SCALARS, st.lists(SCALARS, max_size=2)), max_size=12)
+
+
+@pytest.fixture(scope="module")
+def config_paths(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("properties")
+    paths = {}
+    for name, extra in CONFIGS.items():
+        path = directory / ("%s.shadeform.yml" % name)
+        path.write_text("plugin: shadeform.cloud.shadeform\napi_url: http://127.0.0.1:9/v1\n" + extra)
+        paths[name] = str(path)
+    return paths
+
+
+def with_probes(fleet):
+    """A copy of the fleet where every object carries its position, so its host can be found again."""
+    fleet = copy.deepcopy(fleet)
+    count = 0
+    for item in fleet:
+        if isinstance(item, dict):
+            item[PROBE] = count
+            count += 1
+    return fleet, count
+
+
+def parse(path, fleet):
+    plugin = inventory_loader.get("shadeform.cloud.shadeform")
+    inventory = InventoryData()
+    with mock.patch.dict(os.environ, {"SHADEFORM_API_KEY": "property-test-key"}), \
+            mock.patch.object(ShadeformClient, "list_instances", autospec=True, return_value=copy.deepcopy(fleet)), \
+            mock.patch.object(plugin.display, "warning"):
+        plugin.parse(inventory, DataLoader(), path, cache=False)
+    inventory.reconcile_inventory()
+    return inventory
+
+
+def canonical(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def plain(value):
+    """Untrusted text (an AnsibleUnsafeText on ansible-core < 2.19) as a plain str, for comparisons."""
+    return json.loads(json.dumps(value))
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+@SETTINGS
+@given(fleet=FLEETS)
+# Cases found or feared, always run: a superscript digit that str.isdigit() accepts and int() refuses,
+# repeated ids and names, names that are templates or reserved, objects without an id.
+@example(fleet=[{"id": "p-1", "name": "superscript-port", "ssh_port": "\u00b2"}])
+@example(fleet=[{"id": "i-1", "name": "trainer"}, {"id": "i-1", "name": "trainer"}, {"id": "i-2", "name": "trainer-i-1"},
+                {"name": "{{ lookup('ansible.builtin.pipe', 'id') }}"}, {"id": "all", "name": "all"}, {}, "not an object", None])
+def test_every_object_is_exactly_one_host_and_only_its_own_address_connects(config_paths, config, fleet):
+    fleet, count = with_probes(fleet)
+    inventory = parse(config_paths[config], fleet)
+    objects = [item for item in fleet if isinstance(item, dict)]
+
+    hosts = {name: host.get_vars() for name, host in inventory.hosts.items()}
+    assert len(hosts) == count
+    probes = sorted(plain(variables["shadeform_" + PROBE]) for variables in hosts.values())
+    assert probes == list(range(count))
+    assert collections.Counter(canonical(plain(variables["shadeform_id"])) for variables in hosts.values() if "shadeform_id" in variables) \
+        == collections.Counter(canonical(item["id"]) for item in objects if "id" in item)
+    assert sorted(host.name for host in inventory.groups["shadeform"].get_hosts()) == sorted(hosts)
+
+    for name, variables in hosts.items():
+        assert "{" not in name and "}" not in name
+        item = objects[plain(variables["shadeform_" + PROBE])]
+        ip, user, port = item.get("ip"), item.get("ssh_user"), item.get("ssh_port")
+        if isinstance(ip, str) and ip.strip():
+            assert plain(variables["ansible_host"]) == ip.strip()
+        else:
+            assert "ansible_host" not in variables
+        if isinstance(user, str) and user.strip():
+            assert plain(variables["ansible_user"]) == user.strip()
+        else:
+            assert "ansible_user" not in variables
+        if "ansible_port" in variables:
+            expected = port if isinstance(port, int) and not isinstance(port, bool) else int(port.strip())
+            assert variables["ansible_port"] == expected and 0 < expected < 65536
+        elif isinstance(port, int) and not isinstance(port, bool):
+            assert not 0 < port < 65536
+        elif isinstance(port, str) and port.strip().isascii() and port.strip().isdigit():
+            assert not 0 < int(port) < 65536
+
+
+@SETTINGS
+@given(fleet=FLEETS)
+def test_secrets_are_never_in_host_variables(config_paths, fleet):
+    fleet, _count = with_probes(fleet)
+    marker = "PROPERTY-SECRET-VALUE"
+    for item in fleet:
+        if isinstance(item, dict):
+            item["launch_configuration"] = {"docker_configuration": {"envs": [{"name": "T", "value": marker}],
+                                                                     "registry_credentials": {"password": marker}},
+                                            "script_configuration": {"base64_script": marker}}
+    inventory = parse(config_paths["default"], fleet)
+    for host in inventory.hosts.values():
+        assert marker not in json.dumps(plain(host.get_vars()), default=str)
