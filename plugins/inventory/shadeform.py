@@ -60,7 +60,8 @@ options:
     description:
       - How many times to try again after HTTP 429, an HTTP 5xx answer, a timeout or a connection error.
       - A C(Retry-After) header is honoured; otherwise the waits are 1, 2, 4, ... seconds. No single wait is longer
-        than 60 seconds, so a run waits at most O(retries) x 60 seconds in all, plus O(timeout) per attempt.
+        than 60 seconds, so a run waits at most O(retries) x 60 seconds between attempts in all. Each attempt may
+        itself take up to O(timeout) to connect plus O(timeout) between two pieces of the answer.
     type: int
     default: 3
   validate_certs:
@@ -73,6 +74,7 @@ options:
         the host, and the instance id when none has one.
       - Instances that would share a name (Shadeform names need not be unique) are added as
         C(<name>-<first 8 characters of the id>), with a warning; no instance is ever merged into another or dropped.
+        Names are chosen over the whole fleet before any filter applies, so a host keeps its name whatever the filters.
       - Instances named C(localhost), C(127.0.0.1), C(::1), C(all) or C(ungrouped) are renamed the same way, so that
         no instance ever stands in for the controller's implicit localhost or hides behind a built-in group.
       - The characters C({), C(}) and control characters are replaced by C(_) in host names, so a host name can never

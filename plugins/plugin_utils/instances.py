@@ -27,6 +27,8 @@ DEFAULT_GROUP_FIELDS = (
 CONFIGURATION_SHORTCUTS = ("gpu_type", "num_gpus", "gpu_manufacturer", "vram_per_gpu_in_gb")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LABEL_SEPARATOR = re.compile(r"[=:]")
+# str.isdigit() also accepts digits int() refuses, such as superscripts.
+ASCII_DIGITS = re.compile(r"^[0-9]+$")
 # Jinja delimiters all start with "{": a host name without braces can never become a template,
 # not even through derived values such as inventory_hostname_short on ansible-core < 2.19.
 UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\x00-\x1f\x7f]")
@@ -116,7 +118,7 @@ def connection_variables(instance):
     if isinstance(user, str) and user.strip():
         variables["ansible_user"] = user.strip()
     port = instance.get("ssh_port")
-    if isinstance(port, str) and port.strip().isdigit():
+    if isinstance(port, str) and ASCII_DIGITS.match(port.strip()):
         port = int(port)
     if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
         variables["ansible_port"] = port

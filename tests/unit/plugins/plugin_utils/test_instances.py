@@ -75,6 +75,7 @@ def test_host_variables_prefix_and_suffix(example):
     ({"ip": ["1.2.3.4"], "ssh_user": {"u": 1}, "ssh_port": True}, {}),
     ({"ip": "gpu.example.com", "ssh_user": "ubuntu", "ssh_port": "2222"}, {"ansible_host": "gpu.example.com", "ansible_user": "ubuntu", "ansible_port": 2222}),
     ({"ip": "10.0.0.1", "ssh_port": 22.5}, {"ansible_host": "10.0.0.1"}),
+    ({"ssh_port": "\u00b2"}, {}),
 ])
 def test_connection_variables_only_hold_usable_api_values(fields, expected):
     assert mapping.connection_variables(dict(fields, id="i-1")) == expected
