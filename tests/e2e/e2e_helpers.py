@@ -1,0 +1,355 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers of the end-to-end tests: loopback OpenSSH daemons, the fleet that points at them, running the CLIs.
+
+Kept out of conftest.py so that test modules can import them by a name no other conftest shares.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from shadeform_simulator import Simulator  # put on sys.path by tests/conftest.py
+
+E2E_DIR = os.path.dirname(os.path.abspath(__file__))
+PLAYBOOKS_DIR = os.path.join(E2E_DIR, "playbooks")
+BIN_DIR = os.path.dirname(sys.executable)
+E2E_API_KEY = "sim-e2e-key-5f0c2a7d9b"
+
+SSHD_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])
+HOW_TO_GET_SSHD = (
+    "install OpenSSH with `apt-get install openssh-server` (or `dnf install openssh-server`, "
+    "`brew install openssh`), or run ./scripts/test.sh, which installs it when missing"
+)
+# Addresses of the daemons; the last one is not in the API's fleet at first (the scale-out target).
+DAEMON_ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6")
+PORT_22_ADDRESS = "127.0.0.4"  # uses port 22 when running as root and 22 is free there
+START_TIMEOUT = 20.0
+CLI_TIMEOUT = 300
+
+
+def missing_prerequisite(reason):
+    """Skip, or fail when CI=true: in CI the end-to-end tests must run."""
+    if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def find_program(name, search_path=None):
+    path = shutil.which(name, path=search_path)
+    if path is None:
+        missing_prerequisite(f"`{name}` was not found: {HOW_TO_GET_SSHD}")
+    return path
+
+
+def port_is_free(address, port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(address):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((address, 0))
+        return sock.getsockname()[1]
+
+
+def _banner(address, port):
+    """The server's SSH identification line, or None when nothing answers yet."""
+    try:
+        with socket.create_connection((address, port), timeout=1.0) as sock:
+            sock.settimeout(2.0)
+            data = sock.recv(256)
+    except OSError:
+        return None
+    return data if data.startswith(b"SSH-") else None
+
+
+@dataclasses.dataclass
+class SshDaemon:
+    """One running sshd."""
+
+    address: str
+    port: int
+    user: str
+    config_path: str
+    log_path: str
+    process: subprocess.Popen = dataclasses.field(repr=False)
+
+    def log(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+    def stop(self):
+        if self.process.poll() is None:
+            try:
+                # The daemon leads its own session: this also ends its per-connection children.
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+@dataclasses.dataclass
+class SshDaemons:
+    """The daemons of one test session and the client key that logs into all of them."""
+
+    daemons: list
+    user: str
+    client_key: str
+    known_hosts: str
+    workdir: str
+
+    def ssh_command(self, daemon, *remote_command):
+        return [
+            find_program("ssh"),
+            "-F", "/dev/null",
+            "-i", self.client_key,
+            "-p", str(daemon.port),
+            "-o", "BatchMode=yes",
+            "-o", "IdentitiesOnly=yes",
+            "-o", "StrictHostKeyChecking=no",
+            "-o", f"UserKnownHostsFile={self.known_hosts}",
+            "-o", "ConnectTimeout=10",
+            f"{self.user}@{daemon.address}",
+            *remote_command,
+        ]
+
+
+def ssh_keygen(keygen, path, comment):
+    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path], check=True, capture_output=True, timeout=60)
+
+
+def _sshd_config(daemon_dir, address, port, host_key, authorized_keys, user, is_root):
+    lines = [
+        f"ListenAddress {address}",
+        f"Port {port}",
+        f"HostKey {host_key}",
+        f"PidFile {os.path.join(daemon_dir, 'sshd.pid')}",
+        f"AuthorizedKeysFile {authorized_keys}",
+        f"AllowUsers {user}",
+        "StrictModes no",
+        "UsePAM no",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PubkeyAuthentication yes",
+        f"PermitRootLogin {'prohibit-password' if is_root else 'no'}",
+        "Subsystem sftp internal-sftp",
+        "PrintMotd no",
+        "PrintLastLog no",
+        "LogLevel VERBOSE",
+    ]
+    path = os.path.join(daemon_dir, "sshd_config")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
+def start_daemon(sshd, workdir, index, address, port, authorized_keys, user, is_root):
+    keygen = find_program("ssh-keygen")
+    daemon_dir = os.path.join(workdir, f"sshd{index}")
+    os.makedirs(daemon_dir)
+    host_key = os.path.join(daemon_dir, "ssh_host_ed25519_key")
+    ssh_keygen(keygen, host_key, f"e2e-host-{address}")
+    config = _sshd_config(daemon_dir, address, port, host_key, authorized_keys, user, is_root)
+    check = subprocess.run([sshd, "-t", "-f", config], capture_output=True, text=True, timeout=60, check=False)
+    if check.returncode != 0:
+        pytest.fail(f"sshd rejects the generated configuration {config}: {check.stderr}", pytrace=False)
+    log_path = os.path.join(daemon_dir, "sshd.log")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sshd, "-D", "-e", "-f", config],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    return SshDaemon(address=address, port=port, user=user, config_path=config, log_path=log_path, process=process)
+
+
+def wait_until_ready(daemon):
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if daemon.process.poll() is not None:
+            return f"sshd on {daemon.address}:{daemon.port} exited with {daemon.process.returncode}:\n{daemon.log()}"
+        if _banner(daemon.address, daemon.port):
+            return None
+        time.sleep(0.05)
+    return f"sshd on {daemon.address}:{daemon.port} did not answer within {START_TIMEOUT}s:\n{daemon.log()}"
+
+
+# --- The fleet -------------------------------------------------------------------------------------------
+
+def _instance(number, name, gpu_type, count, cloud, region, status, tags, address=None, port=None, user=None):
+    vram = {"H100": 80, "A100": 80, "A6000": 48}[gpu_type]
+    shade_type = f"{gpu_type}_{vram}Gx{count}" if count > 1 else gpu_type
+    active = status == "active"
+    return {
+        "id": f"5e2e{number:04d}-6c54-4b01-90e6-d701748f{number:04d}",
+        "cloud": cloud,
+        "region": region,
+        "shade_instance_type": shade_type,
+        "cloud_instance_type": f"gpu_{count}x_{gpu_type.lower()}",
+        "cloud_assigned_id": f"{cloud}-{number:08d}",
+        "shade_cloud": True,
+        "name": name,
+        "configuration": {
+            "memory_in_gb": 224 * count,
+            "storage_in_gb": 512 * count,
+            "vcpus": 26 * count,
+            "num_gpus": count,
+            "gpu_type": gpu_type,
+            "interconnect": "sxm5" if gpu_type == "H100" else "pcie",
+            "nvlink": gpu_type == "H100",
+            "vram_per_gpu_in_gb": vram,
+            "gpu_manufacturer": "nvidia",
+            "os": "ubuntu22.04_cuda12.2_shade_os",
+        },
+        "ip": address if active else (None if number % 2 else ""),
+        "ssh_user": user or "shadeform",
+        "ssh_port": port if port is not None else 22,
+        "status": status,
+        "status_details": {"active": "ready", "pending": "downloading", "creating": "", "pending_provider": "provisioning"}[status],
+        "cost_estimate": "12.7" if active else "0",
+        "hourly_price": 249 * count,
+        "rental_terms": {"rental_type": "on_demand", "hourly_price": f"{2.49 * count:.2f}", "ending_at": None},
+        "tags": tags,
+        "port_mappings": [],
+        "created_at": "2025-06-02T08:15:00Z",
+        "active_at": "2025-06-02T08:21:44Z" if active else None,
+        "deleted_at": None,
+        "boot_time": {"min_boot_in_sec": 180, "max_boot_in_sec": 600},
+    }
+
+
+def build_fleet(daemons):
+    """Active instances on the first four daemons, plus instances that are not ready (no address yet)."""
+    d = daemons.daemons
+    user = daemons.user
+    return [
+        _instance(1, "llm-train-h100-01", "H100", 8, "lambdalabs", "us-east-1", "active",
+                  ["env=prod", "training", "team:research"], d[0].address, d[0].port, user),
+        _instance(2, "llm-train-h100-02", "H100", 8, "hyperstack", "canada-1", "active",
+                  ["env=prod", "training", "team:research"], d[1].address, d[1].port, user),
+        _instance(3, "notebook-a100-01", "A100", 1, "datacrunch", "FIN-01", "active",
+                  ["env=dev", "jupyter"], d[2].address, d[2].port, user),
+        _instance(4, "notebook-a100-02", "A100", 1, "massedcompute", "us-central-2", "active",
+                  ["env=dev", "jupyter"], d[3].address, d[3].port, user),
+        # Not ready: no address yet; must never be contacted.
+        _instance(5, "llm-train-h100-03", "H100", 8, "lambdalabs", "us-east-1", "pending",
+                  ["env=prod", "training", "team:research"]),
+        _instance(6, "llm-train-h100-04", "H100", 8, "hyperstack", "canada-1", "creating",
+                  ["env=prod", "training"]),
+        _instance(7, "eval-a6000-01", "A6000", 1, "paperspace", "ny2", "pending_provider",
+                  ["env=dev"]),
+    ]
+
+
+ACTIVE = ("llm-train-h100-01", "llm-train-h100-02", "notebook-a100-01", "notebook-a100-02")
+NOT_READY = ("llm-train-h100-03", "llm-train-h100-04", "eval-a6000-01")
+SCALE_OUT = "llm-train-h100-03"  # made active on the last daemon by the refresh_inventory playbook
+
+
+@dataclasses.dataclass
+class E2E:
+    """Everything one end-to-end test needs."""
+
+    daemons: SshDaemons
+    api: Simulator
+    fleet: list
+    inventory: str
+    proof_dir: str
+    workdir: str
+    env: dict
+
+    def instance(self, name):
+        return next(i for i in self.api.instances if i["name"] == name)
+
+    def run(self, program, *args):
+        """Run an Ansible CLI of the running Python environment in the run directory, as a user types it."""
+        return run_cli(self.workdir, self.env, program, *args)
+
+    def write_inventory(self, *extra_lines):
+        """Rewrite shadeform.yml with more options."""
+        write_inventory(self.inventory, self.api.url, self.daemons.client_key, extra_lines)
+
+    def proofs(self):
+        """{file name without .json: proof dict} written by the playbooks on the hosts they reached."""
+        found = {}
+        for name in sorted(os.listdir(self.proof_dir)):
+            with open(os.path.join(self.proof_dir, name), encoding="utf-8") as handle:
+                found[name.removesuffix(".json")] = json.load(handle)
+        return found
+
+
+def write_inventory(path, api_url, client_key, extra_lines=()):
+    """The inventory file a user writes (YAML); json.dumps gives YAML-safe quoted scalars."""
+    text = "\n".join([
+        "plugin: shadeform.cloud.shadeform",
+        f"api_url: {json.dumps(api_url)}",
+        "keyed_groups:",
+        "  - key: shadeform_labels.env",
+        "    prefix: env",
+        "compose:",
+        f"  ansible_ssh_private_key_file: {json.dumps(repr(client_key))}",
+        *extra_lines,
+        "",
+    ])
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def run_cli(cwd, env, program, *args):
+    """Run ``program`` (ansible, ansible-playbook, ...) from the bin directory of the running Python."""
+    return subprocess.run(
+        [os.path.join(BIN_DIR, program), *args], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
+    )
+
+
+def ansible_environment(daemons, tmp_path):
+    """os.environ for the Ansible CLIs: the venv's bin first, no stray ANSIBLE_*/SHADEFORM_* settings, no host key checks.
+
+    ANSIBLE_COLLECTIONS_PATH (exported by tests/conftest.py) is kept so that the working tree is the collection.
+    """
+    env = dict(os.environ)
+    for name in list(env):
+        if name.startswith("SHADEFORM_") or (name.startswith("ANSIBLE_") and name != "ANSIBLE_COLLECTIONS_PATH"):
+            del env[name]
+    control_dir = os.path.join(daemons.workdir, "cp")
+    os.makedirs(control_dir, exist_ok=True)
+    config = os.path.join(tmp_path, "ansible.cfg")
+    with open(config, "w", encoding="utf-8") as handle:
+        handle.write("[defaults]\n")
+    env.update({
+        "PATH": BIN_DIR + os.pathsep + env.get("PATH", ""),
+        "ANSIBLE_CONFIG": config,
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        # The user's ssh config and known_hosts stay out of it; connection sharing ends soon after the run.
+        "ANSIBLE_SSH_ARGS": (f"-F /dev/null -o UserKnownHostsFile={daemons.known_hosts} -o IdentitiesOnly=yes "
+                             "-o ControlMaster=auto -o ControlPersist=10s"),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": control_dir,
+        "ANSIBLE_TIMEOUT": "20",
+        # One SSH round trip per task instead of four: what most fleets run with, and much faster here.
+        "ANSIBLE_PIPELINING": "True",
+        # The "remote" hosts are this machine: run modules with this Python rather than discover one (login
+        # shells may put version shims first on PATH that pick a Python not installed for this user).
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_LOCAL_TEMP": os.path.join(tmp_path, "local_tmp"),
+        "ANSIBLE_REMOTE_TEMP": os.path.join(tmp_path, "remote_tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    })
+    return env
