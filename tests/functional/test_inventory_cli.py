@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from helpers import API_KEY, ansible_inventory, cli_path, inventory_list, load_fixture, write_inventory
+from helpers import API_KEY, ansible_inventory, cli_env, cli_path, inventory_list, load_fixture, write_inventory
 
 MIXED = load_fixture("fleet-mixed.json")["instances"]
 EXAMPLE_ID = "d290f1ee-6c54-4b01-90e6-d701748f0851"
@@ -103,9 +103,17 @@ def test_cache_hit_makes_no_request_and_flush_cache_refetches(shadeform_api, tmp
     assert len(shadeform_api.requests) == 1
     assert inventory_list(cached.stdout) == inventory_list(first.stdout)
 
-    flushed = ansible_inventory(path, "--list", "--flush-cache")
+    # ansible-inventory only has --flush-cache from ansible-core 2.17 on; ansible-playbook has it on every version.
+    playbook = tmp_path / "noop.yml"
+    playbook.write_text("- hosts: all\n  gather_facts: false\n  tasks: []\n")
+    flush = subprocess.run([cli_path("ansible-playbook"), "-i", path, "--flush-cache", "--list-hosts", str(playbook)],
+                           env=cli_env(), capture_output=True, text=True, check=False)
+    assert flush.returncode == 0, flush.stderr
+    assert "notebook" in flush.stdout
     assert len(shadeform_api.requests) == 2
-    assert "notebook" in inventory_list(flushed.stdout)["_meta"]["hostvars"]
+    refreshed = ansible_inventory(path, "--list")
+    assert len(shadeform_api.requests) == 2
+    assert "notebook" in inventory_list(refreshed.stdout)["_meta"]["hostvars"]
 
     entries = os.listdir(str(tmp_path / "cache"))
     assert len(entries) == 1
