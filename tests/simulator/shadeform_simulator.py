@@ -35,6 +35,22 @@ and the control endpoints under ``/_sim/`` (no API key, loopback clients only):
 API behaviour (``/v1``):
 
 * ``GET /v1/instances`` answers ``{"instances": [...]}``; the body is serialized once per fleet change.
+* The lifecycle endpoints the modules use behave like the real service, with short delays:
+  ``POST /v1/instances/create`` answers ``{"id"}`` and the instance goes ``creating`` -> ``pending`` -> ``active``
+  (``creating_delay`` and ``pending_delay`` seconds each), receiving an address from ``ip_pool`` when it becomes
+  active (the first entry no other instance uses, else round robin; 203.0.113.x port 22 without a pool);
+  ``POST /v1/instances/{id}/delete`` makes it ``deleting``, and it is gone ``deleting_delay`` seconds later;
+  ``/restart`` takes an active instance through ``pending`` back to ``active``; ``/update`` changes name, tags,
+  auto_delete and alert; ``GET /v1/instances/{id}/info`` adds volume_ids, ssh_key_id, auto_delete, alert, envs,
+  os and template_id to the instance.  Unknown ids give 404 ``{"message": "Instance not found"}``; invalid
+  bodies give 400 with a message.  Delays are measured from the request that started a step, and applied
+  whenever the fleet is read (no background thread).
+* ``GET /v1/instances/types`` serves a deterministic catalogue (:func:`generate_instance_types`, or the
+  ``instance_types`` given) filtered by ``cloud``, ``region``, ``gpu_type``, ``num_gpus``, ``shade_instance_type``
+  and ``available``, sorted by ``hourly_price`` with ``sort=price``.  Creating an instance needs a type of the
+  catalogue that is available in the region asked for.
+* ``/v1/sshkeys`` (list), ``/v1/sshkeys/add``, ``/v1/sshkeys/{id}/info``, ``/setdefault`` and ``/delete`` keep SSH
+  keys ``{"id", "name", "public_key", "is_default"}``; the first key added becomes the default.
 * A missing or wrong ``X-API-KEY`` gives 401 ``{"message": "Invalid API key"}`` (checked first); then unknown
   paths give 404 and known paths with another method 405 (with ``Allow``), both with a JSON body.  Routing is the table ``API_ROUTES``: add
   ``Route(method, regex, handler name)`` rows and a ``_api_*`` method to serve more endpoints.
@@ -86,6 +102,8 @@ import struct
 import sys
 import threading
 import time
+import urllib.parse
+import uuid
 
 DEFAULT_API_KEY = "demo-key"
 API_KEY_ENV = "SHADEFORM_SIMULATOR_API_KEY"
@@ -112,14 +130,37 @@ FAULT_KINDS = {
     "status": {"status": 403, "body": None, "headers": None},
 }
 
+# Seconds an instance created (or restarted, or deleted) through the API spends in each step by default.
+DEFAULT_CREATING_DELAY = 0.5
+DEFAULT_PENDING_DELAY = 0.5
+DEFAULT_DELETING_DELAY = 0.5
+LAUNCH_NETWORK = "203.0.113."  # addresses of new instances when no ip_pool is given
+INSTANCE_TYPES_SEED = 7
+# Fields of POST /instances/create and POST /instances/{id}/update.
+CREATE_FIELDS = frozenset(("cloud", "region", "shade_instance_type", "shade_cloud", "name", "os", "template_id", "launch_configuration",
+                           "volume_ids", "ssh_key_id", "auto_delete", "alert", "tags", "envs"))
+UPDATE_FIELDS = frozenset(("name", "tags", "auto_delete", "alert"))
+# Fields only GET /instances/{id}/info shows, with their value when not given at creation.
+DETAIL_FIELDS = {"volume_ids": [], "ssh_key_id": None, "auto_delete": None, "alert": None, "envs": [], "os": None, "template_id": None}
+
 Route = collections.namedtuple("Route", ["method", "pattern", "handler"])
 
-# The API routes.  Later endpoints, e.g.
-#   Route("POST", re.compile(r"^/v1/instances/create$"), "_api_create_instance"),
-#   Route("GET", re.compile(r"^/v1/instances/(?P<instance_id>[^/]+)/info$"), "_api_instance_info"),
-# need only a row here and the matching Simulator method.
+# The API routes: a row here and the matching Simulator method serve an endpoint.
+_INSTANCE = r"^/v1/instances/(?P<instance_id>[^/]+)"
+_SSH_KEY = r"^/v1/sshkeys/(?P<key_id>[^/]+)"
 API_ROUTES = (
     Route("GET", re.compile(r"^/v1/instances$"), "_api_list_instances"),
+    Route("POST", re.compile(r"^/v1/instances/create$"), "_api_create_instance"),
+    Route("GET", re.compile(r"^/v1/instances/types$"), "_api_instance_types"),
+    Route("GET", re.compile(_INSTANCE + r"/info$"), "_api_instance_info"),
+    Route("POST", re.compile(_INSTANCE + r"/update$"), "_api_update_instance"),
+    Route("POST", re.compile(_INSTANCE + r"/delete$"), "_api_delete_instance"),
+    Route("POST", re.compile(_INSTANCE + r"/restart$"), "_api_restart_instance"),
+    Route("GET", re.compile(r"^/v1/sshkeys$"), "_api_list_ssh_keys"),
+    Route("POST", re.compile(r"^/v1/sshkeys/add$"), "_api_add_ssh_key"),
+    Route("GET", re.compile(_SSH_KEY + r"/info$"), "_api_ssh_key_info"),
+    Route("POST", re.compile(_SSH_KEY + r"/setdefault$"), "_api_set_default_ssh_key"),
+    Route("POST", re.compile(_SSH_KEY + r"/delete$"), "_api_delete_ssh_key"),
 )
 
 CONTROL_ROUTES = (
@@ -476,6 +517,96 @@ def generate_fleet(count, seed=0, ip_pool=None):
     return instances
 
 
+def generate_instance_types(seed=INSTANCE_TYPES_SEED):
+    """The catalogue of ``GET /instances/types``: every cloud's GPUs in every count, available in some regions.
+
+    Deterministic per seed.  Prices are in cents per hour, as in the API; each cloud adds its own margin, so the
+    same GPU costs differently on different clouds.
+    """
+    rng = random.Random(seed)
+    types = []
+    for cloud, regions, _users, _ports, _share, gpu_names in _CLOUDS:
+        margin = _between(rng, 0, 30)
+        for gpu_name in gpu_names:
+            gpu = _GPU_BY_NAME[gpu_name]
+            name, gpu_type, vram, maker, interconnects, nvlink, vcpus_per, mem_per, cents, counts = gpu
+            for num_gpus in counts:
+                vcpus = vcpus_per * num_gpus
+                configuration = {
+                    "memory_in_gb": mem_per * num_gpus,
+                    "storage_in_gb": 512 * num_gpus,
+                    "vcpus": vcpus,
+                    "num_gpus": num_gpus,
+                    "gpu_type": gpu_type,
+                    "interconnect": interconnects[0],
+                    "vram_per_gpu_in_gb": vram,
+                    "gpu_manufacturer": maker,
+                    "os_options": list(dict.fromkeys(_OSES)),
+                }
+                if nvlink is not None:
+                    configuration["nvlink"] = nvlink and num_gpus > 1
+                low = _pick(rng, (60, 120, 180, 300))
+                types.append({
+                    "cloud": cloud,
+                    "shade_instance_type": name if num_gpus == 1 else f"{name}x{num_gpus}",
+                    "cloud_instance_type": _instance_type(cloud, gpu, num_gpus, vcpus),
+                    "configuration": configuration,
+                    "hourly_price": (cents + margin) * num_gpus,
+                    "deployment_type": "vm",
+                    "availability": [{"region": region, "available": rng.random() < 0.6, "display_name": region.upper()}
+                                     for region in regions],
+                    "boot_time": {"min_boot_in_sec": low, "max_boot_in_sec": low * 2},
+                })
+    return types
+
+
+def _query(query):
+    """The query string as {name: last value}."""
+    return {name: values[-1] for name, values in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
+
+
+def _query_bool(params, name):
+    value = params[name].strip().lower()
+    if value not in ("true", "false"):
+        raise SimulatorError(f"{name} must be true or false")
+    return value == "true"
+
+
+def filter_instance_types(types, query=""):
+    """The catalogue as ``GET /instances/types?<query>`` answers it (raises SimulatorError on bad filters)."""
+    params = _query(query)
+    selected = []
+    num_gpus = None
+    if params.get("num_gpus"):
+        try:
+            num_gpus = int(params["num_gpus"])
+        except ValueError:
+            raise SimulatorError("num_gpus must be an integer") from None
+    available = _query_bool(params, "available") if params.get("available") else None
+    for item in types:
+        if params.get("cloud") and item.get("cloud") != params["cloud"]:
+            continue
+        if params.get("shade_instance_type") and item.get("shade_instance_type") != params["shade_instance_type"]:
+            continue
+        configuration = item.get("configuration") or {}
+        if params.get("gpu_type") and configuration.get("gpu_type") != params["gpu_type"]:
+            continue
+        if num_gpus is not None and configuration.get("num_gpus") != num_gpus:
+            continue
+        slots = [slot for slot in item.get("availability") or [] if not params.get("region") or slot.get("region") == params["region"]]
+        if params.get("region") and not slots:
+            continue
+        if available is not None and any(slot.get("available") for slot in slots) != available:
+            continue
+        selected.append(item)
+    sort = params.get("sort")
+    if sort == "price":
+        selected.sort(key=lambda item: item.get("hourly_price", 0))
+    elif sort:
+        raise SimulatorError(f"unknown sort {sort!r}; known: price")
+    return selected
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # HTTP plumbing
 # ---------------------------------------------------------------------------------------------------------------
@@ -491,6 +622,15 @@ def check_loopback(host):
     if not address.is_loopback:
         raise SimulatorError(f"refusing to bind {host!r}: the simulator only listens on loopback addresses (127.0.0.0/8, ::1)")
     return socket.AF_INET6 if address.version == 6 else socket.AF_INET
+
+
+def _now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _check_tags(tags):
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags)):
+        raise SimulatorError("tags must be a list of strings")
 
 
 class _Request:
@@ -608,7 +748,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class Simulator:
     """A Shadeform API on a loopback port; see the module documentation.  Use as a context manager."""
 
-    def __init__(self, api_key=DEFAULT_API_KEY, instances=None, host=DEFAULT_HOST, port=0, verbose=False):
+    def __init__(self, api_key=DEFAULT_API_KEY, instances=None, host=DEFAULT_HOST, port=0, verbose=False,  # pylint: disable=too-many-arguments
+                 ip_pool=None, creating_delay=DEFAULT_CREATING_DELAY, pending_delay=DEFAULT_PENDING_DELAY,
+                 deleting_delay=DEFAULT_DELETING_DELAY, instance_types=None, ssh_keys=None):
         if not api_key or not isinstance(api_key, str):
             raise SimulatorError("api_key must be a non-empty string")
         self._family = check_loopback(host)
@@ -625,6 +767,18 @@ class Simulator:
         self._requests = collections.deque(maxlen=REQUEST_LOG_LIMIT)
         self._server = None
         self._thread = None
+        for name, delay in (("creating_delay", creating_delay), ("pending_delay", pending_delay), ("deleting_delay", deleting_delay)):
+            if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+                raise SimulatorError(f"{name} must be a non-negative number of seconds")
+        self._delays = {"creating": creating_delay, "pending": pending_delay, "deleting": deleting_delay}
+        self._launch_pool = parse_ip_pool(ip_pool) if ip_pool else None
+        self._launch_count = 0
+        # When a string, new instances end in status "error" with these status_details instead of becoming pending.
+        self.launch_error = None
+        self._lifecycle = {}  # id -> {"phase": status, "since": time.monotonic() of the step's start}
+        self._details = {}  # id -> fields only GET /instances/{id}/info shows
+        self._instance_types = generate_instance_types() if instance_types is None else json.loads(json.dumps(instance_types))
+        self._ssh_keys = json.loads(json.dumps(ssh_keys or []))
         self.set_instances(instances or [])
 
     # -- life cycle -------------------------------------------------------------------------------------------
@@ -732,6 +886,7 @@ class Simulator:
 
     def _fleet_body(self):
         with self._lock:
+            self._advance_locked()
             if self._body is None:
                 self._body = json.dumps({"instances": self._instances}, separators=(",", ":")).encode("utf-8")
             return self._body
@@ -914,6 +1069,232 @@ class Simulator:
     def _api_list_instances(self, request):
         return _Response(200, self._fleet_body())
 
+    def _api_create_instance(self, request):
+        data = request.json()
+        if not isinstance(data, dict):
+            raise SimulatorError("expected a JSON object")
+        unknown = set(data) - CREATE_FIELDS
+        if unknown:
+            raise SimulatorError(f"unknown fields: {', '.join(sorted(unknown))}")
+        for field in ("cloud", "region", "shade_instance_type", "name"):
+            if not isinstance(data.get(field), str) or not data[field]:
+                raise SimulatorError(f"{field} is required (a non-empty string)")
+        if not isinstance(data.get("shade_cloud"), bool):
+            raise SimulatorError("shade_cloud is required (true or false)")
+        _check_tags(data.get("tags"))
+        launch = data.get("launch_configuration")
+        if launch is not None and (not isinstance(launch, dict) or launch.get("type") not in ("docker", "script")):
+            raise SimulatorError("launch_configuration.type must be docker or script")
+        with self._lock:
+            catalogue = [item for item in self._instance_types
+                         if item.get("cloud") == data["cloud"] and item.get("shade_instance_type") == data["shade_instance_type"]]
+            if not catalogue:
+                raise SimulatorError(f"instance type {data['shade_instance_type']} is not offered on {data['cloud']}")
+            item = catalogue[0]
+            if not any(slot.get("region") == data["region"] and slot.get("available") for slot in item.get("availability") or []):
+                raise SimulatorError(f"{data['shade_instance_type']} is not available in {data['region']} on {data['cloud']}")
+            if data.get("ssh_key_id") is not None and not any(key["id"] == data["ssh_key_id"] for key in self._ssh_keys):
+                raise SimulatorError(f"unknown ssh_key_id {data['ssh_key_id']}")
+            instance_id = str(uuid.uuid4())
+            configuration = {k: v for k, v in item["configuration"].items() if k != "os_options"}
+            configuration["os"] = data.get("os") or (item["configuration"].get("os_options") or _OSES)[0]
+            instance = {
+                "id": instance_id,
+                "cloud": data["cloud"],
+                "region": data["region"],
+                "shade_instance_type": data["shade_instance_type"],
+                "cloud_instance_type": item.get("cloud_instance_type"),
+                "cloud_assigned_id": str(uuid.uuid4()),
+                "shade_cloud": data["shade_cloud"],
+                "name": data["name"],
+                "configuration": configuration,
+                "ip": None,
+                "ssh_user": "shadeform",
+                "ssh_port": 22,
+                "status": "creating",
+                "status_details": "provisioning",
+                "cost_estimate": "0",
+                "hourly_price": item.get("hourly_price"),
+                "tags": list(data.get("tags") or []),
+                "port_mappings": [],
+                "created_at": _now(),
+                "active_at": None,
+                "deleted_at": None,
+                "boot_time": item.get("boot_time"),
+            }
+            if launch is not None:
+                instance["launch_configuration"] = launch
+            self._parsed().append(instance)
+            self._details[instance_id] = {field: data.get(field, default) for field, default in DETAIL_FIELDS.items()}
+            self._lifecycle[instance_id] = {"phase": "creating", "since": time.monotonic()}
+            self._body = None
+        return _json_response(200, {"id": instance_id})
+
+    def _find_locked(self, instance_id):
+        self._advance_locked()
+        for item in self._parsed():
+            if isinstance(item, dict) and item.get("id") == instance_id:
+                return item
+        return None
+
+    def _api_instance_info(self, request):
+        with self._lock:
+            item = self._find_locked(request.params["instance_id"])
+            if item is None:
+                return _message(404, "Instance not found")
+            info = dict(item)
+            info.update(self._details.get(item["id"]) or dict(DETAIL_FIELDS))
+            return _json_response(200, info)
+
+    def _api_update_instance(self, request):
+        data = request.json()
+        if not isinstance(data, dict):
+            raise SimulatorError("expected a JSON object")
+        unknown = set(data) - UPDATE_FIELDS
+        if unknown:
+            raise SimulatorError(f"unknown fields: {', '.join(sorted(unknown))}")
+        if "name" in data and (not isinstance(data["name"], str) or not data["name"]):
+            raise SimulatorError("name must be a non-empty string")
+        _check_tags(data.get("tags"))
+        with self._lock:
+            item = self._find_locked(request.params["instance_id"])
+            if item is None:
+                return _message(404, "Instance not found")
+            for field in ("name", "tags"):
+                if field in data:
+                    item[field] = data[field]
+            details = self._details.setdefault(item["id"], dict(DETAIL_FIELDS))
+            for field in ("auto_delete", "alert"):
+                if field in data:
+                    details[field] = data[field]
+            self._body = None
+        return _Response(200, b"", "text/plain; charset=utf-8")
+
+    def _api_delete_instance(self, request):
+        with self._lock:
+            item = self._find_locked(request.params["instance_id"])
+            if item is None:
+                return _message(404, "Instance not found")
+            if item.get("status") == "deleting":
+                return _message(409, "Instance is already being deleted")
+            item.update(status="deleting", status_details="deleting", deleted_at=_now())
+            self._lifecycle[item["id"]] = {"phase": "deleting", "since": time.monotonic()}
+            self._body = None
+        return _Response(200, b"", "text/plain; charset=utf-8")
+
+    def _api_restart_instance(self, request):
+        with self._lock:
+            item = self._find_locked(request.params["instance_id"])
+            if item is None:
+                return _message(404, "Instance not found")
+            if item.get("status") != "active":
+                return _message(409, f"Only active instances can be restarted (this one is {item.get('status')})")
+            item.update(status="pending", status_details="restarting")
+            self._lifecycle[item["id"]] = {"phase": "pending", "since": time.monotonic()}
+            self._body = None
+        return _Response(200, b"", "text/plain; charset=utf-8")
+
+    def _api_instance_types(self, request):
+        with self._lock:
+            types = filter_instance_types(self._instance_types, request.query)
+            return _json_response(200, {"instance_types": types})
+
+    def _advance_locked(self):
+        """Move the instances of the lifecycle on by the time that passed (call with the lock held)."""
+        if not self._lifecycle:
+            return
+        now = time.monotonic()
+        instances = self._parsed()
+        for instance_id in list(self._lifecycle):
+            state = self._lifecycle[instance_id]
+            while now - state["since"] >= self._delays[state["phase"]]:
+                item = next((i for i in instances if isinstance(i, dict) and i.get("id") == instance_id), None)
+                if item is None:
+                    del self._lifecycle[instance_id]
+                    break
+                state["since"] += self._delays[state["phase"]]
+                self._body = None
+                if state["phase"] == "deleting":
+                    instances[:] = [i for i in instances if not (isinstance(i, dict) and i.get("id") == instance_id)]
+                    self._details.pop(instance_id, None)
+                    del self._lifecycle[instance_id]
+                    break
+                if state["phase"] == "creating" and self.launch_error:
+                    item.update(status="error", status_details=self.launch_error)
+                    del self._lifecycle[instance_id]
+                    break
+                if state["phase"] == "creating":
+                    item.update(status="pending", status_details="downloading")
+                    state["phase"] = "pending"
+                    continue
+                if not item.get("ip"):
+                    user, address, port = self._launch_address_locked(instances)
+                    item.update(ip=address, ssh_port=port)
+                    if user:
+                        item["ssh_user"] = user
+                item.update(status="active", status_details="running")
+                item["active_at"] = item.get("active_at") or _now()
+                del self._lifecycle[instance_id]
+                break
+
+    def _launch_address_locked(self, instances):
+        """(user, address, port) for an instance becoming active: the first pool entry in no one's use, else round robin."""
+        self._launch_count += 1
+        if not self._launch_pool:
+            return None, f"{LAUNCH_NETWORK}{(self._launch_count - 1) % 254 + 1}", 22
+        used = {(i.get("ip"), i.get("ssh_port")) for i in instances if isinstance(i, dict) and i.get("status") != "deleting"}
+        for user, address, port in self._launch_pool:
+            if (address, port) not in used:
+                return user, address, port
+        return self._launch_pool[(self._launch_count - 1) % len(self._launch_pool)]
+
+    # -- SSH keys ---------------------------------------------------------------------------------------------------
+    @property
+    def ssh_keys(self):
+        with self._lock:
+            return json.loads(json.dumps(self._ssh_keys))
+
+    def _api_list_ssh_keys(self, request):
+        with self._lock:
+            return _json_response(200, {"ssh_keys": self._ssh_keys})
+
+    def _api_add_ssh_key(self, request):
+        data = request.json()
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"]:
+            raise SimulatorError("name is required (a non-empty string)")
+        key = data.get("public_key")
+        if not isinstance(key, str) or not re.match(r"^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+ [A-Za-z0-9+/=]+( .*)?$", key.strip()):
+            raise SimulatorError("public_key must be an OpenSSH public key")
+        with self._lock:
+            key_id = str(uuid.uuid4())
+            self._ssh_keys.append({"id": key_id, "name": data["name"], "public_key": key.strip(), "is_default": not self._ssh_keys})
+        return _json_response(200, {"id": key_id})
+
+    def _ssh_key_locked(self, key_id):
+        return next((key for key in self._ssh_keys if key["id"] == key_id), None)
+
+    def _api_ssh_key_info(self, request):
+        with self._lock:
+            key = self._ssh_key_locked(request.params["key_id"])
+            return _json_response(200, key) if key else _message(404, "SSH key not found")
+
+    def _api_set_default_ssh_key(self, request):
+        with self._lock:
+            key = self._ssh_key_locked(request.params["key_id"])
+            if key is None:
+                return _message(404, "SSH key not found")
+            for other in self._ssh_keys:
+                other["is_default"] = other is key
+        return _Response(200, b"", "text/plain; charset=utf-8")
+
+    def _api_delete_ssh_key(self, request):
+        with self._lock:
+            key = self._ssh_key_locked(request.params["key_id"])
+            if key is None:
+                return _message(404, "SSH key not found")
+            self._ssh_keys.remove(key)
+        return _Response(200, b"", "text/plain; charset=utf-8")
+
     # -- control endpoints ------------------------------------------------------------------------------------------
     def _control(self, handler, method, path, query, body):
         try:
@@ -996,7 +1377,14 @@ def _parse_args(argv):
     source.add_argument("--generate", metavar="N", type=int, help="serve N generated instances")
     parser.add_argument("--seed", type=int, default=0, help="seed for --generate (default 0)")
     parser.add_argument("--ip-pool", action="append", default=[], metavar="ADDR[:PORT][,...]",
-                        help="addresses (user@addr:port) given to the active instances, round robin; repeatable")
+                        help="addresses (user@addr:port) given to the active instances, round robin, and to instances "
+                             "created through the API when they become active; repeatable")
+    parser.add_argument("--creating-delay", type=float, default=DEFAULT_CREATING_DELAY, metavar="SECONDS",
+                        help=f"seconds a new instance stays creating (default {DEFAULT_CREATING_DELAY})")
+    parser.add_argument("--pending-delay", type=float, default=DEFAULT_PENDING_DELAY, metavar="SECONDS",
+                        help=f"seconds it then stays pending before active (default {DEFAULT_PENDING_DELAY})")
+    parser.add_argument("--deleting-delay", type=float, default=DEFAULT_DELETING_DELAY, metavar="SECONDS",
+                        help=f"seconds a deleted instance stays deleting before it is gone (default {DEFAULT_DELETING_DELAY})")
     parser.add_argument("--ready-file", metavar="PATH", help="write the API URL to PATH once listening")
     parser.add_argument("--dump", metavar="FILE", help="write the fleet as JSON to FILE ('-' for stdout) and exit")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every request on stderr")
@@ -1040,9 +1428,13 @@ def main(argv=None):
     signal.signal(signal.SIGINT, _on_signal)
     if args.ready_file and os.path.exists(args.ready_file):
         os.unlink(args.ready_file)
-    simulator = Simulator(api_key=args.api_key, instances=instances, host=args.host, port=args.port, verbose=args.verbose)
     try:
+        simulator = Simulator(api_key=args.api_key, instances=instances, host=args.host, port=args.port, verbose=args.verbose,
+                              ip_pool=",".join(args.ip_pool) or None, creating_delay=args.creating_delay,
+                              pending_delay=args.pending_delay, deleting_delay=args.deleting_delay)
         simulator.start()
+    except SimulatorError as exc:
+        parser.error(str(exc))
     except OSError as exc:
         parser.error(f"cannot listen on {args.host}:{args.port}: {exc}")
     try:

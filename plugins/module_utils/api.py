@@ -1,0 +1,391 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one place that talks HTTP to the Shadeform API, for the inventory plugin and the modules alike.
+
+Every failure leaves this module as a :class:`ShadeformAPIError` whose message says what failed and
+what the user can do about it.  The API key is sent in a header only; it is scrubbed from every
+message in case a server or a proxy echoes it back.
+
+Requests that are safe to repeat are retried after HTTP 429, HTTP 5xx, timeouts and connection
+errors.  Requests that create something (``idempotent=False``) are retried only when the service
+cannot have acted on them: after HTTP 429, or when no connection could be made.
+"""
+
+import email.utils
+import json
+import time
+
+from urllib.parse import quote, urlencode
+
+try:
+    import requests
+except ImportError:
+    requests = None
+
+from ansible.module_utils.ansible_release import __version__ as ansible_version
+
+DEFAULT_API_URL = "https://api.shadeform.ai/v1"
+# No single wait is longer than this, not even when the server asks for more with Retry-After,
+# so a run waits at most retries * MAX_RETRY_DELAY seconds in all (documented in the plugin).
+MAX_RETRY_DELAY = 60
+USER_AGENT = "shadeform.cloud-ansible (ansible-core {0})".format(ansible_version)
+BODY_SNIPPET_LENGTH = 80
+
+
+class ShadeformAPIError(Exception):
+    """A failure of the API call, with a message meant for the user."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+def requests_is_missing():
+    return requests is None
+
+
+def path_segment(value):
+    """An id as one URL path segment: nothing in it can reach another endpoint."""
+    return quote(str(value), safe="")
+
+
+class ShadeformClient:
+    """A small client for the Shadeform API: ``get`` and ``post`` with JSON bodies, plus named calls."""
+
+    def __init__(self, api_key, api_url=DEFAULT_API_URL, timeout=30, retries=3, validate_certs=True, sleep=time.sleep):
+        self.api_key = api_key
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.validate_certs = validate_certs
+        self._sleep = sleep
+
+    # -- generic calls ---------------------------------------------------------------------------------------------
+
+    def get(self, path, params=None, action=None, missing_ok=False):
+        """GET ``path`` (below api_url) and return the parsed JSON body; None on HTTP 404 when ``missing_ok``."""
+        url = self._url(path, params)
+        response = self._request("GET", url, action=action, missing_ok=missing_ok)
+        if response is None:
+            return None
+        return self._json_body(url, response)
+
+    def post(self, path, body=None, action=None, idempotent=True, missing_ok=False):
+        """POST a JSON body to ``path``; return the parsed JSON answer, or None when the answer is empty or not JSON.
+
+        The API documents no body for most of its POST answers, so a non-JSON answer to a successful
+        POST is not an error here; callers that need a value check it.
+        """
+        url = self._url(path)
+        response = self._request("POST", url, body=body, action=action, idempotent=idempotent, missing_ok=missing_ok)
+        if response is None:
+            return None
+        try:
+            return json.loads(response.text) if response.text.strip() else None
+        except ValueError:
+            return None
+
+    # -- named calls -----------------------------------------------------------------------------------------------
+
+    def list_instances(self):
+        """Return the raw instance list of ``GET /instances``; every element is still untrusted data."""
+        url = self.api_url + "/instances"
+        body = self._json_body(url, self._request("GET", url))
+        if not isinstance(body, dict):
+            raise ShadeformAPIError(
+                "The Shadeform API at {0} answered with JSON that is not an object (got {1}). "
+                "Check that api_url points at the Shadeform API, for example {2}.".format(url, _json_type(body), DEFAULT_API_URL)
+            )
+        if "instances" not in body:
+            raise ShadeformAPIError(
+                "The Shadeform API at {0} answered without an 'instances' list. "
+                "Check that api_url points at the Shadeform API, for example {1}.".format(url, DEFAULT_API_URL)
+            )
+        instances = body["instances"]
+        if instances is None:
+            return []
+        if not isinstance(instances, list):
+            raise ShadeformAPIError(
+                "The Shadeform API at {0} answered with 'instances' as {1}, not a list. "
+                "Check that api_url points at the Shadeform API, for example {2}.".format(url, _json_type(instances), DEFAULT_API_URL)
+            )
+        return instances
+
+    def instance_info(self, instance_id, missing_ok=False):
+        """``GET /instances/{id}/info``: the instance with its launch details; None if unknown and ``missing_ok``."""
+        info = self.get("/instances/{0}/info".format(path_segment(instance_id)), action="read instance {0}".format(instance_id),
+                        missing_ok=missing_ok)
+        if info is None:
+            return None
+        return self._object(info, "/instances/{0}/info".format(instance_id))
+
+    def create_instance(self, body):
+        """``POST /instances/create``; return the new instance's id."""
+        answer = self.post("/instances/create", body, action="create instances", idempotent=False)
+        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str) or not answer["id"]:
+            raise ShadeformAPIError(
+                "The Shadeform API accepted the new instance but did not answer with its id (got {0}). Look for an instance "
+                "named {1!r} before trying again; running the task again finds it by name.".format(
+                    _json_type(answer), body.get("name")))
+        return answer["id"]
+
+    def update_instance(self, instance_id, body):
+        self.post("/instances/{0}/update".format(path_segment(instance_id)), body, action="update instance {0}".format(instance_id))
+
+    def delete_instance(self, instance_id):
+        self.post("/instances/{0}/delete".format(path_segment(instance_id)), action="delete instance {0}".format(instance_id))
+
+    def restart_instance(self, instance_id):
+        self.post("/instances/{0}/restart".format(path_segment(instance_id)), action="restart instance {0}".format(instance_id))
+
+    def list_instance_types(self, params=None):
+        url_path = "/instances/types"
+        body = self.get(url_path, params=params, action="list instance types")
+        body = self._object(body, url_path)
+        types = body.get("instance_types")
+        if types is None:
+            return []
+        if not isinstance(types, list):
+            raise ShadeformAPIError(
+                "The Shadeform API at {0} answered with 'instance_types' as {1}, not a list. "
+                "Check that api_url points at the Shadeform API, for example {2}.".format(
+                    self.api_url + url_path, _json_type(types), DEFAULT_API_URL))
+        return types
+
+    def list_ssh_keys(self):
+        body = self._object(self.get("/sshkeys", action="list SSH keys"), "/sshkeys")
+        keys = body.get("ssh_keys")
+        if keys is None:
+            return []
+        if not isinstance(keys, list):
+            raise ShadeformAPIError("The Shadeform API at {0}/sshkeys answered with 'ssh_keys' as {1}, not a list.".format(
+                self.api_url, _json_type(keys)))
+        return keys
+
+    def add_ssh_key(self, name, public_key):
+        answer = self.post("/sshkeys/add", {"name": name, "public_key": public_key}, action="add SSH keys", idempotent=False)
+        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str) or not answer["id"]:
+            raise ShadeformAPIError("The Shadeform API accepted the SSH key {0!r} but did not answer with its id (got {1}).".format(
+                name, _json_type(answer)))
+        return answer["id"]
+
+    def ssh_key_info(self, key_id, missing_ok=False):
+        info = self.get("/sshkeys/{0}/info".format(path_segment(key_id)), action="read SSH key {0}".format(key_id), missing_ok=missing_ok)
+        if info is None:
+            return None
+        return self._object(info, "/sshkeys/{0}/info".format(key_id))
+
+    def set_default_ssh_key(self, key_id):
+        self.post("/sshkeys/{0}/setdefault".format(path_segment(key_id)), action="change the default SSH key")
+
+    def delete_ssh_key(self, key_id):
+        self.post("/sshkeys/{0}/delete".format(path_segment(key_id)), action="delete SSH key {0}".format(key_id))
+
+    # -- plumbing --------------------------------------------------------------------------------------------------
+
+    def _url(self, path, params=None):
+        url = self.api_url + "/" + path.lstrip("/")
+        if params:
+            query = [(name, _query_value(value)) for name, value in params.items() if value is not None]
+            if query:
+                url += "?" + urlencode(query)
+        return url
+
+    def _object(self, body, path):
+        if not isinstance(body, dict):
+            raise ShadeformAPIError(
+                "The Shadeform API at {0} answered with JSON that is not an object (got {1}). "
+                "Check that api_url points at the Shadeform API, for example {2}.".format(
+                    self.api_url + path, _json_type(body), DEFAULT_API_URL))
+        return body
+
+    def _json_body(self, url, response):
+        try:
+            return json.loads(response.text)
+        except ValueError:
+            raise ShadeformAPIError(
+                "The Shadeform API at {0} answered HTTP {1} with a body that is not JSON (content type {2!r}, starting {3!r}). "
+                "A proxy or a wrong api_url is the usual cause: check api_url and any HTTP(S)_PROXY settings.".format(
+                    url, response.status_code, response.headers.get("Content-Type", ""), self._snippet(response.text))
+            ) from None
+
+    def _request(self, method, url, body=None, action=None, idempotent=True, missing_ok=False):
+        attempts = self.retries + 1
+        headers = {"X-API-KEY": self.api_key, "Accept": "application/json", "User-Agent": USER_AGENT}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body).encode("utf-8")
+        for attempt in range(1, attempts + 1):
+            try:
+                response = requests.request(method, url, headers=headers, data=data, timeout=self.timeout, verify=self.validate_certs)
+                # Reading the body here turns a connection dropped mid-body into an exception we retry.
+                response.content  # pylint: disable=pointless-statement
+            except requests.exceptions.SSLError as exc:
+                raise ShadeformAPIError(
+                    "TLS verification failed for {0}: {1}. If the server uses a private certificate authority, point the "
+                    "REQUESTS_CA_BUNDLE environment variable at its bundle; validate_certs: false turns verification off "
+                    "(only on a network you trust).".format(url, self._scrub(_root_cause(exc)))
+                ) from None
+            except requests.exceptions.RequestException as exc:
+                failure = self._describe_connection_failure(exc)
+                may_have_acted = not idempotent and not _never_connected(exc)
+                if _is_name_resolution_failure(exc) or attempt == attempts or may_have_acted:
+                    raise ShadeformAPIError(
+                        "Could not {0} {1} after {2}: {3}. Check api_url (or SHADEFORM_API_URL), your network and any "
+                        "HTTP(S)_PROXY settings.{4}".format(_verb(method), url, _attempts(attempt), failure,
+                                                            _not_retried(may_have_acted and attempt < attempts))
+                    ) from None
+                self._sleep(_backoff(attempt))
+                continue
+
+            status = response.status_code
+            if status < 400:
+                return response
+            if status == 404 and missing_ok:
+                return None
+            retryable = status == 429 or (status >= 500 and idempotent)
+            if retryable and attempt < attempts:
+                self._sleep(_retry_delay(response, attempt))
+                continue
+            message = self._describe_status(url, response, attempt, action)
+            if status >= 500 and not idempotent and attempt < attempts:
+                message += _not_retried(True)
+            raise ShadeformAPIError(message, status=status)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _describe_status(self, url, response, attempt, action=None):
+        status = response.status_code
+        detail = self._server_message(response)
+        if status == 401:
+            return ("The Shadeform API rejected the API key (HTTP 401{0}). Check api_key or the SHADEFORM_API_KEY "
+                    "environment variable: the key may be mistyped, revoked or expired.".format(detail))
+        if status == 403:
+            return ("The Shadeform API refused access (HTTP 403{0}). The key was accepted but may not {1}: check that it "
+                    "belongs to the right account.".format(detail, action or "list instances of this workspace"))
+        if status == 404:
+            return ("The Shadeform API answered HTTP 404{0} for {1}. Check api_url (or SHADEFORM_API_URL): it must be "
+                    "the API's base URL ending in /v1, for example {2}.".format(detail, url, DEFAULT_API_URL))
+        if status == 429 or status >= 500:
+            return ("The Shadeform API answered HTTP {0}{1} for {2} on all {3}. The service is rate limiting or "
+                    "unavailable: try again later, or raise retries.".format(status, detail, url, _attempts(attempt)))
+        return "The Shadeform API answered HTTP {0}{1} for {2}.".format(status, detail, url)
+
+    def _server_message(self, response):
+        try:
+            body = json.loads(response.text)
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            return ": " + self._snippet(body["message"])
+        if response.text.strip():
+            return ", body starting {0!r}".format(self._snippet(response.text))
+        return ""
+
+    def _describe_connection_failure(self, exc):
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return "connecting timed out after {0} seconds (timeout)".format(self.timeout)
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return "no answer within {0} seconds (timeout)".format(self.timeout)
+        if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            return "the connection was closed before the whole answer arrived"
+        if _is_name_resolution_failure(exc):
+            return "the host name could not be resolved"
+        return self._scrub(_root_cause(exc))
+
+    def _snippet(self, text):
+        text = " ".join(text.split())
+        if len(text) > BODY_SNIPPET_LENGTH:
+            text = text[:BODY_SNIPPET_LENGTH] + "..."
+        return self._scrub(text)
+
+    def _scrub(self, text):
+        if self.api_key:
+            text = text.replace(self.api_key, "********")
+        return text
+
+
+def _verb(method):
+    return "get" if method == "GET" else "{0} to".format(method)
+
+
+def _not_retried(applies):
+    if not applies:
+        return ""
+    return (" The request was not sent again because the service may have acted on it already: check whether it "
+            "took effect before trying again.")
+
+
+def _query_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _attempts(count):
+    return "1 attempt" if count == 1 else "{0} attempts".format(count)
+
+
+def _backoff(attempt):
+    return min(2 ** (attempt - 1), MAX_RETRY_DELAY)
+
+
+def _retry_delay(response, attempt):
+    """Honour Retry-After (seconds or an HTTP date), else back off exponentially; never above MAX_RETRY_DELAY."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value:
+        try:
+            delay = float(value)
+        except ValueError:
+            try:
+                delay = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                delay = None
+        if delay is not None:
+            return min(max(delay, 0.0), MAX_RETRY_DELAY)
+    return _backoff(attempt)
+
+
+def _causes(exc):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        reason = getattr(exc, "reason", None)
+        if isinstance(reason, BaseException):
+            exc = reason
+        elif exc.args and isinstance(exc.args[0], BaseException):
+            exc = exc.args[0]
+        else:
+            exc = exc.__cause__ or exc.__context__
+
+
+def _is_name_resolution_failure(exc):
+    return any(type(cause).__name__ in ("NameResolutionError", "gaierror") for cause in _causes(exc))
+
+
+def _never_connected(exc):
+    """True when the request cannot have reached the service: no connection was ever made."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    return any(type(cause).__name__ in ("NewConnectionError", "ConnectionRefusedError", "NameResolutionError", "gaierror")
+               for cause in _causes(exc))
+
+
+def _root_cause(exc):
+    cause = list(_causes(exc))[-1]
+    return "{0}: {1}".format(type(cause).__name__, cause) if str(cause) else type(cause).__name__
+
+
+def _json_type(value):
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if value is None:
+        return "null"
+    return "an object"

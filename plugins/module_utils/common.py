@@ -1,0 +1,41 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every shadeform.cloud module shares: the API options (doc fragment shadeform.cloud.api) and the client."""
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.shadeform.cloud.plugins.module_utils.api import DEFAULT_API_URL, ShadeformClient, requests_is_missing
+
+
+def api_argument_spec():
+    """The options of the doc fragment shadeform.cloud.api, as an argument spec to extend."""
+    return dict(
+        api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["SHADEFORM_API_KEY"])),
+        api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["SHADEFORM_API_URL"])),
+        timeout=dict(type="int", default=30),
+        retries=dict(type="int", default=3),
+        validate_certs=dict(type="bool", default=True),
+    )
+
+
+def client_from_module(module):
+    """A ShadeformClient from the module's API options; fails the module with a clear message when one is missing."""
+    if requests_is_missing():
+        module.fail_json(msg=missing_required_lib("requests"))
+    params = module.params
+    api_key = (params.get("api_key") or "").strip()
+    if not api_key:
+        module.fail_json(msg="No Shadeform API key: set api_key (once for all shadeform.cloud modules with module_defaults and "
+                             "group/shadeform.cloud.shadeform), or export SHADEFORM_API_KEY where the module runs.")
+    api_url = (params.get("api_url") or "").strip()
+    if not api_url:
+        module.fail_json(msg="api_url is empty: leave it unset for {0}, or set the Shadeform API base URL.".format(DEFAULT_API_URL))
+    if params.get("timeout") is not None and params["timeout"] <= 0:
+        module.fail_json(msg="timeout must be a positive number of seconds, not {0}.".format(params["timeout"]))
+    return ShadeformClient(
+        api_key=api_key,
+        api_url=api_url,
+        timeout=params["timeout"],
+        retries=params["retries"],
+        validate_certs=params["validate_certs"],
+    )

@@ -1,0 +1,138 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: instance_info
+short_description: List Shadeform GPU instances
+version_added: 1.0.0
+author:
+  - shadeform.cloud contributors (@shadeform)
+description:
+  - Lists the instances of a Shadeform workspace (C(GET /instances)), with the same filters as the
+    P(shadeform.cloud.shadeform#inventory) inventory plugin, plus O(id) and O(name).
+  - Instances that are being deleted are listed too (status C(deleting)); filter with O(statuses) to leave them out.
+  - Launch secrets (docker C(envs) values, the registry password and the startup script) are replaced by C(<redacted>).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - shadeform.cloud.api
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: N/A
+  platform:
+    platforms: all
+options:
+  id:
+    description: Keep only the instance with this id.
+    type: str
+  name:
+    description: Keep only the instances with this name (Shadeform names need not be unique).
+    type: str
+  statuses:
+    description: Keep only instances whose C(status) is in this list, for example V([active]). Empty keeps all.
+    type: list
+    elements: str
+    default: []
+  clouds:
+    description: Keep only instances whose C(cloud) is in this list, for example V([hyperstack, lambdalabs]).
+    type: list
+    elements: str
+    default: []
+  regions:
+    description: Keep only instances whose C(region) is in this list.
+    type: list
+    elements: str
+    default: []
+  gpu_types:
+    description: Keep only instances whose C(configuration.gpu_type) is in this list, for example V([H100, A100]).
+    type: list
+    elements: str
+    default: []
+  tags:
+    description: Keep only instances that carry every tag in this list.
+    type: list
+    elements: str
+    default: []
+seealso:
+  - module: shadeform.cloud.instance
+  - plugin: shadeform.cloud.shadeform
+    plugin_type: inventory
+"""
+
+EXAMPLES = r"""
+- name: List the active H100 instances tagged env=prod
+  shadeform.cloud.instance_info:
+    statuses: [active]
+    gpu_types: [H100]
+    tags: [env=prod]
+  register: prod
+
+- name: Show their addresses
+  ansible.builtin.debug:
+    msg: "{{ prod.instances | map(attribute='ip') | list }}"
+
+- name: Fail when an instance named llm-train-01 exists twice
+  shadeform.cloud.instance_info:
+    name: llm-train-01
+  register: named
+  failed_when: named.instances | length > 1
+"""
+
+RETURN = r"""
+instances:
+  description: The instances that pass every filter, in the API's order, with secrets redacted.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - id: d290f1ee-6c54-4b01-90e6-d701748f0851
+      name: cool-gpu-server
+      cloud: hyperstack
+      region: canada-1
+      shade_instance_type: A6000
+      status: active
+      ip: 1.2.3.4
+      ssh_user: shadeform
+      ssh_port: 22
+      tags: [tag1]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, client_from_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.instances import matches, redact_secrets
+
+FILTERS = ("statuses", "clouds", "regions", "gpu_types", "tags")
+
+
+def main():
+    spec = api_argument_spec()
+    spec.update(
+        id=dict(type="str"),
+        name=dict(type="str"),
+        **dict((option, dict(type="list", elements="str", default=[])) for option in FILTERS)
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    client = client_from_module(module)
+    try:
+        instances = client.list_instances()
+    except ShadeformAPIError as exc:
+        module.fail_json(msg=str(exc))
+    filters = dict((option, module.params[option]) for option in FILTERS)
+    selected = []
+    for instance in instances:
+        if not isinstance(instance, dict):
+            continue
+        if module.params["id"] is not None and instance.get("id") != module.params["id"]:
+            continue
+        if module.params["name"] is not None and instance.get("name") != module.params["name"]:
+            continue
+        if matches(instance, **filters):
+            selected.append(redact_secrets(instance))
+    module.exit_json(changed=False, instances=selected)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet lifecycle modules and the inventory in one playbook, over real SSH.
+
+The simulator starts with an empty fleet and hands the addresses of two loopback OpenSSH daemons (the ip pool)
+to the instances the playbook launches, so the instances it creates are really reachable.  The playbook
+(playbooks/lifecycle.yml) picks the cheapest available type, launches two instances and waits, refreshes the
+inventory, configures them over SSH, and later deletes them and sees them gone.  Each phase runs twice: the
+second run must change nothing.
+"""
+
+import json
+import os
+import re
+
+import pytest
+
+# pylint: disable=import-error
+from e2e_helpers import E2E_API_KEY, PLAYBOOKS_DIR, Simulator, ansible_environment, run_cli, write_inventory
+
+pytestmark = pytest.mark.e2e
+
+FLEET = ("lifecycle-1", "lifecycle-2")
+RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
+                        r"failed=(?P<failed>\d+)")
+
+
+def recap(stdout):
+    hosts = {}
+    in_recap = False
+    for line in stdout.splitlines():
+        if line.startswith("PLAY RECAP"):
+            in_recap = True
+            continue
+        match = RECAP_LINE.match(line) if in_recap else None
+        if match:
+            hosts[match["host"]] = {k: int(match[k]) for k in ("ok", "changed", "unreachable", "failed")}
+    return hosts
+
+
+def describe(result):
+    return f"exit {result.returncode}\n--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
+
+
+@pytest.fixture
+def lifecycle(ssh_daemons, tmp_path):
+    """A simulator with an empty fleet whose new instances get the first two daemons' addresses, and a run directory."""
+    pool = [f"{ssh_daemons.user}@{daemon.address}:{daemon.port}" for daemon in ssh_daemons.daemons[:2]]
+    workdir = tmp_path / "run"
+    proof_dir = tmp_path / "proof"
+    workdir.mkdir()
+    proof_dir.mkdir()
+    with Simulator(api_key=E2E_API_KEY, ip_pool=pool, creating_delay=0.5, pending_delay=0.5, deleting_delay=0.5) as api:
+        write_inventory(str(workdir / "shadeform.yml"), api.url, ssh_daemons.client_key)
+        env = ansible_environment(ssh_daemons, tmp_path)
+        env["SHADEFORM_API_KEY"] = E2E_API_KEY
+
+        def play(fleet_state):
+            extra = {"shadeform_api_url": api.url, "proof_dir": str(proof_dir), "fleet_state": fleet_state}
+            return run_cli(str(workdir), env, "ansible-playbook", "-i", "shadeform.yml", os.path.join(PLAYBOOKS_DIR, "lifecycle.yml"),
+                           "-e", json.dumps(extra))
+
+        yield api, play, str(proof_dir)
+
+
+def test_launch_configure_and_retire_a_fleet_twice_over(lifecycle, ssh_daemons):
+    api, play, proof_dir = lifecycle
+    daemons = ssh_daemons.daemons[:2]
+    log_marks = [len(daemon.log()) for daemon in daemons]
+
+    launched = play("present")
+    assert launched.returncode == 0, describe(launched)
+    instances = {i["name"]: i for i in api.instances}
+    assert sorted(instances) == sorted(FLEET)
+    assert all(i["status"] == "active" for i in instances.values())
+    # The cheapest available single A6000 of the catalogue, as instance_types_info found it.
+    cheapest = min((t for t in api._instance_types  # pylint: disable=protected-access
+                    if t["configuration"]["gpu_type"] == "A6000" and t["configuration"]["num_gpus"] == 1
+                    and any(slot["available"] for slot in t["availability"])), key=lambda t: t["hourly_price"])
+    assert {(i["cloud"], i["shade_instance_type"]) for i in instances.values()} == {(cheapest["cloud"], cheapest["shade_instance_type"])}
+    # Each instance got a daemon of its own from the pool, and was configured over SSH at that address.
+    assert sorted((i["ip"], i["ssh_port"]) for i in instances.values()) == sorted((d.address, d.port) for d in daemons)
+    for name, instance in instances.items():
+        with open(os.path.join(proof_dir, name + ".json"), encoding="utf-8") as handle:
+            note = json.load(handle)
+        assert note["id"] == instance["id"]
+        assert (note["ansible_host"], int(note["ansible_port"])) == (instance["ip"], instance["ssh_port"])
+    logins = [daemon.log()[mark:].count("Accepted publickey for ") for daemon, mark in zip(daemons, log_marks)]
+    assert all(logins), logins
+    hosts = recap(launched.stdout)
+    assert hosts["localhost"]["changed"] == 1 and all(hosts[name]["changed"] == 1 for name in FLEET), describe(launched)
+
+    again = play("present")
+    assert again.returncode == 0, describe(again)
+    hosts = recap(again.stdout)
+    assert sorted(hosts) == sorted(("localhost",) + FLEET)
+    assert all(h["changed"] == 0 and h["failed"] == 0 and h["unreachable"] == 0 for h in hosts.values()), describe(again)
+    assert {i["name"]: i["id"] for i in api.instances} == {name: i["id"] for name, i in instances.items()}
+    assert sum(1 for r in api.requests if r["path"] == "/v1/instances/create") == 2
+
+    retired = play("absent")
+    assert retired.returncode == 0, describe(retired)
+    assert api.instances == []
+    hosts = recap(retired.stdout)
+    assert sorted(hosts) == ["localhost"] and hosts["localhost"]["changed"] == 1, describe(retired)
+
+    retired_again = play("absent")
+    assert retired_again.returncode == 0, describe(retired_again)
+    assert recap(retired_again.stdout)["localhost"]["changed"] == 0, describe(retired_again)
+    assert sum(1 for r in api.requests if r["path"].endswith("/delete")) == 2
+    # Every API call carried the key; the modules and the inventory never printed it.
+    assert all(r["api_key_ok"] for r in api.requests)
+    for result in (launched, again, retired, retired_again):
+        assert E2E_API_KEY not in result.stdout + result.stderr
