@@ -6,7 +6,7 @@ name: shadeform
 short_description: Shadeform GPU instances as inventory
 version_added: 1.0.0
 author:
-  - shadeform.cloud contributors
+  - shadeform.cloud contributors (@shadeform)
 description:
   - Builds an inventory from every instance of a Shadeform workspace, with one C(GET /instances) call to the
     L(Shadeform API,https://docs.shadeform.ai).
@@ -75,10 +75,11 @@ options:
       - Instances that would share a name (Shadeform names need not be unique) are added as
         C(<name>-<first 8 characters of the id>), with a warning; no instance is ever merged into another or dropped.
         Names are chosen over the whole fleet before any filter applies, so a host keeps its name whatever the filters.
-      - Instances named C(localhost), C(127.0.0.1), C(::1), C(all) or C(ungrouped) are renamed the same way, so that
-        no instance ever stands in for the controller's implicit localhost or hides behind a built-in group.
-      - The characters C({), C(}) and control characters are replaced by C(_) in host names, so a host name can never
-        become a template.
+      - Instances named C(localhost), C(127.0.0.1), C(::1), C(all), C(ungrouped), C(shadeform) or like one of the
+        default groups (for example C(tag_gpu)) are renamed the same way, so that no instance ever stands in for the
+        controller's implicit localhost, hides behind a group, or hands its variables to one.
+      - The characters C({) and C(}), whitespace, commas and control characters are replaced by C(_) in host names, so
+        a host name can never become a template and can always be named in a pattern, C(--limit) or C(--host).
     type: list
     elements: str
     choices: [name, id, ip, cloud_assigned_id]
@@ -185,18 +186,22 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 
+from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import instances as mapping
-from ansible_collections.shadeform.cloud.plugins.plugin_utils.api import DEFAULT_API_URL, ShadeformAPIError, ShadeformClient, requests_is_missing
+from ansible_collections.shadeform.cloud.plugins.module_utils.api import DEFAULT_API_URL, ShadeformAPIError, ShadeformClient, requests_is_missing
+from ansible_collections.shadeform.cloud.plugins.module_utils.instances import matches, redact_secrets
 
 try:
     from ansible.template import trust_as_template  # noqa: F401  pylint: disable=unused-import
 except ImportError:
     # Before 2.19 every string is a template unless marked unsafe.
     from ansible.utils.unsafe_proxy import wrap_var as make_untrusted
+    TEMPLATES_STRINGS = True
 else:
     # From 2.19 on, data tagging only templates strings marked trusted, and API data never is.
     def make_untrusted(value):
         return value
+    TEMPLATES_STRINGS = False
 
 CACHE_FORMAT = 1
 # Past this many, renamed-host warnings are summed up in one line (a large fleet may repeat many names).
@@ -210,6 +215,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def __init__(self):
         super().__init__()
         self._cache_key = None
+        self._literal_values = {}
 
     def verify_file(self, path):
         return super().verify_file(path) and path.endswith(("shadeform.yml", "shadeform.yaml"))
@@ -222,7 +228,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         prefix, suffix = self._hostvars_affixes()
 
         instances = self._instances(path, cache, key_from_file="api_key" in config)
-        self._add_hosts(self._hosts(instances, prefix, suffix))
+        with constructed.compiled_once(self.templar):
+            self._add_hosts(self._hosts(instances, prefix, suffix))
 
     # Fetching, through the cache.
 
@@ -241,7 +248,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if cache:
                 instances = self._cached_instances()
         if instances is None:
-            instances = [mapping.redact_secrets(instance) if isinstance(instance, dict) else instance
+            instances = [redact_secrets(instance) if isinstance(instance, dict) else instance
                          for instance in self._fetch(client)]
             if self._cache_key:
                 self._cache[self._cache_key] = {"format": CACHE_FORMAT, "instances": instances}
@@ -252,7 +259,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             entry = self._cache[self._cache_key]
         except KeyError:
             return None
-        except AnsibleError as exc:
+        except Exception as exc:  # pylint: disable=broad-except
+            # Cache plugins fail in their own ways on a damaged entry (AnsibleError, ValueError, TypeError, ...).
             self.display.warning("Ignoring the unreadable Shadeform inventory cache entry and fetching again: {0}".format(to_native(exc)))
             return None
         if isinstance(entry, dict) and entry.get("format") == CACHE_FORMAT and isinstance(entry.get("instances"), list):
@@ -339,14 +347,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             else:
                 self.display.warning("Skipping Shadeform instance #{0}: the API gave {1}, not an object.".format(
                     position + 1, type(instance).__name__))
-        names, notes = mapping.assign_hostnames(valid, self.get_option("hostnames"))
+        groups_of = [mapping.default_groups(instance) for instance in valid]
+        names, notes = mapping.assign_hostnames(valid, self.get_option("hostnames"), {"shadeform"}.union(*groups_of))
         plain_filters = dict((option, self.get_option(option)) for option in ("statuses", "clouds", "regions", "gpu_types", "tags"))
         conditionals = self.get_option("filters")
         with_default_groups = self.get_option("default_groups")
         skipped_fields = set()
         hosts = []
-        for name, instance in zip(names, valid):
-            if not mapping.matches(instance, **plain_filters):
+        for name, instance, groups in zip(names, valid, groups_of):
+            if not matches(instance, **plain_filters):
                 continue
             variables, skipped = mapping.host_variables(instance, prefix, suffix)
             if skipped:
@@ -354,8 +363,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             variables = make_untrusted(variables)
             if conditionals and not self._passes_conditionals(name, variables, conditionals):
                 continue
-            groups = mapping.default_groups(instance) if with_default_groups else []
-            hosts.append((make_untrusted(name), variables, groups))
+            hosts.append((make_untrusted(name), variables, groups if with_default_groups else []))
         for note in notes[:MAX_RENAME_WARNINGS]:
             self.display.warning(note)
         if len(notes) > MAX_RENAME_WARNINGS:
@@ -398,14 +406,41 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self.inventory.add_group("shadeform")
         known_groups = set(self.inventory.groups)
         for name, variables, groups in hosts:
-            self.inventory.add_host(name, group="shadeform")
+            host = self.inventory.hosts[self.inventory.add_host(name, group="shadeform")]
             for variable, value in variables.items():
-                self.inventory.set_variable(name, variable, value)
+                host.set_variable(variable, value)
             for group in groups:
                 if group not in known_groups:
                     self.inventory.add_group(group)
                     known_groups.add(group)
                 self.inventory.add_child(group, name)
             self._set_composite_vars(compose, variables, name, strict=strict)
-            self._add_host_to_composed_groups(composed_groups, variables, name, strict=strict)
-            self._add_host_to_keyed_groups(keyed_groups, variables, name, strict=strict)
+            if composed_groups or keyed_groups:
+                # What ansible-core's fetch_hostvars would merge again for every entry, merged once.
+                host_vars = combine_vars(variables, self.inventory.get_host(name).get_vars())
+                self._add_host_to_composed_groups(composed_groups, host_vars, name, strict=strict, fetch_hostvars=False)
+                self._add_host_to_keyed_groups(keyed_groups, host_vars, name, strict=strict, fetch_hostvars=False)
+
+    # ansible-core's rule for constructed group names, remembered: a fleet repeats few names many times.
+    _sanitize_group_name = staticmethod(mapping.safe_group_name)
+
+    def _compose(self, template, variables, disable_lookups=...):
+        """ansible-core's _compose, with plain variable paths looked up and string literals evaluated once."""
+        if constructed.is_string_literal(template):
+            value = self._literal_values.get(template, constructed.NOT_PLAIN)
+            if value is constructed.NOT_PLAIN:
+                value = self._core_compose(template, {}, disable_lookups)
+                # Only a value no host can change is shared (before 2.19, '[1]' would become a list).
+                if isinstance(value, (str, int, float, bool)):
+                    self._literal_values[template] = value
+            return value
+        if not self.get_option("use_extra_vars"):
+            value = constructed.plain_value(template, variables, TEMPLATES_STRINGS)
+            if value is not constructed.NOT_PLAIN:
+                return value
+        return self._core_compose(template, variables, disable_lookups)
+
+    def _core_compose(self, template, variables, disable_lookups):
+        if disable_lookups is ...:
+            return super()._compose(template, variables)
+        return super()._compose(template, variables, disable_lookups)

@@ -11,9 +11,10 @@ reaches Ansible.  Every field may be absent, null or of the wrong type; only ``i
 import functools
 import re
 
-from ansible.inventory.group import to_safe_group_name
+from ansible.plugins.inventory import to_safe_group_name
 
-REDACTED = "<redacted>"
+from ansible_collections.shadeform.cloud.plugins.module_utils.instances import lookup
+
 HOSTNAME_SOURCES = ("name", "id", "ip", "cloud_assigned_id")
 # (group prefix, path of the instance field) for the groups every host gets by default.
 DEFAULT_GROUP_FIELDS = (
@@ -31,40 +32,10 @@ LABEL_SEPARATOR = re.compile(r"[=:]")
 ASCII_DIGITS = re.compile(r"^[0-9]+$")
 # Jinja delimiters all start with "{": a host name without braces can never become a template,
 # not even through derived values such as inventory_hostname_short on ansible-core < 2.19.
-UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\x00-\x1f\x7f]")
+# Whitespace and commas would make a host impossible to name in a pattern, --limit or --host.
+UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\s,\x00-\x1f\x7f]")
 # Host names with a meaning of their own in Ansible: the implicit localhost and the built-in groups.
 RESERVED_HOSTNAMES = frozenset(("localhost", "127.0.0.1", "::1", "all", "ungrouped"))
-
-
-def redact_secrets(instance):
-    """Return the instance with launch secrets replaced by REDACTED; the input is left untouched.
-
-    Secrets are the values of the docker ``envs``, the registry password and the startup script.
-    Only the objects on the way to a secret are copied: a deep copy of every launch configuration
-    would dominate the inventory's run time on large fleets.
-    """
-    launch = instance.get("launch_configuration")
-    if not isinstance(launch, dict):
-        return instance
-    launch = dict(launch)
-    docker = launch.get("docker_configuration")
-    if isinstance(docker, dict):
-        docker = launch["docker_configuration"] = dict(docker)
-        if isinstance(docker.get("envs"), list):
-            docker["envs"] = [_redacted(env, "value") for env in docker["envs"]]
-        if "registry_credentials" in docker:
-            docker["registry_credentials"] = _redacted(docker["registry_credentials"], "password")
-    if "script_configuration" in launch:
-        launch["script_configuration"] = _redacted(launch["script_configuration"], "base64_script")
-    redacted = dict(instance)
-    redacted["launch_configuration"] = launch
-    return redacted
-
-
-def _redacted(value, secret_field):
-    if isinstance(value, dict) and value.get(secret_field) is not None:
-        return dict(value, **{secret_field: REDACTED})
-    return value
 
 
 def parse_labels(tags):
@@ -92,7 +63,7 @@ def host_variables(instance, prefix="shadeform_", suffix=""):
     skipped_fields = []
     for field, value in instance.items():
         name = prefix + field + suffix if isinstance(field, str) else ""
-        if VARIABLE_NAME.match(name) and not name.startswith("ansible_"):
+        if VARIABLE_NAME.fullmatch(name) and not name.startswith("ansible_"):
             variables[name] = value
         else:
             skipped_fields.append(field)
@@ -129,7 +100,7 @@ def default_groups(instance):
     """The sanitized names of the groups an instance belongs to out of the box, besides ``shadeform``."""
     groups = []
     for prefix, path in DEFAULT_GROUP_FIELDS:
-        value = _scalar_text(_lookup(instance, path))
+        value = _scalar_text(lookup(instance, path))
         if value:
             groups.append(safe_group_name(prefix + "_" + value))
     tags = instance.get("tags")
@@ -141,60 +112,43 @@ def default_groups(instance):
     return list(dict.fromkeys(groups))
 
 
-@functools.lru_cache(maxsize=4096)
-def safe_group_name(name):
-    """ansible-core's own rule for group names, applied whatever TRANSFORM_INVALID_GROUP_CHARS says.
-
-    Cached: a fleet has far fewer distinct group names than hosts.
-    """
-    return to_safe_group_name(name, force=True, silent=True)
+# ansible-core's own rule for the group names inventory plugins make (invalid characters become "_",
+# whatever TRANSFORM_INVALID_GROUP_CHARS says), remembered: a fleet has far fewer group names than hosts.
+safe_group_name = functools.lru_cache(maxsize=4096)(to_safe_group_name)
 
 
-def matches(instance, statuses=(), clouds=(), regions=(), gpu_types=(), tags=()):
-    """True when the instance passes the plain (non-Jinja) filters; an empty filter keeps everything."""
-    if statuses and instance.get("status") not in statuses:
-        return False
-    if clouds and instance.get("cloud") not in clouds:
-        return False
-    if regions and instance.get("region") not in regions:
-        return False
-    if gpu_types and _lookup(instance, ("configuration", "gpu_type")) not in gpu_types:
-        return False
-    if tags:
-        carried = instance.get("tags")
-        if not isinstance(carried, list) or not all(tag in carried for tag in tags):
-            return False
-    return True
-
-
-def assign_hostnames(instances, sources=("name",)):
+def assign_hostnames(instances, sources=("name",), group_names=frozenset()):
     """Give every instance a unique host name, deterministically.
 
     The first source with a non-empty value names the host, then the id.  Instances that would
-    share a name, or take a name Ansible reserves (``localhost`` would become the controller's
-    implicit localhost, ``all`` is a pattern), get ``<name>-<first 8 characters of the id>`` (the
-    full id when that still collides), so no two instances are ever merged into one host.
+    share a name, take a name Ansible reserves (``localhost`` would become the controller's
+    implicit localhost, ``all`` is a pattern) or the name of one of ``group_names`` (Ansible looks
+    a name up among groups first, so the host's variables would go to the group) get
+    ``<name>-<first 8 characters of the id>`` (the full id when that still collides), so no two
+    instances are ever merged into one host.
 
     Returns ``(names, notes)``: one name per instance, in order, and messages for the user about
     renamed hosts.
     """
     bases = [_base_hostname(instance, sources) for instance in instances]
+    reserved = RESERVED_HOSTNAMES.union(group_names)
     notes = []
     names = list(bases)
     by_base = {}
     for index, base in enumerate(bases):
         by_base.setdefault(base, []).append(index)
-    taken = {base for base, indexes in by_base.items() if len(indexes) == 1 and base not in RESERVED_HOSTNAMES}
+    taken = set(reserved).union(base for base, indexes in by_base.items() if len(indexes) == 1 and base not in reserved)
     for base, indexes in by_base.items():
-        if len(indexes) == 1 and base not in RESERVED_HOSTNAMES:
+        if len(indexes) == 1 and base not in reserved:
             continue
         renamed = []
         for index in sorted(indexes, key=lambda i: (_id_text(instances[i]), i)):
             names[index] = _unique_name(base, _id_text(instances[index]), taken)
             taken.add(names[index])
             renamed.append(names[index])
-        if base in RESERVED_HOSTNAMES:
-            notes.append("Shadeform instances named {0!r}, a name Ansible reserves, are added as {1}.".format(base, ", ".join(renamed)))
+        if base in reserved:
+            notes.append("Shadeform instances named {0!r}, a name Ansible reserves or a group's name, are added as {1}.".format(
+                base, ", ".join(renamed)))
         else:
             notes.append("{0} Shadeform instances would be named {1!r}; they are added as {2}. Give them unique names, or "
                          "set hostnames to [id].".format(len(indexes), base, ", ".join(renamed)))
@@ -221,14 +175,6 @@ def _base_hostname(instance, sources):
 
 def _id_text(instance):
     return UNSAFE_HOSTNAME_CHARACTERS.sub("_", _scalar_text(instance.get("id")) or "")
-
-
-def _lookup(data, path):
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
 
 
 def _scalar_text(value):

@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The pure mapping from API instances to hosts: variables, groups, names, filters, redaction."""
 
-import copy
-
 import pytest
 
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import instances as mapping
@@ -14,28 +12,6 @@ from helpers import load_fixture
 @pytest.fixture
 def example():
     return load_fixture("instances-example.json")["instances"][0]
-
-
-def test_redact_secrets_replaces_every_launch_secret_and_leaves_the_input_alone(example):
-    original = copy.deepcopy(example)
-    redacted = mapping.redact_secrets(example)
-
-    docker = redacted["launch_configuration"]["docker_configuration"]
-    assert docker["envs"] == [{"name": "HUGGING_FACE_HUB_TOKEN", "value": mapping.REDACTED}]
-    assert docker["registry_credentials"] == {"username": "username", "password": mapping.REDACTED}
-    assert redacted["launch_configuration"]["script_configuration"]["base64_script"] == mapping.REDACTED
-    assert docker["image"] == "vllm/vllm-openai:latest"
-    assert example == original
-
-
-@pytest.mark.parametrize("launch", [
-    None, "docker", [], {"docker_configuration": None}, {"docker_configuration": {"envs": "A=B"}},
-    {"docker_configuration": {"envs": [None, "x", {"name": "N"}], "registry_credentials": []}},
-    {"script_configuration": "x"},
-])
-def test_redact_secrets_survives_odd_shapes(launch):
-    instance = {"id": "i-1", "launch_configuration": launch}
-    assert mapping.redact_secrets(instance)["id"] == "i-1"
 
 
 def test_labels_from_key_value_and_key_colon_value_tags():
@@ -102,23 +78,6 @@ def test_default_groups_skip_missing_and_odd_values():
     assert mapping.default_groups({"id": "i-1", "cloud": None, "region": {"x": 1}, "configuration": "A100", "tags": "x"}) == []
 
 
-@pytest.mark.parametrize("criteria, kept", [
-    ({}, True),
-    ({"statuses": ["active"]}, True),
-    ({"statuses": ["pending"]}, False),
-    ({"clouds": ["hyperstack", "lambdalabs"]}, True),
-    ({"clouds": ["aws"]}, False),
-    ({"regions": ["canada-1"]}, True),
-    ({"regions": ["canada_1"]}, False),
-    ({"gpu_types": ["A100"]}, True),
-    ({"gpu_types": ["H100"]}, False),
-    ({"tags": ["tag1"]}, True),
-    ({"tags": ["tag1", "tag2"]}, False),
-])
-def test_plain_filters(example, criteria, kept):
-    assert mapping.matches(example, **criteria) is kept
-
-
 def test_assign_hostnames_unique_names_stay_and_duplicates_get_their_id():
     instances = [
         {"id": "bbbbbbbb-2", "name": "web"},
@@ -165,21 +124,28 @@ def test_assign_hostnames_sources_in_order_then_id():
 
 def test_host_names_can_never_hold_a_template():
     names, dummy = mapping.assign_hostnames([{"id": "i-1", "name": "{{ lookup('pipe', 'id') }}"}, {"id": "i-2", "name": "a\nb"}])
-    assert names == ["__ lookup('pipe', 'id') __", "a_b"]
+    assert names == ["___lookup('pipe'__'id')___", "a_b"]
 
 
 @pytest.mark.parametrize("reserved", ["localhost", "127.0.0.1", "::1", "all", "ungrouped"])
 def test_names_ansible_reserves_are_never_host_names(reserved):
     names, notes = mapping.assign_hostnames([{"id": "abcdef012345", "name": reserved}, {"id": "i-2", "name": "ok"}])
     assert names == [reserved + "-abcdef01", "ok"]
-    assert notes == ["Shadeform instances named %r, a name Ansible reserves, are added as %s-abcdef01." % (reserved, reserved)]
+    assert notes == ["Shadeform instances named %r, a name Ansible reserves or a group's name, are added as %s-abcdef01." % (reserved, reserved)]
 
 
-def test_redact_secrets_adds_nothing_and_shares_nothing_it_changed(example):
-    del example["launch_configuration"]["script_configuration"]
-    del example["launch_configuration"]["docker_configuration"]["registry_credentials"]
-    redacted = mapping.redact_secrets(example)
-    assert set(redacted["launch_configuration"]) == {"type", "docker_configuration"}
-    assert "registry_credentials" not in redacted["launch_configuration"]["docker_configuration"]
-    redacted["launch_configuration"]["docker_configuration"]["envs"][0]["name"] = "changed"
-    assert example["launch_configuration"]["docker_configuration"]["envs"][0]["name"] == "HUGGING_FACE_HUB_TOKEN"
+def test_group_names_are_never_host_names():
+    names, notes = mapping.assign_hostnames([{"id": "abcdef012345", "name": "tag_gpu"}, {"id": "i-2", "name": "ok"}], group_names={"tag_gpu"})
+    assert names == ["tag_gpu-abcdef01", "ok"]
+    assert "a group's name" in notes[0]
+
+
+def test_host_names_have_no_whitespace_or_commas():
+    names, dummy = mapping.assign_hostnames([{"id": "i-1", "name": "a b,c\td"}])
+    assert names == ["a_b_c_d"]
+
+
+def test_a_field_name_ending_in_a_newline_is_no_variable_name():
+    variables, skipped = mapping.host_variables({"id": "i-1", "status\n": "x"})
+    assert skipped == ["status\n"]
+    assert "shadeform_status\n" not in variables

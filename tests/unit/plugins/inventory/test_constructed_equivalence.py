@@ -1,0 +1,127 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The plugin's faster compose/groups/keyed_groups give exactly what ansible-core's own code gives.
+
+The reference is ansible-core's ``ansible.builtin.constructed`` inventory plugin, run over the hosts
+this plugin adds with no constructed options: the same expressions, evaluated by core alone.
+"""
+
+import copy
+import textwrap
+
+import pytest
+
+from ansible.inventory.data import InventoryData
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import inventory_loader
+
+from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
+
+from helpers import load_fixture
+from shadeform_simulator import generate_fleet
+
+
+def fleet():
+    instances = generate_fleet(60, seed=11) + load_fixture("fleet-mixed.json")["instances"]
+    odd = copy.deepcopy(instances[0])
+    odd.update(id="odd-1", name="odd", tags=["env=[1, 2]", "team={{ nope }}", "tier={a}", "plain"], cloud="{{ cloud }}")
+    instances.append(odd)
+    return instances
+
+
+CONFIGURATIONS = {
+    "keyed groups of every shape": """
+        keyed_groups:
+          - key: shadeform_cloud
+            prefix: cloud
+          - key: shadeform_labels.env
+            prefix: env
+            default_value: unset
+          - key: shadeform_labels.team
+            separator: ''
+            prefix: team
+          - key: shadeform_tags
+            prefix: tagged
+            parent_group: all_tags
+          - key: shadeform_labels
+            prefix: label
+            trailing_separator: false
+          - key: shadeform_configuration.gpu_type
+          - key: shadeform_region
+            leading_separator: true
+          - key: shadeform_labels.team | default('none')
+            prefix: squad
+          - key: shadeform_nonexistent
+            prefix: never
+    """,
+    "no leading separator": """
+        leading_separator: false
+        keyed_groups:
+          - key: shadeform_status
+          - key: shadeform_labels.tier
+    """,
+    "compose and groups": """
+        compose:
+          gpu_count: shadeform_num_gpus
+          key_file: "'~/.ssh/shadeform'"
+          looks_like_a_list: "'[1, 2]'"
+          looks_like_a_bool: '"True"'
+          labels: shadeform_labels
+          ready: shadeform_shade_cloud
+          doubled: shadeform_num_gpus * 2
+          cloud_copy: shadeform_cloud
+          nested: shadeform_configuration.os
+          missing: shadeform_nonexistent
+        groups:
+          big: shadeform_num_gpus >= 8
+          lambda: shadeform_cloud == 'lambdalabs'
+          broken: shadeform_nonexistent.deeper
+        keyed_groups:
+          - key: cloud_copy
+            prefix: composed
+    """,
+}
+
+
+@pytest.fixture(autouse=True)
+def api_answers_with_the_fleet(mocker):
+    mocker.patch.object(ShadeformClient, "list_instances", autospec=True, side_effect=lambda client: fleet())
+
+
+def run(tmp_path, mocker, name, config):
+    path = tmp_path / name
+    path.write_text("plugin: shadeform.cloud.shadeform\napi_key: k\napi_url: http://127.0.0.1:9/v1\n" + textwrap.dedent(config))
+    inventory = InventoryData()
+    plugin = inventory_loader.get("shadeform.cloud.shadeform")
+    mocker.patch.object(plugin.display, "warning")
+    plugin.parse(inventory, DataLoader(), str(path), cache=False)
+    inventory.processed_sources.append(str(path))
+    return inventory
+
+
+def reference(tmp_path, mocker, config):
+    inventory = run(tmp_path, mocker, "plain.shadeform.yml", "")
+    path = tmp_path / "core.config"
+    path.write_text("plugin: ansible.builtin.constructed\n" + textwrap.dedent(config))
+    inventory_loader.get("ansible.builtin.constructed").parse(inventory, DataLoader(), str(path), cache=False)
+    return inventory
+
+
+def snapshot(inventory):
+    groups = {}
+    for name, group in inventory.groups.items():
+        groups[name] = (sorted(host.name for host in group.hosts), sorted(child.name for child in group.child_groups))
+    hostvars = {name: {key: value for key, value in host.vars.items() if key not in ("inventory_file", "inventory_dir")}
+                for name, host in inventory.hosts.items()}
+    return groups, hostvars
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGURATIONS))
+def test_same_groups_and_variables_as_ansible_core(tmp_path, mocker, name):
+    config = CONFIGURATIONS[name]
+    expected_groups, expected_vars = snapshot(reference(tmp_path, mocker, config))
+    groups, hostvars = snapshot(run(tmp_path, mocker, "fast.shadeform.yml", config))
+    assert groups == expected_groups
+    assert hostvars == expected_vars
+    # The configurations do build groups and variables, so the comparison is not between empty inventories.
+    assert len(groups) > 20

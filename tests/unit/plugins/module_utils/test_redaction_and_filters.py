@@ -1,0 +1,65 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Redaction and the plain filters, shared by the inventory plugin and the modules."""
+
+import copy
+
+import pytest
+
+from ansible_collections.shadeform.cloud.plugins.module_utils import instances as shared
+
+from helpers import load_fixture
+
+
+@pytest.fixture
+def example():
+    return load_fixture("instances-example.json")["instances"][0]
+
+
+def test_redact_secrets_replaces_every_launch_secret_and_leaves_the_input_alone(example):
+    original = copy.deepcopy(example)
+    redacted = shared.redact_secrets(example)
+
+    docker = redacted["launch_configuration"]["docker_configuration"]
+    assert docker["envs"] == [{"name": "HUGGING_FACE_HUB_TOKEN", "value": shared.REDACTED}]
+    assert docker["registry_credentials"] == {"username": "username", "password": shared.REDACTED}
+    assert redacted["launch_configuration"]["script_configuration"]["base64_script"] == shared.REDACTED
+    assert docker["image"] == "vllm/vllm-openai:latest"
+    assert example == original
+
+
+@pytest.mark.parametrize("launch", [
+    None, "docker", [], {"docker_configuration": None}, {"docker_configuration": {"envs": "A=B"}},
+    {"docker_configuration": {"envs": [None, "x", {"name": "N"}], "registry_credentials": []}},
+    {"script_configuration": "x"},
+])
+def test_redact_secrets_survives_odd_shapes(launch):
+    instance = {"id": "i-1", "launch_configuration": launch}
+    assert shared.redact_secrets(instance)["id"] == "i-1"
+
+
+@pytest.mark.parametrize("criteria, kept", [
+    ({}, True),
+    ({"statuses": ["active"]}, True),
+    ({"statuses": ["pending"]}, False),
+    ({"clouds": ["hyperstack", "lambdalabs"]}, True),
+    ({"clouds": ["aws"]}, False),
+    ({"regions": ["canada-1"]}, True),
+    ({"regions": ["canada_1"]}, False),
+    ({"gpu_types": ["A100"]}, True),
+    ({"gpu_types": ["H100"]}, False),
+    ({"tags": ["tag1"]}, True),
+    ({"tags": ["tag1", "tag2"]}, False),
+])
+def test_plain_filters(example, criteria, kept):
+    assert shared.matches(example, **criteria) is kept
+
+
+def test_redact_secrets_adds_nothing_and_shares_nothing_it_changed(example):
+    del example["launch_configuration"]["script_configuration"]
+    del example["launch_configuration"]["docker_configuration"]["registry_credentials"]
+    redacted = shared.redact_secrets(example)
+    assert set(redacted["launch_configuration"]) == {"type", "docker_configuration"}
+    assert "registry_credentials" not in redacted["launch_configuration"]["docker_configuration"]
+    redacted["launch_configuration"]["docker_configuration"]["envs"][0]["name"] = "changed"
+    assert example["launch_configuration"]["docker_configuration"]["envs"][0]["name"] == "HUGGING_FACE_HUB_TOKEN"
