@@ -29,6 +29,7 @@ requirements:
 extends_documentation_fragment:
   - constructed
   - inventory_cache
+  - shadeform.cloud.filters
 options:
   plugin:
     description: The name of this plugin; it marks the file as a Shadeform inventory source.
@@ -84,31 +85,6 @@ options:
     elements: str
     choices: [name, id, ip, cloud_assigned_id]
     default: [name]
-  statuses:
-    description: Keep only instances whose C(status) is in this list, for example C([active]). Empty keeps all.
-    type: list
-    elements: str
-    default: []
-  clouds:
-    description: Keep only instances whose C(cloud) is in this list, for example C([hyperstack, lambdalabs]).
-    type: list
-    elements: str
-    default: []
-  regions:
-    description: Keep only instances whose C(region) is in this list.
-    type: list
-    elements: str
-    default: []
-  gpu_types:
-    description: Keep only instances whose C(configuration.gpu_type) is in this list, for example C([H100, A100]).
-    type: list
-    elements: str
-    default: []
-  tags:
-    description: Keep only instances that carry every tag in this list.
-    type: list
-    elements: str
-    default: []
   filters:
     description:
       - Jinja conditionals over each host's variables (as the C(groups) option takes them); a host is kept only when
@@ -189,7 +165,7 @@ from ansible.utils.vars import combine_vars
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import instances as mapping
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import DEFAULT_API_URL, ShadeformAPIError, ShadeformClient, requests_is_missing
-from ansible_collections.shadeform.cloud.plugins.module_utils.instances import matches, redact_secrets
+from ansible_collections.shadeform.cloud.plugins.module_utils.instances import FILTER_OPTIONS, matches, redact_secrets
 
 try:
     from ansible.template import trust_as_template  # noqa: F401  pylint: disable=unused-import
@@ -349,7 +325,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     position + 1, type(instance).__name__))
         groups_of = [mapping.default_groups(instance) for instance in valid]
         names, notes = mapping.assign_hostnames(valid, self.get_option("hostnames"), {"shadeform"}.union(*groups_of))
-        plain_filters = dict((option, self.get_option(option)) for option in ("statuses", "clouds", "regions", "gpu_types", "tags"))
+        plain_filters = dict((option, self.get_option(option)) for option in FILTER_OPTIONS)
         conditionals = self.get_option("filters")
         with_default_groups = self.get_option("default_groups")
         skipped_fields = set()
@@ -417,7 +393,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._set_composite_vars(compose, variables, name, strict=strict)
             if composed_groups or keyed_groups:
                 # What ansible-core's fetch_hostvars would merge again for every entry, merged once.
-                host_vars = combine_vars(variables, self.inventory.get_host(name).get_vars())
+                host_vars = combine_vars(variables, host.get_vars())
                 self._add_host_to_composed_groups(composed_groups, host_vars, name, strict=strict, fetch_hostvars=False)
                 self._add_host_to_keyed_groups(keyed_groups, host_vars, name, strict=strict, fetch_hostvars=False)
 

@@ -48,6 +48,10 @@ def _redacted(value, secret_field):
     return value
 
 
+# The plain filters, named as the options of the inventory plugin and of instance_info.
+FILTER_OPTIONS = ("statuses", "clouds", "regions", "gpu_types", "tags")
+
+
 def matches(instance, statuses=(), clouds=(), regions=(), gpu_types=(), tags=()):
     """True when the instance passes the plain (non-Jinja) filters; an empty filter keeps everything."""
     if statuses and instance.get("status") not in statuses:

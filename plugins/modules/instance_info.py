@@ -15,6 +15,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.filters
 attributes:
   check_mode:
     support: full
@@ -29,31 +30,6 @@ options:
   name:
     description: Keep only the instances with this name (Shadeform names need not be unique).
     type: str
-  statuses:
-    description: Keep only instances whose C(status) is in this list, for example V([active]). Empty keeps all.
-    type: list
-    elements: str
-    default: []
-  clouds:
-    description: Keep only instances whose C(cloud) is in this list, for example V([hyperstack, lambdalabs]).
-    type: list
-    elements: str
-    default: []
-  regions:
-    description: Keep only instances whose C(region) is in this list.
-    type: list
-    elements: str
-    default: []
-  gpu_types:
-    description: Keep only instances whose C(configuration.gpu_type) is in this list, for example V([H100, A100]).
-    type: list
-    elements: str
-    default: []
-  tags:
-    description: Keep only instances that carry every tag in this list.
-    type: list
-    elements: str
-    default: []
 seealso:
   - module: shadeform.cloud.instance
   - plugin: shadeform.cloud.shadeform
@@ -102,9 +78,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, client_from_module
-from ansible_collections.shadeform.cloud.plugins.module_utils.instances import matches, redact_secrets
-
-FILTERS = ("statuses", "clouds", "regions", "gpu_types", "tags")
+from ansible_collections.shadeform.cloud.plugins.module_utils.instances import FILTER_OPTIONS, matches, redact_secrets
 
 
 def main():
@@ -112,7 +86,7 @@ def main():
     spec.update(
         id=dict(type="str"),
         name=dict(type="str"),
-        **dict((option, dict(type="list", elements="str", default=[])) for option in FILTERS)
+        **dict((option, dict(type="list", elements="str", default=[])) for option in FILTER_OPTIONS)
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     client = client_from_module(module)
@@ -120,7 +94,7 @@ def main():
         instances = client.list_instances()
     except ShadeformAPIError as exc:
         module.fail_json(msg=str(exc))
-    filters = dict((option, module.params[option]) for option in FILTERS)
+    filters = dict((option, module.params[option]) for option in FILTER_OPTIONS)
     selected = []
     for instance in instances:
         if not isinstance(instance, dict):

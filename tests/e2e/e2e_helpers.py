@@ -8,6 +8,7 @@ Kept out of conftest.py so that test modules can import them by a name no other 
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -353,3 +354,21 @@ def ansible_environment(daemons, tmp_path):
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
     })
     return env
+
+
+RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
+                        r"failed=(?P<failed>\d+)")
+
+
+def recap(stdout):
+    """{host: {"ok": n, "changed": n, "unreachable": n, "failed": n}} from the PLAY RECAP of a playbook run."""
+    hosts = {}
+    in_recap = False
+    for line in stdout.splitlines():
+        if line.startswith("PLAY RECAP"):
+            in_recap = True
+            continue
+        match = RECAP_LINE.match(line) if in_recap else None
+        if match:
+            hosts[match["host"]] = {k: int(match[k]) for k in ("ok", "changed", "unreachable", "failed")}
+    return hosts

@@ -16,11 +16,10 @@ import re
 import pytest
 
 # pylint: disable=import-error
-from e2e_helpers import ACTIVE, NOT_READY, PLAYBOOKS_DIR, SCALE_OUT
+from e2e_helpers import ACTIVE, NOT_READY, PLAYBOOKS_DIR, SCALE_OUT, recap
+from helpers import inventory_list
 
 pytestmark = pytest.mark.e2e
-
-RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=\d+\s+unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)")
 
 
 def by_gpu(e2e, gpu_type, names=ACTIVE):
@@ -29,31 +28,6 @@ def by_gpu(e2e, gpu_type, names=ACTIVE):
 
 def by_tag(e2e, tag, names=ACTIVE):
     return sorted(n for n in names if tag in e2e.instance(n)["tags"])
-
-
-def recap(stdout):
-    """{host: {"ok": n, "unreachable": n, "failed": n}} from the PLAY RECAP of a playbook run."""
-    hosts = {}
-    in_recap = False
-    for line in stdout.splitlines():
-        if line.startswith("PLAY RECAP"):
-            in_recap = True
-            continue
-        match = RECAP_LINE.match(line) if in_recap else None
-        if match:
-            hosts[match["host"]] = {k: int(match[k]) for k in ("ok", "unreachable", "failed")}
-    return hosts
-
-
-def plain(value):
-    """Undo the ``{"__ansible_unsafe": ...}`` wrapping that ansible-inventory --list gives untrusted strings."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
 
 
 def describe(result):
@@ -85,7 +59,7 @@ def test_inventory_graph_lists_the_fleet(e2e):
 
     listed = e2e.run("ansible-inventory", "-i", "shadeform.yml", "--list")
     assert listed.returncode == 0, describe(listed)
-    inventory = plain(json.loads(listed.stdout))
+    inventory = inventory_list(listed.stdout)
     hostvars = inventory["_meta"]["hostvars"]
     assert sorted(inventory["status_active"]["hosts"]) == sorted(ACTIVE)
     for name in ACTIVE:

@@ -11,31 +11,15 @@ second run must change nothing.
 
 import json
 import os
-import re
 
 import pytest
 
 # pylint: disable=import-error
-from e2e_helpers import E2E_API_KEY, PLAYBOOKS_DIR, Simulator, ansible_environment, run_cli, write_inventory
+from e2e_helpers import E2E_API_KEY, PLAYBOOKS_DIR, Simulator, ansible_environment, recap, run_cli, write_inventory
 
 pytestmark = pytest.mark.e2e
 
 FLEET = ("lifecycle-1", "lifecycle-2")
-RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+"
-                        r"failed=(?P<failed>\d+)")
-
-
-def recap(stdout):
-    hosts = {}
-    in_recap = False
-    for line in stdout.splitlines():
-        if line.startswith("PLAY RECAP"):
-            in_recap = True
-            continue
-        match = RECAP_LINE.match(line) if in_recap else None
-        if match:
-            hosts[match["host"]] = {k: int(match[k]) for k in ("ok", "changed", "unreachable", "failed")}
-    return hosts
 
 
 def describe(result):
