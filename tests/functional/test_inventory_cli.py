@@ -157,3 +157,24 @@ def test_ansible_doc_renders_every_option_with_examples():
     assert options["api_key"]["env"] == [{"name": "SHADEFORM_API_KEY"}]
     assert options["api_url"]["env"] == [{"name": "SHADEFORM_API_URL"}]
     assert "plugin: shadeform.cloud.shadeform" in doc["examples"]
+
+
+def test_use_extra_vars_reach_compose_keyed_groups_and_filters(shadeform_api, tmp_path):
+    shadeform_api.set_instances(MIXED)
+    path = write_inventory(tmp_path, shadeform_api, """
+        use_extra_vars: true
+        filters:
+          - shadeform_cloud == wanted_cloud
+        compose:
+          site: site_name
+        keyed_groups:
+          - key: site_name ~ '_' ~ shadeform_num_gpus
+            prefix: chosen
+    """)
+    result = ansible_inventory(path, "--list", "-e", "wanted_cloud=hyperstack site_name=lab")
+    assert result.returncode == 0, result.stderr
+    inventory = inventory_list(result.stdout)
+    assert sorted(inventory["_meta"]["hostvars"]) == ["batch-1", "trainer-1a2b3c4d"]
+    assert {variables["site"] for variables in inventory["_meta"]["hostvars"].values()} == {"lab"}
+    assert inventory["chosen_lab_8"]["hosts"] == ["trainer-1a2b3c4d"]
+    assert inventory["chosen_lab_1"]["hosts"] == ["batch-1"]
