@@ -151,6 +151,7 @@ cache_connection: ~/.cache/ansible/shadeform
 cache_timeout: 600
 """
 
+import functools
 import hashlib
 import os
 import re
@@ -192,6 +193,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         super().__init__()
         self._cache_key = None
         self._literal_values = {}
+        self._pure_results = constructed.PureResults()
 
     def verify_file(self, path):
         return super().verify_file(path) and path.endswith(("shadeform.yml", "shadeform.yaml"))
@@ -355,7 +357,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _passes_conditionals(self, name, variables, conditionals):
         for conditional in conditionals:
             try:
-                if not self._evaluate_conditional(conditional, variables):
+                if self.get_option("use_extra_vars"):
+                    passed = self._evaluate_conditional(conditional, variables)
+                else:
+                    passed = self._pure_results.evaluate("conditional", conditional, variables,
+                                                         functools.partial(self._evaluate_conditional, conditional, variables))
+                if not passed:
                     return False
             except Exception as exc:  # pylint: disable=broad-except
                 message = "Could not evaluate the filter {0!r} for host {1}: {2}".format(conditional, name, to_native(exc))
@@ -410,11 +417,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 if isinstance(value, (str, int, float, bool)):
                     self._literal_values[template] = value
             return value
-        if not self.get_option("use_extra_vars"):
-            value = constructed.plain_value(template, variables, TEMPLATES_STRINGS)
-            if value is not constructed.NOT_PLAIN:
-                return value
-        return self._core_compose(template, variables, disable_lookups)
+        if self.get_option("use_extra_vars"):
+            return self._core_compose(template, variables, disable_lookups)
+        value = constructed.plain_value(template, variables, TEMPLATES_STRINGS)
+        if value is not constructed.NOT_PLAIN:
+            return value
+        return self._pure_results.evaluate("value", template, variables,
+                                           functools.partial(self._core_compose, template, variables, disable_lookups))
 
     def _core_compose(self, template, variables, disable_lookups):
         if disable_lookups is ...:

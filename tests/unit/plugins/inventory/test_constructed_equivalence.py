@@ -7,6 +7,7 @@ this plugin adds with no constructed options: the same expressions, evaluated by
 """
 
 import copy
+import json
 import textwrap
 
 import pytest
@@ -53,6 +54,23 @@ CONFIGURATIONS = {
             prefix: squad
           - key: shadeform_nonexistent
             prefix: never
+    """,
+    "pure expressions shared by hosts": """
+        compose:
+          gpu_total_vram_gb: (shadeform_num_gpus | default(0) | int) * (shadeform_vram_per_gpu_in_gb | default(0) | int)
+          site: shadeform_cloud ~ '_' ~ shadeform_region
+          team: shadeform_labels.team | default('none') | upper
+          first_tag: shadeform_tags | first
+          is_big: shadeform_num_gpus is defined and shadeform_num_gpus >= 8
+          name_or_id: shadeform_name if shadeform_name is string and shadeform_name else shadeform_id
+        keyed_groups:
+          - key: shadeform_labels.team | default('none')
+            prefix: team
+          - key: shadeform_cloud ~ '_' ~ shadeform_region
+            prefix: site
+          - key: site
+            prefix: composed
+          - key: shadeform_status | replace('_', '-')
     """,
     "no leading separator": """
         leading_separator: false
@@ -125,3 +143,20 @@ def test_same_groups_and_variables_as_ansible_core(tmp_path, mocker, name):
     assert hostvars == expected_vars
     # The configurations do build groups and variables, so the comparison is not between empty inventories.
     assert len(groups) > 20
+
+
+FILTERS = [
+    "shadeform_status != 'deleting'",
+    "shadeform_num_gpus | default(0) | int >= 4",
+    "shadeform_labels.env | default('') in ['prod', 'dev']",
+    "'training' in shadeform_tags",
+]
+
+
+@pytest.mark.parametrize("conditional", FILTERS)
+def test_filters_keep_the_hosts_ansible_core_puts_in_a_conditional_group(tmp_path, mocker, conditional):
+    config = "groups:\n  kept: %s\n" % json.dumps(conditional)
+    expected = sorted(host.name for host in reference(tmp_path, mocker, config).groups["kept"].hosts)
+    kept = run(tmp_path, mocker, "filtered.shadeform.yml", "filters:\n  - %s\n" % json.dumps(conditional))
+    assert sorted(kept.hosts) == expected
+    assert 0 < len(expected) < len(fleet())
