@@ -666,13 +666,11 @@ def test_generated_fleet_carries_fake_secrets():
     assert all(shadeform_simulator.SECRET_MARKER in base64.b64decode(script).decode() for script in scripts)
 
 
-def test_generate_fleet_is_fast_enough_for_benchmarks():
-    # CPU time, not wall-clock time: a loaded CI machine must not make this fail.
-    started = time.process_time()
+def test_generate_fleet_at_benchmark_scale_has_unique_ids():
+    # How fast is for benchmarks/run.py to measure; here only that the benchmark's fleet is sound.
     fleet = generate_fleet(10000, seed=1)
-    elapsed = time.process_time() - started
     assert len(fleet) == 10000
-    assert elapsed < 5, f"10,000 instances took {elapsed:.2f}s of CPU time"
+    assert len({instance["id"] for instance in fleet}) == 10000
 
 
 def test_ip_pool_overrides_active_addresses():
