@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -329,8 +330,9 @@ def ansible_environment(daemons, tmp_path):
     for name in list(env):
         if name.startswith("SHADEFORM_") or (name.startswith("ANSIBLE_") and name != "ANSIBLE_COLLECTIONS_PATH"):
             del env[name]
-    control_dir = os.path.join(daemons.workdir, "cp")
-    os.makedirs(control_dir, exist_ok=True)
+    # A control directory per test: a master connection left by an earlier test (ControlPersist) would
+    # otherwise carry this test's tasks without a login the daemons' logs can show. Short path: sockets.
+    control_dir = tempfile.mkdtemp(prefix="cp", dir=daemons.workdir)
     config = os.path.join(tmp_path, "ansible.cfg")
     with open(config, "w", encoding="utf-8") as handle:
         handle.write("[defaults]\n")
