@@ -238,4 +238,7 @@ def lint(session):
     require_python(session, NEWEST_PYTHON)
     session.install(f"ansible-core=={NEWEST_CORE}.*", "ansible-lint")
     session.run("ansible-lint", "--version")
-    session.run("ansible-lint", *session.posargs)
+    # The playbooks use this collection's modules and action group: the working tree must be installed.
+    with tempfile.TemporaryDirectory(prefix="shadeform-lint-") as tmp_dir:
+        collections_root(tmp_dir)
+        session.run("ansible-lint", *session.posargs, env={"ANSIBLE_COLLECTIONS_PATH": tmp_dir})
