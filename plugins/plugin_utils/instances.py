@@ -15,7 +15,6 @@ from ansible.plugins.inventory import to_safe_group_name
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.instances import lookup
 
-HOSTNAME_SOURCES = ("name", "id", "ip", "cloud_assigned_id")
 # (group prefix, path of the instance field) for the groups every host gets by default.
 DEFAULT_GROUP_FIELDS = (
     ("cloud", ("cloud",)),
