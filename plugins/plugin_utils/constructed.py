@@ -33,7 +33,8 @@ JINJA_WORDS = frozenset(("true", "false", "none", "True", "False", "None", "and"
 
 
 def plain_value(expression, variables, templates_strings):
-    """The value of ``expression`` when it is a plain variable path to a string, else NOT_PLAIN.
+    """The value of ``expression`` when it is a plain variable path to a value ansible-core returns unchanged
+    (a string; from 2.19 on also a number), else NOT_PLAIN.
 
     ``templates_strings`` is true before ansible-core 2.19, where results become text and a result that
     looks like a list, a dict or a boolean is turned into one. A string with a brace that is not marked
