@@ -247,7 +247,7 @@ def split_worker(args):
     from ansible.parsing.dataloader import DataLoader
     from ansible.plugins.loader import inventory_loader
     from ansible_collections.shadeform.cloud.plugins.module_utils import api
-    from ansible_collections.shadeform.cloud.plugins.plugin_utils import instances as mapping
+    from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
     from ansible_collections.shadeform.cloud.plugins.inventory import shadeform as plugin_module
 
     totals = {}
@@ -267,10 +267,10 @@ def split_worker(args):
     timed(api.ShadeformClient, "list_instances", "http_total")
     timed(api.json, "loads", "json_decode")          # api.json is the json module: covers only this process
     timed(plugin_module, "redact_secrets", "redact")
-    timed(mapping, "assign_hostnames", "map_hostnames")
+    timed(hosts, "assign_hostnames", "map_hostnames")
     timed(plugin_module, "matches", "map_filters")
-    timed(mapping, "host_variables", "map_hostvars")
-    timed(mapping, "default_groups", "map_groups")
+    timed(hosts, "host_variables", "map_hostvars")
+    timed(hosts, "default_groups", "map_groups")
     timed(plugin_module, "make_untrusted", "map_untrusted")
     timed(inventory_class, "_passes_conditionals", "filters_jinja")
     timed(inventory_class, "_add_hosts", "add_host_total")

@@ -164,9 +164,9 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.vars import combine_vars
 
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
-from ansible_collections.shadeform.cloud.plugins.plugin_utils import instances as mapping
+from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import DEFAULT_API_URL, ShadeformAPIError, ShadeformClient, requests_is_missing
-from ansible_collections.shadeform.cloud.plugins.module_utils.instances import FILTER_OPTIONS, matches, redact_secrets
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, matches, redact_secrets
 
 try:
     from ansible.template import trust_as_template  # noqa: F401  pylint: disable=unused-import
@@ -325,23 +325,23 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             else:
                 self.display.warning("Skipping Shadeform instance #{0}: the API gave {1}, not an object.".format(
                     position + 1, type(instance).__name__))
-        groups_of = [mapping.default_groups(instance) for instance in valid]
-        names, notes = mapping.assign_hostnames(valid, self.get_option("hostnames"), {"shadeform"}.union(*groups_of))
+        groups_of = [hosts.default_groups(instance) for instance in valid]
+        names, notes = hosts.assign_hostnames(valid, self.get_option("hostnames"), {"shadeform"}.union(*groups_of))
         plain_filters = dict((option, self.get_option(option)) for option in FILTER_OPTIONS)
         conditionals = self.get_option("filters")
         with_default_groups = self.get_option("default_groups")
         skipped_fields = set()
-        hosts = []
+        kept = []
         for name, instance, groups in zip(names, valid, groups_of):
             if not matches(instance, **plain_filters):
                 continue
-            variables, skipped = mapping.host_variables(instance, prefix, suffix)
+            variables, skipped = hosts.host_variables(instance, prefix, suffix)
             if skipped:
                 skipped_fields.update(to_text(field) for field in skipped)
             variables = make_untrusted(variables)
             if conditionals and not self._passes_conditionals(name, variables, conditionals):
                 continue
-            hosts.append((make_untrusted(name), variables, groups if with_default_groups else []))
+            kept.append((make_untrusted(name), variables, groups if with_default_groups else []))
         for note in notes[:MAX_RENAME_WARNINGS]:
             self.display.warning(note)
         if len(notes) > MAX_RENAME_WARNINGS:
@@ -352,7 +352,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if skipped_fields:
             self.display.warning("Shadeform instance fields not made host variables (invalid names, or names of ansible_* "
                                  "variables): {0}".format(", ".join(sorted(repr(field) for field in skipped_fields))))
-        return hosts
+        return kept
 
     def _passes_conditionals(self, name, variables, conditionals):
         for conditional in conditionals:
@@ -405,7 +405,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self._add_host_to_keyed_groups(keyed_groups, host_vars, name, strict=strict, fetch_hostvars=False)
 
     # ansible-core's rule for constructed group names, remembered: a fleet repeats few names many times.
-    _sanitize_group_name = staticmethod(mapping.safe_group_name)
+    _sanitize_group_name = staticmethod(hosts.safe_group_name)
 
     def _compose(self, template, variables, disable_lookups=...):
         """ansible-core's _compose, with plain variable paths looked up and string literals evaluated once."""

@@ -341,7 +341,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, client_from_module
-from ansible_collections.shadeform.cloud.plugins.module_utils.instances import redact_instance_details
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_instance_details
 
 GONE_STATUSES = ("deleting", "deleted")
 CREATION_ONLY = ("cloud", "region", "shade_instance_type")

@@ -78,7 +78,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, client_from_module
-from ansible_collections.shadeform.cloud.plugins.module_utils.instances import FILTER_OPTIONS, matches, redact_secrets
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, matches, redact_secrets
 
 
 def main():

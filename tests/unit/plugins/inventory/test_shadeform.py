@@ -25,7 +25,7 @@ from ansible.plugins.loader import inventory_loader
 from ansible.errors import AnsibleParserError
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
-from ansible_collections.shadeform.cloud.plugins.module_utils.instances import REDACTED
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
 
 from helpers import load_fixture
 

@@ -5,7 +5,7 @@
 import urllib.parse
 
 from ansible_collections.shadeform.cloud.plugins.modules import instance_info, instance_types_info, ssh_key
-from ansible_collections.shadeform.cloud.plugins.module_utils.instances import REDACTED
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
 
 from helpers import load_fixture
 

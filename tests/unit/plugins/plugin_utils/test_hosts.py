@@ -4,7 +4,7 @@
 
 import pytest
 
-from ansible_collections.shadeform.cloud.plugins.plugin_utils import instances as mapping
+from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 
 from helpers import load_fixture
 
@@ -16,12 +16,12 @@ def example():
 
 def test_labels_from_key_value_and_key_colon_value_tags():
     tags = ["env=prod", "team:ml", "plain", "=novalue", "url=http://x", 7, None, "env=staging", "empty="]
-    assert mapping.parse_labels(tags) == {"env": "staging", "team": "ml", "url": "http://x", "empty": ""}
-    assert mapping.parse_labels("env=prod") == {}
+    assert hosts.parse_labels(tags) == {"env": "staging", "team": "ml", "url": "http://x", "empty": ""}
+    assert hosts.parse_labels("env=prod") == {}
 
 
 def test_host_variables_copy_every_field_and_add_shortcuts(example):
-    variables, skipped = mapping.host_variables(example)
+    variables, skipped = hosts.host_variables(example)
 
     assert skipped == []
     for field, value in example.items():
@@ -37,7 +37,7 @@ def test_host_variables_copy_every_field_and_add_shortcuts(example):
 
 
 def test_host_variables_prefix_and_suffix(example):
-    variables, dummy = mapping.host_variables(example, prefix="sf_", suffix="_api")
+    variables, dummy = hosts.host_variables(example, prefix="sf_", suffix="_api")
     assert variables["sf_id_api"] == example["id"]
     assert variables["sf_gpu_type_api"] == "A100"
     assert variables["sf_labels_api"] == {}
@@ -54,12 +54,12 @@ def test_host_variables_prefix_and_suffix(example):
     ({"ssh_port": "\u00b2"}, {}),
 ])
 def test_connection_variables_only_hold_usable_api_values(fields, expected):
-    assert mapping.connection_variables(dict(fields, id="i-1")) == expected
+    assert hosts.connection_variables(dict(fields, id="i-1")) == expected
 
 
 def test_fields_never_become_ansible_variables_nor_invalid_names():
     instance = {"id": "i-1", "ansible_connection": "local", "bad-name": 1, "{{x}}": 2, "ip": "1.2.3.4"}
-    variables, skipped = mapping.host_variables(instance, prefix="", suffix="")
+    variables, skipped = hosts.host_variables(instance, prefix="", suffix="")
     assert "ansible_connection" not in variables
     assert variables["ansible_host"] == "1.2.3.4"
     assert variables["id"] == "i-1"
@@ -68,14 +68,14 @@ def test_fields_never_become_ansible_variables_nor_invalid_names():
 
 def test_default_groups_use_ansible_safe_names(example):
     example["tags"] = ["env=prod", "tag1", "env:prod", "", None, 3]
-    assert mapping.default_groups(example) == [
+    assert hosts.default_groups(example) == [
         "cloud_hyperstack", "region_canada_1", "gpu_A100", "status_active", "instance_type_A6000",
         "tag_env_prod", "tag_tag1", "tag_3",
     ]
 
 
 def test_default_groups_skip_missing_and_odd_values():
-    assert mapping.default_groups({"id": "i-1", "cloud": None, "region": {"x": 1}, "configuration": "A100", "tags": "x"}) == []
+    assert hosts.default_groups({"id": "i-1", "cloud": None, "region": {"x": 1}, "configuration": "A100", "tags": "x"}) == []
 
 
 def test_assign_hostnames_unique_names_stay_and_duplicates_get_their_id():
@@ -84,11 +84,11 @@ def test_assign_hostnames_unique_names_stay_and_duplicates_get_their_id():
         {"id": "cccccccc-3", "name": "db"},
         {"id": "aaaaaaaa-1", "name": "web"},
     ]
-    names, notes = mapping.assign_hostnames(instances)
+    names, notes = hosts.assign_hostnames(instances)
     assert names == ["web-bbbbbbbb", "db", "web-aaaaaaaa"]
     assert len(notes) == 1 and "'web'" in notes[0]
     # Stable whatever the order the API lists them in.
-    reversed_names, dummy = mapping.assign_hostnames(list(reversed(instances)))
+    reversed_names, dummy = hosts.assign_hostnames(list(reversed(instances)))
     assert list(reversed(reversed_names)) == names
 
 
@@ -98,14 +98,14 @@ def test_assign_hostnames_never_collides_with_an_existing_name():
         {"id": "aaaaaaaa-2", "name": "web"},
         {"id": "x", "name": "web-aaaaaaaa"},
     ]
-    names, dummy = mapping.assign_hostnames(instances)
+    names, dummy = hosts.assign_hostnames(instances)
     assert len(set(names)) == 3
     assert names[2] == "web-aaaaaaaa"
     assert sorted(names[:2]) == ["web-aaaaaaaa-1", "web-aaaaaaaa-2"]
 
 
 def test_assign_hostnames_same_id_and_name_still_two_hosts():
-    names, dummy = mapping.assign_hostnames([{"id": "same", "name": "n"}, {"id": "same", "name": "n"}])
+    names, dummy = hosts.assign_hostnames([{"id": "same", "name": "n"}, {"id": "same", "name": "n"}])
     assert len(set(names)) == 2
 
 
@@ -116,36 +116,36 @@ def test_assign_hostnames_sources_in_order_then_id():
         {"id": "i-3", "name": "named"},
         {"name": "", "cloud_assigned_id": None},
     ]
-    names, dummy = mapping.assign_hostnames(instances, ["name", "ip"])
+    names, dummy = hosts.assign_hostnames(instances, ["name", "ip"])
     assert names == ["1.2.3.4", "i-2", "named", "shadeform-instance"]
-    names, dummy = mapping.assign_hostnames(instances, ["id"])
+    names, dummy = hosts.assign_hostnames(instances, ["id"])
     assert names[:3] == ["i-1", "i-2", "i-3"]
 
 
 def test_host_names_can_never_hold_a_template():
-    names, dummy = mapping.assign_hostnames([{"id": "i-1", "name": "{{ lookup('pipe', 'id') }}"}, {"id": "i-2", "name": "a\nb"}])
+    names, dummy = hosts.assign_hostnames([{"id": "i-1", "name": "{{ lookup('pipe', 'id') }}"}, {"id": "i-2", "name": "a\nb"}])
     assert names == ["___lookup('pipe'__'id')___", "a_b"]
 
 
 @pytest.mark.parametrize("reserved", ["localhost", "127.0.0.1", "::1", "all", "ungrouped"])
 def test_names_ansible_reserves_are_never_host_names(reserved):
-    names, notes = mapping.assign_hostnames([{"id": "abcdef012345", "name": reserved}, {"id": "i-2", "name": "ok"}])
+    names, notes = hosts.assign_hostnames([{"id": "abcdef012345", "name": reserved}, {"id": "i-2", "name": "ok"}])
     assert names == [reserved + "-abcdef01", "ok"]
     assert notes == ["Shadeform instances named %r, a name Ansible reserves or a group's name, are added as %s-abcdef01." % (reserved, reserved)]
 
 
 def test_group_names_are_never_host_names():
-    names, notes = mapping.assign_hostnames([{"id": "abcdef012345", "name": "tag_gpu"}, {"id": "i-2", "name": "ok"}], group_names={"tag_gpu"})
+    names, notes = hosts.assign_hostnames([{"id": "abcdef012345", "name": "tag_gpu"}, {"id": "i-2", "name": "ok"}], group_names={"tag_gpu"})
     assert names == ["tag_gpu-abcdef01", "ok"]
     assert "a group's name" in notes[0]
 
 
 def test_host_names_have_no_whitespace_or_commas():
-    names, dummy = mapping.assign_hostnames([{"id": "i-1", "name": "a b,c\td"}])
+    names, dummy = hosts.assign_hostnames([{"id": "i-1", "name": "a b,c\td"}])
     assert names == ["a_b_c_d"]
 
 
 def test_a_field_name_ending_in_a_newline_is_no_variable_name():
-    variables, skipped = mapping.host_variables({"id": "i-1", "status\n": "x"})
+    variables, skipped = hosts.host_variables({"id": "i-1", "status\n": "x"})
     assert skipped == ["status\n"]
     assert "shadeform_status\n" not in variables

@@ -13,7 +13,7 @@ import re
 
 from ansible.plugins.inventory import to_safe_group_name
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.instances import lookup
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import lookup
 
 # (group prefix, path of the instance field) for the groups every host gets by default.
 DEFAULT_GROUP_FIELDS = (

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from ansible_collections.shadeform.cloud.plugins.module_utils import instances as shared
+from ansible_collections.shadeform.cloud.plugins.module_utils import instance_data
 
 from helpers import load_fixture
 
@@ -18,12 +18,12 @@ def example():
 
 def test_redact_secrets_replaces_every_launch_secret_and_leaves_the_input_alone(example):
     original = copy.deepcopy(example)
-    redacted = shared.redact_secrets(example)
+    redacted = instance_data.redact_secrets(example)
 
     docker = redacted["launch_configuration"]["docker_configuration"]
-    assert docker["envs"] == [{"name": "HUGGING_FACE_HUB_TOKEN", "value": shared.REDACTED}]
-    assert docker["registry_credentials"] == {"username": "username", "password": shared.REDACTED}
-    assert redacted["launch_configuration"]["script_configuration"]["base64_script"] == shared.REDACTED
+    assert docker["envs"] == [{"name": "HUGGING_FACE_HUB_TOKEN", "value": instance_data.REDACTED}]
+    assert docker["registry_credentials"] == {"username": "username", "password": instance_data.REDACTED}
+    assert redacted["launch_configuration"]["script_configuration"]["base64_script"] == instance_data.REDACTED
     assert docker["image"] == "vllm/vllm-openai:latest"
     assert example == original
 
@@ -35,7 +35,7 @@ def test_redact_secrets_replaces_every_launch_secret_and_leaves_the_input_alone(
 ])
 def test_redact_secrets_survives_odd_shapes(launch):
     instance = {"id": "i-1", "launch_configuration": launch}
-    assert shared.redact_secrets(instance)["id"] == "i-1"
+    assert instance_data.redact_secrets(instance)["id"] == "i-1"
 
 
 @pytest.mark.parametrize("criteria, kept", [
@@ -52,13 +52,13 @@ def test_redact_secrets_survives_odd_shapes(launch):
     ({"tags": ["tag1", "tag2"]}, False),
 ])
 def test_plain_filters(example, criteria, kept):
-    assert shared.matches(example, **criteria) is kept
+    assert instance_data.matches(example, **criteria) is kept
 
 
 def test_redact_secrets_adds_nothing_and_shares_nothing_it_changed(example):
     del example["launch_configuration"]["script_configuration"]
     del example["launch_configuration"]["docker_configuration"]["registry_credentials"]
-    redacted = shared.redact_secrets(example)
+    redacted = instance_data.redact_secrets(example)
     assert set(redacted["launch_configuration"]) == {"type", "docker_configuration"}
     assert "registry_credentials" not in redacted["launch_configuration"]["docker_configuration"]
     redacted["launch_configuration"]["docker_configuration"]["envs"][0]["name"] = "changed"
