@@ -77,6 +77,28 @@ def _banner(address, port):
     return data if data.startswith(b"SSH-") else None
 
 
+def _children(pid):
+    """The process ids whose parent is ``pid`` (none where there is no /proc)."""
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ")".
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 1 and fields[1] == str(pid):
+            found.append(int(entry))
+    return found
+
+
 @dataclasses.dataclass
 class SshDaemon:
     """One running sshd."""
@@ -94,8 +116,14 @@ class SshDaemon:
 
     def stop(self):
         if self.process.poll() is None:
+            # Each connection's sshd leads a session of its own and outlives the listener: end those first,
+            # which also ends the SSH clients that keep a connection open (ControlPersist).
+            for pid in _children(self.process.pid):
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
             try:
-                # The daemon leads its own session: this also ends its per-connection children.
                 os.killpg(self.process.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
