@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Demo of the shadeform.cloud inventory plugin, with no Shadeform account: the local API simulator
-# (tests/simulator/shadeform_simulator.py) serves the fleet in tests/simulator/fleets/demo.json, and
-# ansible-inventory reads it through demo/shadeform.yml.
+# The first five minutes with shadeform.cloud, without a Shadeform account:
+#   1. the fleet as Ansible groups, 2. one active host and how Ansible reaches it,
+#   3. ansible-playbook -i demo/shadeform.yml demo/check_fleet.yml, over SSH.
+# The local API simulator (tests/simulator/shadeform_simulator.py) serves the fleet in
+# tests/simulator/fleets/demo.json. OpenSSH daemons on 127.0.0.2 to 127.0.0.4, started by
+# tests/e2e/loopback_sshd.py as in the end-to-end tests, stand in for the active instances: the simulator
+# gives those instances their addresses (--ip-pool). Without sshd, step 3 says how to install it.
+#
+# Once the virtualenv exists, it ends within a minute (every wait and command below has a time limit),
+# and on exit it stops the simulator and the daemons and removes what it wrote.
 #
 # Needs python3.12 or newer (ansible-core 2.21, the newest supported, runs on 3.12 to 3.14), found
 # under pyenv or on PATH. Makes .venv-demo/ (ansible-core 2.21 and requests from PyPI) on first use.
+# Environment:
+#   DEMO_VENV=<dir>   use this virtualenv (ansible-core 2.16 or newer, and requests) instead of .venv-demo
+#   DEMO_SSHD=<path>  the sshd program to run (default: found on PATH or in /usr/sbin)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,53 +38,185 @@ find_python() {
     return 1
 }
 
-venv=.venv-demo
-if ! "$venv/bin/python" -c "import ansible.release, sys; sys.exit(not ansible.release.__version__.startswith('$core.'))" 2>/dev/null; then
-    if ! python=$(find_python); then
-        echo "demo.sh: ansible-core $core needs Python 3.12 or newer; install one (for example: pyenv install 3.13)" >&2
-        exit 1
+if [ -n "${DEMO_VENV:-}" ]; then
+    venv=$(cd "$DEMO_VENV" && pwd)
+else
+    venv=$root/.venv-demo
+    if ! "$venv/bin/python" -c "import ansible.release, sys; sys.exit(not ansible.release.__version__.startswith('$core.'))" 2>/dev/null; then
+        if ! python=$(find_python); then
+            echo "demo.sh: ansible-core $core needs Python 3.12 or newer; install one (for example: pyenv install 3.13)" >&2
+            exit 1
+        fi
+        rm -rf "$venv"
+        "$python" -m venv "$venv"
     fi
-    rm -rf "$venv"
-    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "ansible-core==$core.*" -r requirements.txt
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "ansible-core==$core.*" -r requirements.txt
+python=$venv/bin/python
 
-# Ansible finds collections below ansible_collections/<namespace>/<name>: link the working tree there.
 work=$(mktemp -d)
 simulator_pid=
+sshd_pid=
 cleanup() {
-    if [ -n "$simulator_pid" ]; then
-        kill "$simulator_pid" 2>/dev/null || true
-        wait "$simulator_pid" 2>/dev/null || true
-    fi
+    local pid
+    # The daemons first: their end also ends the SSH connections Ansible keeps open (ControlPersist).
+    for pid in $sshd_pid $simulator_pid; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_for_file FILE PID WHAT: wait up to 20 s until PID has written FILE; 0 when it has, 1 when PID exited.
+wait_for_file() {
+    local _
+    for _ in $(seq 200); do
+        [ -s "$1" ] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    echo "demo.sh: $3 did not start within 20 seconds" >&2
+    exit 1
+}
+
+# Ansible finds collections below ansible_collections/<namespace>/<name>: link the working tree there.
 mkdir -p "$work/ansible_collections/shadeform"
 ln -s "$root" "$work/ansible_collections/shadeform/cloud"
 export ANSIBLE_COLLECTIONS_PATH="$work"
-export ANSIBLE_NOCOLOR=1
+# Nothing from the user's own Ansible configuration: the demo runs the same everywhere.
+printf '[defaults]\n' >"$work/ansible.cfg"
+export ANSIBLE_CONFIG="$work/ansible.cfg" ANSIBLE_NOCOLOR=1
+export ANSIBLE_LOCAL_TEMP="$work/ansible-local" ANSIBLE_REMOTE_TEMP="$work/ansible-remote"
+
+# The SSH servers of the active instances.
+ssh_ready=
+sshd_missing=
+"$python" tests/e2e/loopback_sshd.py --address 127.0.0.2 --address 127.0.0.3 --address 127.0.0.4 \
+    ${DEMO_SSHD:+--sshd "$DEMO_SSHD"} --ready-file "$work/sshd.json" 2>"$work/sshd.log" &
+sshd_pid=$!
+if wait_for_file "$work/sshd.json" "$sshd_pid" "sshd"; then
+    ssh_ready=1
+else
+    status=0
+    wait "$sshd_pid" || status=$?
+    sshd_pid=
+    if [ "$status" -ne 3 ]; then  # 3: OpenSSH is not installed (tests/e2e/loopback_sshd.py)
+        echo "demo.sh: the loopback sshd did not start:" >&2
+        cat "$work/sshd.log" >&2
+        exit 1
+    fi
+    sshd_missing=$(cat "$work/sshd.log")
+fi
+sshd_field() {
+    "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/sshd.json" "$1"
+}
 
 # The simulator accepts this key only; the plugin reads it from SHADEFORM_API_KEY.
 export SHADEFORM_API_KEY=demo-key-not-a-secret
-"$venv/bin/python" tests/simulator/shadeform_simulator.py --port 0 --api-key "$SHADEFORM_API_KEY" \
-    --fleet tests/simulator/fleets/demo.json --ready-file "$work/simulator.url" &
+fleet=tests/simulator/fleets/demo.json
+ip_pool=()
+if [ -n "$ssh_ready" ]; then
+    ip_pool=(--ip-pool "$(sshd_field ip_pool)")
+fi
+"$python" tests/simulator/shadeform_simulator.py --port 0 --api-key "$SHADEFORM_API_KEY" --fleet "$fleet" \
+    "${ip_pool[@]}" --ready-file "$work/simulator.url" >"$work/simulator.log" 2>&1 &
 simulator_pid=$!
-for _ in $(seq 100); do
-    [ -s "$work/simulator.url" ] && break
-    kill -0 "$simulator_pid" 2>/dev/null || { echo "demo.sh: the simulator exited" >&2; exit 1; }
-    sleep 0.1
-done
-[ -s "$work/simulator.url" ] || { echo "demo.sh: the simulator did not start within 10 seconds" >&2; exit 1; }
+if ! wait_for_file "$work/simulator.url" "$simulator_pid" "the API simulator"; then
+    echo "demo.sh: the API simulator exited:" >&2
+    cat "$work/simulator.log" >&2
+    exit 1
+fi
 SHADEFORM_API_URL=$(cat "$work/simulator.url")
 export SHADEFORM_API_URL
 
-echo
-echo "\$ ansible-inventory -i demo/shadeform.yml --graph"
-"$venv/bin/ansible-inventory" -i demo/shadeform.yml --graph
+# The plugin warns on every load about instances that share a name (the demo fleet has some): say it once.
+once_warned() {
+    grep -v "Shadeform instances would be named" "$1" >&2 || true
+}
+# Each ansible-* command gets at most this many seconds.
+limit=30
 
-host=$("$venv/bin/ansible-inventory" -i demo/shadeform.yml --list \
-    | "$venv/bin/python" -c 'import json, sys; print(sorted(json.load(sys.stdin)["_meta"]["hostvars"])[0])')
+echo "shadeform.cloud demo, no Shadeform account needed:"
+echo "  SHADEFORM_API_URL=$SHADEFORM_API_URL  (a local API simulator serving $fleet)"
+if [ -n "$ssh_ready" ]; then
+    echo "  sshd on $(sshd_field ip_pool | sed 's/,/, /g')  (stand-ins for the active instances)"
+fi
+
 echo
-echo "\$ ansible-inventory -i demo/shadeform.yml --host $host"
-"$venv/bin/ansible-inventory" -i demo/shadeform.yml --host "$host"
+echo "== 1. The fleet as Ansible groups"
+echo
+echo "\$ ansible-inventory -i demo/shadeform.yml --list    # counted per group:"
+timeout "$limit" "$venv/bin/ansible-inventory" -i demo/shadeform.yml --list >"$work/inventory.json"
+"$python" - "$work/inventory.json" <<'EOF'
+import json
+import sys
+
+with open(sys.argv[1], encoding="utf-8") as handle:
+    inventory = json.load(handle)
+print(f"{len(inventory['_meta']['hostvars'])} hosts (demo/shadeform.yml keeps active, pending and creating instances)")
+for title, prefix in (("status", "status_"), ("cloud", "cloud_"), ("GPU type", "gpu_")):
+    sizes = sorted((-len(group.get("hosts", [])), name) for name, group in inventory.items() if name.startswith(prefix))
+    line = f"  {title + ':':<10}"
+    for size, name in sizes:
+        item = f"{name} {-size}"
+        if len(line) + len(item) > 100:
+            print(line.rstrip())
+            line = " " * 12
+        line += item + ", "
+    print(line.rstrip(", "))
+EOF
+
+echo
+echo "\$ ansible-inventory -i demo/shadeform.yml --graph gpu_H100"
+timeout "$limit" "$venv/bin/ansible-inventory" -i demo/shadeform.yml --graph gpu_H100 2>"$work/stderr"
+once_warned "$work/stderr"
+
+host=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["status_active"]["hosts"][0])' "$work/inventory.json")
+echo
+echo "== 2. One active host: where Ansible connects, and some of its shadeform_* variables"
+echo
+echo "\$ ansible-inventory -i demo/shadeform.yml --host $host    # trimmed:"
+timeout "$limit" "$venv/bin/ansible-inventory" -i demo/shadeform.yml --host "$host" >"$work/host.json" 2>"$work/stderr"
+once_warned "$work/stderr"
+"$python" - "$work/host.json" <<'EOF'
+import json
+import sys
+
+SHOWN = ("ansible_host", "ansible_port", "ansible_user", "shadeform_cloud", "shadeform_region", "shadeform_status",
+         "shadeform_shade_instance_type", "shadeform_gpu_type", "shadeform_num_gpus", "shadeform_hourly_price",
+         "shadeform_labels", "shadeform_tags")
+with open(sys.argv[1], encoding="utf-8") as handle:
+    variables = json.load(handle)
+shown = {name: variables[name] for name in SHOWN if name in variables}
+print(json.dumps(shown, indent=4)[:-2])
+print(f"    ... and {len(variables) - len(shown)} more\n}}")
+EOF
+
+echo
+echo "== 3. The main job: a playbook on the fleet, over SSH"
+echo
+if [ -z "$ssh_ready" ]; then
+    echo "Skipped: this step runs OpenSSH servers on 127.0.0.2 to 127.0.0.4 as stand-ins for the instances."
+    echo "$sshd_missing"
+else
+    # How Ansible reaches the stand-ins: their client key, their host keys kept in the demo's directory.
+    ANSIBLE_PRIVATE_KEY_FILE=$(sshd_field client_key)
+    known_hosts=$(sshd_field known_hosts)
+    export ANSIBLE_PRIVATE_KEY_FILE ANSIBLE_SSH_ARGS="-F /dev/null -o UserKnownHostsFile=$known_hosts \
+-o StrictHostKeyChecking=accept-new -o IdentitiesOnly=yes -o ControlMaster=auto -o ControlPersist=30s"
+    export ANSIBLE_SSH_CONTROL_PATH_DIR="$work/cp" ANSIBLE_PIPELINING=True ANSIBLE_TIMEOUT=10
+    # The "instances" are this machine: run modules with the demo's Python rather than discover one.
+    export ANSIBLE_PYTHON_INTERPRETER="$python"
+    echo "# Your own fleet: SHADEFORM_API_KEY set, SHADEFORM_API_URL unset, and your Shadeform SSH key in ssh-agent"
+    echo "# (or in ANSIBLE_PRIVATE_KEY_FILE). Here the stand-ins accept a key made for this run."
+    echo "\$ ansible-playbook -i demo/shadeform.yml demo/check_fleet.yml --limit gpu_H100"
+    status=0
+    timeout "$limit" "$venv/bin/ansible-playbook" -i demo/shadeform.yml demo/check_fleet.yml --limit gpu_H100 \
+        2>"$work/stderr" || status=$?
+    once_warned "$work/stderr"
+    # The playbook's exit status is the demo's.
+    (exit "$status")
+fi
