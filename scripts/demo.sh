@@ -191,7 +191,7 @@ SHOWN = ("ansible_host", "ansible_port", "ansible_user", "shadeform_cloud", "sha
 with open(sys.argv[1], encoding="utf-8") as handle:
     variables = json.load(handle)
 shown = {name: variables[name] for name in SHOWN if name in variables}
-print(json.dumps(shown, indent=4)[:-2])
+print(json.dumps(shown, indent=4)[:-2] + ",")
 print(f"    ... and {len(variables) - len(shown)} more\n}}")
 EOF
 
