@@ -51,6 +51,14 @@ def inventory(shadeform_api, tmp_path, *args):
     return result.stdout
 
 
+def test_readme_opens_with_the_title_and_links_work_on_the_galaxy_page():
+    text = read(README)
+    assert text.startswith("# Shadeform Cloud Collection (`shadeform.cloud`)\n")
+    # Galaxy shows the README without the repository around it: a relative link leads nowhere there.
+    links = re.findall(r"\]\(([^)]*)\)", text)
+    assert links and [link for link in links if not link.startswith("https://")] == []
+
+
 def test_readme_smallest_inventory_is_the_one_the_examples_use():
     assert f"```yaml\n{SMALLEST_INVENTORY}```" in read(README)
 
