@@ -132,9 +132,11 @@ fi
 SHADEFORM_API_URL=$(cat "$work/simulator.url")
 export SHADEFORM_API_URL
 
-# The plugin warns on every load about instances that share a name (the demo fleet has some): say it once.
+# The plugin warns on every load about instances that share a name (the demo fleet has some): show the
+# warnings of the first command, and the later commands' messages without them.
 once_warned() {
-    grep -v "Shadeform instances would be named" "$1" >&2 || true
+    "$python" -c 'import sys; sys.stderr.write(open(sys.argv[2]).read().replace(open(sys.argv[1]).read(), "", 1))' \
+        "$work/first.stderr" "$1"
 }
 # Each ansible-* command gets at most this many seconds.
 limit=30
@@ -149,13 +151,16 @@ echo
 echo "== 1. The fleet as Ansible groups"
 echo
 echo "\$ ansible-inventory -i demo/shadeform.yml --list    # counted per group:"
-timeout "$limit" "$venv/bin/ansible-inventory" -i demo/shadeform.yml --list >"$work/inventory.json"
+timeout "$limit" "$venv/bin/ansible-inventory" -i demo/shadeform.yml --list >"$work/inventory.json" 2>"$work/first.stderr"
+cat "$work/first.stderr" >&2
 "$python" - "$work/inventory.json" <<'EOF'
-import json
 import sys
 
+sys.path.insert(0, "tests")
+from helpers import inventory_list  # plain values on ansible-core 2.16 to 2.18 too (no __ansible_unsafe)
+
 with open(sys.argv[1], encoding="utf-8") as handle:
-    inventory = json.load(handle)
+    inventory = inventory_list(handle.read())
 print(f"{len(inventory['_meta']['hostvars'])} hosts (demo/shadeform.yml keeps active, pending and creating instances)")
 for title, prefix in (("status", "status_"), ("cloud", "cloud_"), ("GPU type", "gpu_")):
     sizes = sorted((-len(group.get("hosts", [])), name) for name, group in inventory.items() if name.startswith(prefix))
@@ -174,7 +179,8 @@ echo "\$ ansible-inventory -i demo/shadeform.yml --graph gpu_H100"
 timeout "$limit" "$venv/bin/ansible-inventory" -i demo/shadeform.yml --graph gpu_H100 2>"$work/stderr"
 once_warned "$work/stderr"
 
-host=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["status_active"]["hosts"][0])' "$work/inventory.json")
+host=$("$python" -c 'import sys; sys.path.insert(0, "tests"); from helpers import inventory_list
+print(inventory_list(open(sys.argv[1]).read())["status_active"]["hosts"][0])' "$work/inventory.json")
 echo
 echo "== 2. One active host: where Ansible connects, and some of its shadeform_* variables"
 echo
@@ -185,11 +191,14 @@ once_warned "$work/stderr"
 import json
 import sys
 
+sys.path.insert(0, "tests")
+from helpers import inventory_list
+
 SHOWN = ("ansible_host", "ansible_port", "ansible_user", "shadeform_cloud", "shadeform_region", "shadeform_status",
          "shadeform_shade_instance_type", "shadeform_gpu_type", "shadeform_num_gpus", "shadeform_hourly_price",
          "shadeform_labels", "shadeform_tags")
 with open(sys.argv[1], encoding="utf-8") as handle:
-    variables = json.load(handle)
+    variables = inventory_list(handle.read())
 shown = {name: variables[name] for name in SHOWN if name in variables}
 print(json.dumps(shown, indent=4)[:-2] + ",")
 print(f"    ... and {len(variables) - len(shown)} more\n}}")

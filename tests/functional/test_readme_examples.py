@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from helpers import TESTS_DIR, ansible_inventory
+from helpers import TESTS_DIR, ansible_inventory, inventory_list
 
 pytestmark = pytest.mark.functional
 
@@ -75,7 +75,7 @@ def test_readme_host_example_is_real_output_trimmed(shadeform_api, tmp_path):
     # The example ends with "...": trimmed. What it shows is JSON once that line goes.
     assert re.search(r",\n    \.\.\.\n}\n$", shown), shown
     trimmed = json.loads(re.sub(r",\n    \.\.\.\n}\n$", "\n}\n", shown))
-    real = json.loads(inventory(shadeform_api, tmp_path, "--host", "ray-worker-8"))
+    real = inventory_list(inventory(shadeform_api, tmp_path, "--host", "ray-worker-8"))
     assert len(trimmed) < len(real)
     assert {name: real[name] for name in trimmed} == trimmed
     assert list(trimmed)[:3] == ["ansible_host", "ansible_port", "ansible_user"]
