@@ -7,8 +7,8 @@
 # tests/e2e/loopback_sshd.py as in the end-to-end tests, stand in for the active instances: the simulator
 # gives those instances their addresses (--ip-pool). Without sshd, step 3 says how to install it.
 #
-# Once the virtualenv exists, it ends within a minute (every wait and command below has a time limit),
-# and on exit it stops the simulator and the daemons and removes what it wrote.
+# Once the virtualenv exists, it ends within a minute: every wait and command below gets what is left of
+# 60 seconds (it takes about 10). On exit it stops the simulator and the daemons and removes what it wrote.
 #
 # Needs python3.12 or newer (ansible-core 2.21, the newest supported, runs on 3.12 to 3.14), found
 # under pyenv or on PATH. Makes .venv-demo/ (ansible-core 2.21 and requests from PyPI) on first use.
@@ -54,6 +54,13 @@ else
 fi
 python=$venv/bin/python
 
+deadline=$((SECONDS + 60))
+# left: the seconds left before the deadline (at least 1, so that `timeout` runs the command at all).
+left() {
+    local seconds=$((deadline - SECONDS))
+    echo $((seconds > 0 ? seconds : 1))
+}
+
 work=$(mktemp -d)
 simulator_pid=
 sshd_pid=
@@ -70,15 +77,14 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_for_file FILE PID WHAT: wait up to 20 s until PID has written FILE; 0 when it has, 1 when PID exited.
+# wait_for_file FILE PID WHAT: wait until PID has written FILE (0) or exited (1), until the deadline.
 wait_for_file() {
-    local _
-    for _ in $(seq 200); do
+    while [ "$SECONDS" -lt "$deadline" ]; do
         [ -s "$1" ] && return 0
         kill -0 "$2" 2>/dev/null || return 1
         sleep 0.1
     done
-    echo "demo.sh: $3 did not start within 20 seconds" >&2
+    echo "demo.sh: $3 did not start within 60 seconds" >&2
     exit 1
 }
 
@@ -132,14 +138,24 @@ fi
 SHADEFORM_API_URL=$(cat "$work/simulator.url")
 export SHADEFORM_API_URL
 
-# The plugin warns on every load about instances that share a name (the demo fleet has some): show the
-# warnings of the first command, and the later commands' messages without them.
-once_warned() {
-    "$python" -c 'import sys; sys.stderr.write(open(sys.argv[2]).read().replace(open(sys.argv[1]).read(), "", 1))' \
-        "$work/first.stderr" "$1"
+# ansible_cli PROGRAM ARGS...: run an ansible-* command of the virtualenv within the deadline. Its messages
+# follow its output; the plugin warns on every load about instances that share a name (the demo fleet has
+# some): those warnings are shown the first time only.
+ansible_cli() {
+    local status=0
+    timeout "$(left)" "$venv/bin/$1" "${@:2}" 2>"$work/stderr" || status=$?
+    if [ -e "$work/first.stderr" ]; then
+        "$python" -c 'import sys; sys.stderr.write(open(sys.argv[2]).read().replace(open(sys.argv[1]).read(), "", 1))' \
+            "$work/first.stderr" "$work/stderr"
+    else
+        cat "$work/stderr" >&2
+        mv "$work/stderr" "$work/first.stderr"
+    fi
+    if [ "$status" -eq 124 ]; then
+        echo "demo.sh: stopped: the demo runs for 60 seconds at most" >&2
+    fi
+    return "$status"
 }
-# Each ansible-* command gets at most this many seconds.
-limit=30
 
 echo "shadeform.cloud demo, no Shadeform account needed:"
 echo "  SHADEFORM_API_URL=$SHADEFORM_API_URL  (a local API simulator serving $fleet)"
@@ -151,8 +167,7 @@ echo
 echo "== 1. The fleet as Ansible groups"
 echo
 echo "\$ ansible-inventory -i demo/shadeform.yml --list    # counted per group:"
-timeout "$limit" "$venv/bin/ansible-inventory" -i demo/shadeform.yml --list >"$work/inventory.json" 2>"$work/first.stderr"
-cat "$work/first.stderr" >&2
+ansible_cli ansible-inventory -i demo/shadeform.yml --list >"$work/inventory.json"
 "$python" - "$work/inventory.json" <<'EOF'
 import sys
 
@@ -176,8 +191,7 @@ EOF
 
 echo
 echo "\$ ansible-inventory -i demo/shadeform.yml --graph gpu_H100"
-timeout "$limit" "$venv/bin/ansible-inventory" -i demo/shadeform.yml --graph gpu_H100 2>"$work/stderr"
-once_warned "$work/stderr"
+ansible_cli ansible-inventory -i demo/shadeform.yml --graph gpu_H100
 
 host=$("$python" -c 'import sys; sys.path.insert(0, "tests"); from helpers import inventory_list
 print(inventory_list(open(sys.argv[1]).read())["status_active"]["hosts"][0])' "$work/inventory.json")
@@ -185,8 +199,7 @@ echo
 echo "== 2. One active host: where Ansible connects, and some of its shadeform_* variables"
 echo
 echo "\$ ansible-inventory -i demo/shadeform.yml --host $host    # trimmed:"
-timeout "$limit" "$venv/bin/ansible-inventory" -i demo/shadeform.yml --host "$host" >"$work/host.json" 2>"$work/stderr"
-once_warned "$work/stderr"
+ansible_cli ansible-inventory -i demo/shadeform.yml --host "$host" >"$work/host.json"
 "$python" - "$work/host.json" <<'EOF'
 import json
 import sys
@@ -222,10 +235,5 @@ else
     echo "# Your own fleet: SHADEFORM_API_KEY set, SHADEFORM_API_URL unset, and your Shadeform SSH key in ssh-agent"
     echo "# (or in ANSIBLE_PRIVATE_KEY_FILE). Here the stand-ins accept a key made for this run."
     echo "\$ ansible-playbook -i demo/shadeform.yml demo/check_fleet.yml --limit gpu_H100"
-    status=0
-    timeout "$limit" "$venv/bin/ansible-playbook" -i demo/shadeform.yml demo/check_fleet.yml --limit gpu_H100 \
-        2>"$work/stderr" || status=$?
-    once_warned "$work/stderr"
-    # The playbook's exit status is the demo's.
-    (exit "$status")
+    ansible_cli ansible-playbook -i demo/shadeform.yml demo/check_fleet.yml --limit gpu_H100
 fi
