@@ -428,8 +428,6 @@ class FleetModule:
     def offers(self):
         params = self.params
         query = dict((field, params[field]) for field in ("gpu_type", "num_gpus", "shade_instance_type") if params[field] is not None)
-        if params["clouds"] and len(params["clouds"]) == 1:
-            query["cloud"] = params["clouds"][0]
         found, why_empty = offers(self.client.list_instance_types(query), params["rental_type"], params["clouds"], params["regions"],
                                   params["max_hourly_price"])
         if not found:
