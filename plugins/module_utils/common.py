@@ -75,3 +75,46 @@ def find_by_name(module, items, name, what, result):
         module.fail_json(msg="{0} Shadeform {1}s are named {2!r} (ids {3}): give id to choose one, or rename the others.".format(
             len(named), what, name, ", ".join(str(item.get("id")) for item in named)), **result)
     return named[0] if named else None
+
+
+_ENV = dict(type="list", elements="dict", options=dict(name=dict(type="str", required=True), value=dict(type="str", required=True, no_log=True)))
+_THRESHOLDS = dict(date_threshold=dict(type="str"), spend_threshold=dict(type="str"))
+
+
+def launch_argument_spec():
+    """The launch options instances and templates share: envs, launch_configuration, auto_delete, alert, volume_mount."""
+    return dict(
+        envs=_ENV,
+        launch_configuration=dict(type="dict", options=dict(
+            type=dict(type="str", required=True, choices=["docker", "script"]),
+            docker_configuration=dict(type="dict", options=dict(
+                image=dict(type="str", required=True),
+                args=dict(type="str"),
+                shared_memory_in_gb=dict(type="int"),
+                envs=_ENV,
+                port_mappings=dict(type="list", elements="dict", options=dict(
+                    host_port=dict(type="int", required=True), container_port=dict(type="int", required=True))),
+                volume_mounts=dict(type="list", elements="dict", options=dict(
+                    host_path=dict(type="str", required=True), container_path=dict(type="str", required=True))),
+                registry_credentials=dict(type="dict", no_log=False, options=dict(
+                    username=dict(type="str", required=True), password=dict(type="str", required=True, no_log=True))),
+            )),
+            script_configuration=dict(type="dict", options=dict(base64_script=dict(type="str", required=True, no_log=True))),
+        )),
+        auto_delete=dict(type="dict", options=_THRESHOLDS),
+        alert=dict(type="dict", options=_THRESHOLDS),
+        volume_mount=dict(type="dict", options=dict(auto=dict(type="bool", required=True))),
+    )
+
+
+def check_launch_configuration(module, result):
+    """Refuse, before any call, a launch_configuration with both or neither of a container and a script."""
+    launch = module.params.get("launch_configuration")
+    if not launch:
+        return
+    wanted, other = ("docker_configuration", "script_configuration")
+    if launch["type"] == "script":
+        wanted, other = other, wanted
+    if not launch.get(wanted) or launch.get(other):
+        module.fail_json(msg="launch_configuration of type {0} needs {1} and no {2}: Shadeform runs either a container or "
+                             "a startup script, never both.".format(launch["type"], wanted, other), **result)

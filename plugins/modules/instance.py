@@ -382,7 +382,8 @@ instance:
 import time
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, run_module, without_none
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import (api_argument_spec, check_launch_configuration,
+                                                                             launch_argument_spec, run_module, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_instance_details
 from ansible_collections.shadeform.cloud.plugins.module_utils.resources import list_volumes
 
@@ -395,8 +396,6 @@ REQUIRED_TO_CREATE = ("name", "cloud", "region", "shade_instance_type")
 DIFF_FIELDS = ("id", "name", "status", "cloud", "region", "shade_instance_type", "tags", "auto_delete", "alert")
 RESTART_NOTE = ("Restart requested. Shadeform keeps the status 'active' during a restart, so the API cannot tell when the "
                 "machine is back: wait for it with ansible.builtin.wait_for_connection.")
-_ENV = dict(type="list", elements="dict", options=dict(name=dict(type="str", required=True), value=dict(type="str", required=True, no_log=True)))
-_THRESHOLDS = dict(date_threshold=dict(type="str"), spend_threshold=dict(type="str"))
 
 
 def argument_spec():
@@ -415,31 +414,12 @@ def argument_spec():
         ssh_key_id=dict(type="str", no_log=False),
         volume=dict(type="str"),
         volume_ids=dict(type="list", elements="str"),
-        volume_mount=dict(type="dict", options=dict(auto=dict(type="bool", required=True))),
         tags=dict(type="list", elements="str"),
-        envs=_ENV,
-        launch_configuration=dict(type="dict", options=dict(
-            type=dict(type="str", required=True, choices=["docker", "script"]),
-            docker_configuration=dict(type="dict", options=dict(
-                image=dict(type="str", required=True),
-                args=dict(type="str"),
-                shared_memory_in_gb=dict(type="int"),
-                envs=_ENV,
-                port_mappings=dict(type="list", elements="dict", options=dict(
-                    host_port=dict(type="int", required=True), container_port=dict(type="int", required=True))),
-                volume_mounts=dict(type="list", elements="dict", options=dict(
-                    host_path=dict(type="str", required=True), container_path=dict(type="str", required=True))),
-                registry_credentials=dict(type="dict", no_log=False, options=dict(
-                    username=dict(type="str", required=True), password=dict(type="str", required=True, no_log=True))),
-            )),
-            script_configuration=dict(type="dict", options=dict(base64_script=dict(type="str", required=True, no_log=True))),
-        )),
-        auto_delete=dict(type="dict", options=_THRESHOLDS),
-        alert=dict(type="dict", options=_THRESHOLDS),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),
         poll_interval=dict(type="float", default=10),
     )
+    spec.update(launch_argument_spec())
     return spec
 
 
@@ -455,14 +435,7 @@ def is_ready(instance):
 def check_options(module, result):
     """Refuse, before any call, what the API would refuse or misread."""
     params = module.params
-    launch = params["launch_configuration"]
-    if launch:
-        wanted, other = ("docker_configuration", "script_configuration")
-        if launch["type"] == "script":
-            wanted, other = other, wanted
-        if not launch.get(wanted) or launch.get(other):
-            module.fail_json(msg="launch_configuration of type {0} needs {1} and no {2}: Shadeform runs either a container or "
-                                 "a startup script, never both.".format(launch["type"], wanted, other), **result)
+    check_launch_configuration(module, result)
     if params["volume_ids"] is not None and len(params["volume_ids"]) != 1:
         module.fail_json(msg="volume_ids holds {0} volumes; Shadeform attaches exactly one volume to an instance (in its cloud "
                              "and region).".format(len(params["volume_ids"])), **result)
