@@ -42,7 +42,7 @@ def lifecycle(ssh_daemons, tmp_path):
         env["SHADEFORM_API_KEY"] = E2E_API_KEY
 
         def play(fleet_state):
-            extra = {"shadeform_api_url": api.url, "proof_dir": str(proof_dir), "fleet_state": fleet_state}
+            extra = {"shadeform_api_url": api.url, "proof_dir": str(proof_dir), "fleet_state": fleet_state, "shadeform_poll_interval": 0.5}
             return run_cli(str(workdir), env, "ansible-playbook", "-i", "shadeform.yml", os.path.join(PLAYBOOKS_DIR, "lifecycle.yml"),
                            "-e", json.dumps(extra))
 
