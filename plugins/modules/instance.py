@@ -20,10 +20,10 @@ description:
   - Creating is asynchronous at Shadeform. With O(wait=true) (the default) the module polls the instance list until the
     instance is C(active) B(and) has an address, as Shadeform's own clients do, and fails clearly when it goes to C(error)
     or is not ready within O(wait_timeout) seconds.
-  - Whether an instance is gone is judged by its absence from the instance list: what the API answers for a deleted
-    id differs (404, another error, or a status C(deleted)), and every answer is survived.
-  - Before any call, the module refuses what the API would refuse: a O(launch_configuration) with both or neither of a
-    container and a script, more than one volume, a spot instance on a linked cloud account.
+  - Whether an instance is gone is judged by its absence from the instance list, because what the API answers for a
+    deleted id differs (404, another error, or a status C(deleted)), and every answer is survived.
+  - Before any call, the module refuses what the API would refuse, namely a O(launch_configuration) with both or neither
+    of a container and a script, more than one volume, or a spot instance on a linked cloud account.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
@@ -40,7 +40,7 @@ options:
       - V(present) creates the instance unless it exists, and updates its name and tags.
       - V(absent) deletes it, when it exists; billing stops as soon as it is C(deleting).
       - V(restarted) restarts an existing C(active) instance and always reports a change. It never waits and never
-        claims the instance is ready again (the result's C(ready) is null): Shadeform keeps the status C(active) during a
+        claims the instance is ready again (the result's C(ready) is null), since Shadeform keeps the status C(active) during a
         restart, so only a connection can tell; follow it with M(ansible.builtin.wait_for_connection).
     type: str
     choices: [present, absent, restarted]

@@ -10,10 +10,10 @@ author:
 description:
   - Lists the instance types Shadeform offers (C(GET /instances/types)), filtered, sorted by hourly price, cheapest
     first, so that a play can pick the cheapest available type for a GPU.
-  - Each type tells in which regions of its cloud it is offered (C(availability)), one entry per region and rental type:
+  - Each type tells in which regions of its cloud it is offered (C(availability)), one entry per region and rental type;
     a type that offers spot lists a region twice, and the two entries can differ in availability. The module keeps the
     entries of the O(rental_type) asked for (on-demand by default), gives each its price in dollars, and drops the types
-    left without an entry. "Cheapest first" uses the price of those entries.
+    left without an entry. The types are sorted cheapest first by the price of those entries.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api

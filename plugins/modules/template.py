@@ -12,7 +12,7 @@ description:
     (O(state=absent)). Instances launch from one with O(shadeform.cloud.instance#module:template_id).
   - "Idempotent: a template is found by O(id), or else by O(name); when several carry O(name), the module fails and lists
     their ids. An existing template is updated when a given option differs; options not given keep their value."
-  - The values of O(envs) and of the container's C(envs), the registry password and the startup script are secrets:
+  - The values of O(envs) and of the container's C(envs), the registry password and the startup script are secrets;
     they are sent to Shadeform but replaced by C(<redacted>) in the output.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -61,7 +61,7 @@ options:
         required: true
   launch_configuration:
     description:
-      - What to run, as for M(shadeform.cloud.instance): a container or a startup script, never both.
+      - What to run, as for M(shadeform.cloud.instance), a container or a startup script, never both.
       - See O(shadeform.cloud.instance#module:launch_configuration) for every suboption.
     type: dict
     suboptions:

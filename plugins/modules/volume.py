@@ -12,7 +12,7 @@ description:
   - "Idempotent: a volume is found by O(id), or else by O(name). Shadeform names need not be unique: when several
     volumes carry O(name), the module fails and lists their ids, unless O(id) picks one."
   - A volume is attached to an instance only when the instance is created (see the O(shadeform.cloud.instance#module:volume)
-    option of M(shadeform.cloud.instance)), in the same cloud and region. Volumes cannot be resized, moved or renamed:
+    option of M(shadeform.cloud.instance)), in the same cloud and region. Volumes cannot be resized, moved or renamed;
     when an existing volume differs in O(cloud), O(region) or O(size_in_gb), the module warns and leaves it as it is.
   - A mounted volume cannot be deleted before its instance; the module refuses, naming the instance, before calling the API
     (in check mode too). Deleting an instance leaves its volume.
