@@ -27,6 +27,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.launch
 attributes:
   check_mode:
     support: full
@@ -97,141 +98,12 @@ options:
     description: The id of the volume to attach, as a list of exactly one id (Shadeform attaches one volume per instance).
     type: list
     elements: str
-  volume_mount:
-    description: How disks are mounted at creation.
-    type: dict
-    suboptions:
-      auto:
-        description: V(true) mounts the unmounted disks to a default file system.
-        type: bool
-        required: true
   tags:
     description:
       - "Tags of the instance: free strings, for example V(env=prod) or V(training)."
       - Compared as a set with the tags of an existing instance; a different set is written with the update call.
     type: list
     elements: str
-  envs:
-    description: Environment variables for the instance. The values are secrets; they never appear in the output.
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: The variable's name.
-        type: str
-        required: true
-      value:
-        description: The variable's value.
-        type: str
-        required: true
-  launch_configuration:
-    description:
-      - What to run once the instance is up, a container or a startup script. Set at creation only.
-      - The docker C(envs) values, the registry password and the startup script are secrets; they never appear in the output.
-    type: dict
-    suboptions:
-      type:
-        description: V(docker) runs O(launch_configuration.docker_configuration); V(script) runs O(launch_configuration.script_configuration).
-        type: str
-        required: true
-        choices: [docker, script]
-      docker_configuration:
-        description: The container to run.
-        type: dict
-        suboptions:
-          image:
-            description: The image, for example V(vllm/vllm-openai:latest).
-            type: str
-            required: true
-          args:
-            description: Arguments for the container.
-            type: str
-          shared_memory_in_gb:
-            description: Shared memory of the container.
-            type: int
-          envs:
-            description: Environment variables of the container.
-            type: list
-            elements: dict
-            suboptions:
-              name:
-                description: The variable's name.
-                type: str
-                required: true
-              value:
-                description: The variable's value.
-                type: str
-                required: true
-          port_mappings:
-            description: Ports of the host forwarded to the container.
-            type: list
-            elements: dict
-            suboptions:
-              host_port:
-                description: Port on the instance.
-                type: int
-                required: true
-              container_port:
-                description: Port in the container.
-                type: int
-                required: true
-          volume_mounts:
-            description: Host directories mounted in the container.
-            type: list
-            elements: dict
-            suboptions:
-              host_path:
-                description: Directory on the instance.
-                type: str
-                required: true
-              container_path:
-                description: Directory in the container.
-                type: str
-                required: true
-          registry_credentials:
-            description: Credentials of a private registry.
-            type: dict
-            suboptions:
-              username:
-                description: Registry user name.
-                type: str
-                required: true
-              password:
-                description: Registry password.
-                type: str
-                required: true
-      script_configuration:
-        description: The startup script.
-        type: dict
-        suboptions:
-          base64_script:
-            description: The script, base64-encoded, for example V({{ lookup('ansible.builtin.file', 'setup.sh') | b64encode }}).
-            type: str
-            required: true
-  auto_delete:
-    description:
-      - Delete the instance automatically past a date or past an amount spent.
-      - V({}) (an empty dict) removes the thresholds of an existing instance.
-    type: dict
-    suboptions:
-      date_threshold:
-        description: An RFC 3339 date and time, for example V(2026-01-31T18:00:00Z).
-        type: str
-      spend_threshold:
-        description: Dollars, as a decimal in a string, for example V("100.00").
-        type: str
-  alert:
-    description:
-      - Send an alert past a date or past an amount spent.
-      - V({}) (an empty dict) removes the thresholds of an existing instance.
-    type: dict
-    suboptions:
-      date_threshold:
-        description: An RFC 3339 date and time.
-        type: str
-      spend_threshold:
-        description: Dollars, as a decimal in a string.
-        type: str
   wait:
     description:
       - Wait until the instance is C(active) with an address (O(state=present)), or gone from the instance list
