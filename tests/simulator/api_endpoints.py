@@ -714,6 +714,10 @@ class ShadeformApi:
     def _template_locked(self, template_id):
         return next((template for template in self._templates + list(FEATURED_TEMPLATES) if template["id"] == template_id), None)
 
+    def _own_template_locked(self, template_id):
+        """A template of the workspace (the featured ones cannot be changed)."""
+        return next((template for template in self._templates if template["id"] == template_id), None)
+
     def _template_body(self, request):
         data = _object_body(request, TEMPLATE_FIELDS)
         _required_strings(data, ("name",))
@@ -743,7 +747,7 @@ class ShadeformApi:
     def _api_update_template(self, request):
         data = self._template_body(request)
         with self._lock:
-            template = next((t for t in self._templates if t["id"] == request.params["template_id"]), None)
+            template = self._own_template_locked(request.params["template_id"])
             if template is None:
                 return self._not_found("Template")
             template.update({field: None for field in TEMPLATE_FIELDS}, **data)
@@ -751,7 +755,7 @@ class ShadeformApi:
 
     def _api_delete_template(self, request):
         with self._lock:
-            template = next((t for t in self._templates if t["id"] == request.params["template_id"]), None)
+            template = self._own_template_locked(request.params["template_id"])
             if template is None:
                 return self._not_found("Template")
             self._templates.remove(template)

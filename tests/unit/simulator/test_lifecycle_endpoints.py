@@ -18,27 +18,25 @@ from shadeform_simulator import Simulator, SimulatorError, filter_instance_types
 KEY = "lifecycle-key"
 
 
+def answer(request):
+    """(status, parsed body or None) of one request."""
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # nosec - loopback only
+            text = response.read().decode()
+            return response.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
 def call(sim, path, body=None, method=None):
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(sim.url + path, data=data, method=method or ("POST" if data is not None else "GET"),
-                                     headers={"X-API-KEY": KEY, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # nosec - loopback only
-            text = response.read().decode()
-            return response.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return answer(urllib.request.Request(sim.url + path, data=data, method=method or ("POST" if data is not None else "GET"),
+                                         headers={"X-API-KEY": KEY, "Content-Type": "application/json"}))
 
 
-def post(sim, path, body=None):
+def post(sim, path):
     """A POST without a body, as the client sends delete, restart and setdefault."""
-    request = urllib.request.Request(sim.url + path, data=b"", method="POST", headers={"X-API-KEY": KEY})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # nosec - loopback only
-            text = response.read().decode()
-            return response.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return answer(urllib.request.Request(sim.url + path, data=b"", method="POST", headers={"X-API-KEY": KEY}))
 
 
 def broke_contract(sim):
