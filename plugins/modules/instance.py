@@ -431,6 +431,7 @@ class InstanceModule:
             if not self.module.check_mode:
                 self.client.update_instance(info["id"], changes)
                 info = self.details(info)
+                self.warn_about_merged_tags(info, changes)
             else:
                 info = _apply(info, changes)
         self.result["diff"] = dict(before=before, after=_diff_view(info))
@@ -462,6 +463,13 @@ class InstanceModule:
             if wanted != current:
                 changes[field] = wanted or None  # null deletes the threshold
         return changes
+
+    def warn_about_merged_tags(self, info, changes):
+        """Whether the update call replaces or merges tags is not documented: say so when the tags asked for did not stick."""
+        if "tags" in changes and set(info.get("tags") or []) != set(changes["tags"]):
+            self.module.warn("Shadeform kept tags of instance {0} that were not asked for: it now has {1}. The API added the "
+                             "new tags to the old ones instead of replacing them; remove the others in the Shadeform "
+                             "console.".format(describe(info), ", ".join(repr(tag) for tag in info.get("tags") or [])))
 
     def warn_about_creation_fields(self, info):
         differing = ["{0} {1!r} (not {2!r})".format(field, info.get(field), self.params[field]) for field in CREATION_ONLY

@@ -247,3 +247,13 @@ def test_ssh_key_file_is_created_private_whatever_the_umask(run_module, sim, tmp
         os.umask(previous)
     assert result["changed"] is True
     assert modes and all(mode & 0o077 == 0 for mode in modes)
+
+
+def test_uploaded_keys_with_an_empty_private_key_are_not_taken_for_the_managed_one(run_module, sim, tmp_path):
+    sim.set_variants(uploaded_private_key="empty")
+    run_module(ssh_key.main, {"name": "alice", "public_key": KEY_A})
+    assert [k.get("private_key") for k in sim.ssh_keys][1:] == [""]
+    saved = run_module(ssh_key.main, {"private_key_path": str(tmp_path / "key")})
+    assert saved["rc"] == 0 and saved["ssh_key"]["name"] == "shadeform-managed-key"
+    removed = run_module(ssh_key.main, {"name": "alice", "state": "absent"})
+    assert removed["rc"] == 0 and removed["changed"] is True

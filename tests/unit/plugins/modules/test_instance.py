@@ -369,8 +369,25 @@ def test_delete_refused_before_active_waits_and_deletes_again(run_module, sim, l
     assert no_wait["rc"] == 1 and "only allow deleting once the instance is active" in no_wait["msg"]
 
 
-def test_capacity_refusal_is_reported(run_module, sim, launch):
+@pytest.mark.parametrize("error_body", ["message", "error", "error_object"])
+def test_capacity_refusal_is_reported_whatever_the_error_body(run_module, sim, launch, error_body):
+    sim.set_variants(error_body=error_body)
     sim.set_capacity(launch["cloud"], launch["region"], launch["shade_instance_type"], "refuse")
     result = run_module(main, launch)
     assert result["rc"] == 1 and "HTTP 409" in result["msg"]
     assert sim.instances == []
+
+
+def test_tags_merged_by_the_api_are_survived_and_reported(run_module, sim, launch, monkeypatch):
+    from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
+
+    warned = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, message: warned.append(message))
+    sim.set_variants(tags_update="merge")
+    run_module(main, launch)
+    added = run_module(main, dict(launch, tags=launch["tags"] + ["extra"]))
+    assert added["changed"] is True and sorted(added["instance"]["tags"]) == sorted(launch["tags"] + ["extra"]) and not warned
+    assert run_module(main, dict(launch, tags=launch["tags"] + ["extra"]))["changed"] is False
+    shrunk = run_module(main, dict(launch, tags=["extra"]))
+    assert shrunk["rc"] == 0 and shrunk["changed"] is True
+    assert len(warned) == 1 and "added the new tags to the old ones" in warned[0]
