@@ -21,8 +21,15 @@ REPO_ROOT = os.path.dirname(TESTS_DIR)
 
 sys.path.insert(0, TESTS_DIR)
 sys.path.insert(0, os.path.join(TESTS_DIR, "simulator"))
+sys.path.insert(0, os.path.join(TESTS_DIR, "contract"))
 
+from contract_check import ContractCheck  # noqa: E402  pylint: disable=wrong-import-position
 from helpers import API_KEY, load_fixture  # noqa: E402  pylint: disable=wrong-import-position
+from shadeform_simulator import Simulator  # noqa: E402  pylint: disable=wrong-import-position
+
+# Every simulator started in the test run checks the requests it gets and the answers it gives against the
+# project's contract of the API (tests/contract/shadeform-api.openapi.yaml); see api_contract below.
+CONTRACT = Simulator.contract = ContractCheck()
 
 
 def _make_collections_root():
@@ -47,14 +54,28 @@ def pytest_unconfigure(config):  # pylint: disable=unused-argument
     shutil.rmtree(COLLECTIONS_ROOT, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def api_contract():
+    """Fail the test when a request it caused, or an answer the simulator gave it, broke the API contract.
+
+    Applies to every simulator, in-process tests and the ansible-* commands a test starts alike (the simulator
+    runs in the pytest process).  A test that breaks the contract on purpose takes the violations itself
+    (``sim.take_contract_violations()``) and checks them.
+    """
+    CONTRACT.take_violations()
+    yield CONTRACT
+    violations = CONTRACT.take_violations()
+    if violations:
+        pytest.fail("The API contract (tests/contract/shadeform-api.openapi.yaml) was broken:\n" + "\n".join(violations),
+                    pytrace=False)
+
+
 @pytest.fixture
 def shadeform_api():
-    """A running simulator on 127.0.0.1 serving the API reference's example fleet.
+    """A running simulator on 127.0.0.1 serving the API reference's example fleet, checked against the contract.
 
     Tests replace the fleet (``set_instances``), inject faults and count the requests served.
     """
-    from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
-
     with Simulator(api_key=API_KEY) as simulator:
         simulator.set_instances(load_fixture("instances-example.json")["instances"])
         yield simulator

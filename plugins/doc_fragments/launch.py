@@ -3,18 +3,10 @@
 
 
 class ModuleDocFragment:  # pylint: disable=too-few-public-methods
-    """What an instance is launched with, shared by the modules that create instances."""
+    """The launch options instances and templates share (argument spec: module_utils/common.py, launch_argument_spec)."""
 
     DOCUMENTATION = r"""
 options:
-  os:
-    description: The operating system image, one of the type's C(os_options), for example V(ubuntu22.04_cuda12.2_shade_os).
-    type: str
-  ssh_key_id:
-    description:
-      - The id of the SSH key (see M(shadeform.cloud.ssh_key)) to install on the instance; the workspace's default key
-        when not given.
-    type: str
   envs:
     description: Environment variables for the instance. The values are secrets; they never appear in the output.
     type: list
@@ -30,7 +22,8 @@ options:
         required: true
   launch_configuration:
     description:
-      - What to run once the instance is up, a container or a startup script. Set at creation only.
+      - What to run once the instance is up, a container or a startup script, never both (checked before any call).
+      - For an instance, set at creation only.
       - The docker C(envs) values, the registry password and the startup script are secrets; they never appear in the output.
     type: dict
     suboptions:
@@ -113,7 +106,9 @@ options:
             type: str
             required: true
   auto_delete:
-    description: Delete the instance automatically past a date or past an amount spent.
+    description:
+      - Delete the instance automatically past a date or past an amount spent.
+      - V({}) (an empty dict) removes the thresholds of an existing instance.
     type: dict
     suboptions:
       date_threshold:
@@ -123,7 +118,9 @@ options:
         description: Dollars, as a decimal in a string, for example V("100.00").
         type: str
   alert:
-    description: Send an alert past a date or past an amount spent.
+    description:
+      - Send an alert past a date or past an amount spent.
+      - V({}) (an empty dict) removes the thresholds of an existing instance.
     type: dict
     suboptions:
       date_threshold:
@@ -132,4 +129,12 @@ options:
       spend_threshold:
         description: Dollars, as a decimal in a string.
         type: str
+  volume_mount:
+    description: How disks are mounted at creation.
+    type: dict
+    suboptions:
+      auto:
+        description: V(true) mounts the unmounted disks to a default file system.
+        type: bool
+        required: true
 """

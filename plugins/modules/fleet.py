@@ -83,6 +83,14 @@ options:
   max_hourly_price:
     description: The most to pay per instance and hour, in dollars (for example V(25.0)). Dearer offers are never used.
     type: float
+  os:
+    description: The operating system image of every member, one of the types' C(os_options).
+    type: str
+  ssh_key_id:
+    description:
+      - The id of the SSH key (see M(shadeform.cloud.ssh_key)) to install on every member; the workspace's default key
+        when not given.
+    type: str
   tags:
     description: More tags for every member, next to C(fleet=<name>), for example V([env=prod]).
     type: list
@@ -238,15 +246,13 @@ import re
 import socket
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, client_from_module
-from ansible_collections.shadeform.cloud.plugins.module_utils.launch_options import (
-    LAUNCH_FIELDS, launch_argument_spec, launch_problem, without_none)
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import (
+    api_argument_spec, check_launch_configuration, launch_argument_spec, run_module, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.offers import offer_key, offers
 
 GONE_STATUSES = ("deleting", "deleted")
+LAUNCH_FIELDS = ("os", "ssh_key_id") + tuple(launch_argument_spec())
 FLEET_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 # A refusal of these HTTP statuses is about the key or the account, not the offer: no other offer can fix it.
 FATAL_STATUSES = (401, 402, 403)
@@ -258,6 +264,8 @@ def argument_spec():
     spec = api_argument_spec()
     spec.update(launch_argument_spec())
     spec.update(
+        os=dict(type="str"),
+        ssh_key_id=dict(type="str", no_log=False),
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         count=dict(type="int"),
@@ -328,17 +336,20 @@ class Launch:
         self.attempt = None
 
 
-class FleetModule:
-    def __init__(self, module):
+class Fleet:
+    """One run of the module: ``result`` (shared with run_module) is filled as the run goes."""
+
+    def __init__(self, module, client, result):
         self.module = module
         self.params = module.params
-        self.client = client_from_module(module)
+        self.client = client
         self.attempts = []
         self.created = []
         self.deleted = []
         self.failed_offers = set()
         self.undeletable = {}
-        self.result = dict(changed=False, instances=[], attempts=self.attempts, created=self.created, deleted=self.deleted)
+        self.result = result
+        result.update(instances=[], attempts=self.attempts, created=self.created, deleted=self.deleted)
 
     def fail(self, msg):
         self.module.fail_json(msg=msg, **self.result)
@@ -355,7 +366,6 @@ class FleetModule:
             self.absent(members)
         else:
             self.present(members)
-        self.module.exit_json(**self.result)
 
     def check_params(self):
         params = self.params
@@ -371,9 +381,7 @@ class FleetModule:
             self.fail("max_hourly_price must be a positive number of dollars, not {0}.".format(params["max_hourly_price"]))
         if params["wait_timeout"] <= 0 or params["poll_interval"] <= 0:
             self.fail("wait_timeout and poll_interval must be positive numbers of seconds.")
-        problem = launch_problem(params["launch_configuration"])
-        if problem:
-            self.fail(problem)
+        check_launch_configuration(self.module, self.result)
 
     def absent(self, members):
         doomed = list(members)
@@ -641,13 +649,12 @@ def _details(instance):
     return ", {0}".format(details) if isinstance(details, str) and details else ""
 
 
+def run(module, client, result):
+    Fleet(module, client, result).run()
+
+
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    manager = FleetModule(module)
-    try:
-        manager.run()
-    except ShadeformAPIError as exc:
-        manager.fail(str(exc) + manager.progress_note())
+    run_module(argument_spec(), run)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,17 @@ description:
     through the API's update call. The other fields are set at creation only; when an existing instance differs in
     O(cloud), O(region) or O(shade_instance_type), the module warns and leaves it as it is (delete it and create it
     again to change those).
-  - Creating is asynchronous at Shadeform. With O(wait=true) (the default) the module polls the instance until it is
-    C(active), and fails clearly when it goes to C(error) or is not active within O(wait_timeout) seconds.
+  - Creating is asynchronous at Shadeform. With O(wait=true) (the default) the module polls the instance list until the
+    instance is C(active) B(and) has an address, as Shadeform's own clients do, and fails clearly when it goes to C(error)
+    or is not ready within O(wait_timeout) seconds.
+  - Whether an instance is gone is judged by its absence from the instance list, because what the API answers for a
+    deleted id differs (404, another error, or a status C(deleted)), and every answer is survived.
+  - Before any call, the module refuses what the API would refuse, namely a O(launch_configuration) with both or neither
+    of a container and a script, more than one volume, or a spot instance on a linked cloud account.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.launch
 attributes:
   check_mode:
     support: full
@@ -34,7 +40,9 @@ options:
     description:
       - V(present) creates the instance unless it exists, and updates its name and tags.
       - V(absent) deletes it, when it exists; billing stops as soon as it is C(deleting).
-      - V(restarted) restarts an existing C(active) instance; always reports a change.
+      - V(restarted) restarts an existing C(active) instance and always reports a change. It never waits and never
+        claims the instance is ready again (the result's C(ready) is null), since Shadeform keeps the status C(active) during a
+        restart, so only a connection can tell; follow it with M(ansible.builtin.wait_for_connection).
     type: str
     choices: [present, absent, restarted]
     default: present
@@ -62,6 +70,14 @@ options:
     description: V(true) launches on Shadeform's own account of the cloud; V(false) on your linked cloud account.
     type: bool
     default: true
+  rental_type:
+    description:
+      - V(on_demand) (the API's default when not set) or V(spot). Spot instances are cheaper but can be reclaimed at any
+        time (they then show as C(deleting) with C(status_details) C(preempted)); they need a C(spot) availability
+        entry for the region (see M(shadeform.cloud.instance_types_info)) and O(shade_cloud=true).
+      - Set at creation only.
+    type: str
+    choices: [on_demand, spot]
   os:
     description: The operating system image, one of the type's C(os_options), for example V(ubuntu22.04_cuda12.2_shade_os).
     type: str
@@ -73,8 +89,13 @@ options:
       - The id of the SSH key (see M(shadeform.cloud.ssh_key)) to install on the instance; the workspace's default key
         when not given.
     type: str
+  volume:
+    description:
+      - The name or id of a volume (see M(shadeform.cloud.volume)) to attach when the instance is created. It must be in
+        the instance's cloud and region and not mounted by another instance. Mutually exclusive with O(volume_ids).
+    type: str
   volume_ids:
-    description: Ids of storage volumes to attach.
+    description: The id of the volume to attach, as a list of exactly one id (Shadeform attaches one volume per instance).
     type: list
     elements: str
   tags:
@@ -83,137 +104,24 @@ options:
       - Compared as a set with the tags of an existing instance; a different set is written with the update call.
     type: list
     elements: str
-  envs:
-    description: Environment variables for the instance. The values are secrets; they never appear in the output.
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: The variable's name.
-        type: str
-        required: true
-      value:
-        description: The variable's value.
-        type: str
-        required: true
-  launch_configuration:
-    description:
-      - What to run once the instance is up, a container or a startup script. Set at creation only.
-      - The docker C(envs) values, the registry password and the startup script are secrets; they never appear in the output.
-    type: dict
-    suboptions:
-      type:
-        description: V(docker) runs O(launch_configuration.docker_configuration); V(script) runs O(launch_configuration.script_configuration).
-        type: str
-        required: true
-        choices: [docker, script]
-      docker_configuration:
-        description: The container to run.
-        type: dict
-        suboptions:
-          image:
-            description: The image, for example V(vllm/vllm-openai:latest).
-            type: str
-            required: true
-          args:
-            description: Arguments for the container.
-            type: str
-          shared_memory_in_gb:
-            description: Shared memory of the container.
-            type: int
-          envs:
-            description: Environment variables of the container.
-            type: list
-            elements: dict
-            suboptions:
-              name:
-                description: The variable's name.
-                type: str
-                required: true
-              value:
-                description: The variable's value.
-                type: str
-                required: true
-          port_mappings:
-            description: Ports of the host forwarded to the container.
-            type: list
-            elements: dict
-            suboptions:
-              host_port:
-                description: Port on the instance.
-                type: int
-                required: true
-              container_port:
-                description: Port in the container.
-                type: int
-                required: true
-          volume_mounts:
-            description: Host directories mounted in the container.
-            type: list
-            elements: dict
-            suboptions:
-              host_path:
-                description: Directory on the instance.
-                type: str
-                required: true
-              container_path:
-                description: Directory in the container.
-                type: str
-                required: true
-          registry_credentials:
-            description: Credentials of a private registry.
-            type: dict
-            suboptions:
-              username:
-                description: Registry user name.
-                type: str
-                required: true
-              password:
-                description: Registry password.
-                type: str
-                required: true
-      script_configuration:
-        description: The startup script.
-        type: dict
-        suboptions:
-          base64_script:
-            description: The script, base64-encoded, for example V({{ lookup('ansible.builtin.file', 'setup.sh') | b64encode }}).
-            type: str
-            required: true
-  auto_delete:
-    description: Delete the instance automatically past a date or past an amount spent.
-    type: dict
-    suboptions:
-      date_threshold:
-        description: An RFC 3339 date and time, for example V(2026-01-31T18:00:00Z).
-        type: str
-      spend_threshold:
-        description: Dollars, as a decimal in a string, for example V("100.00").
-        type: str
-  alert:
-    description: Send an alert past a date or past an amount spent.
-    type: dict
-    suboptions:
-      date_threshold:
-        description: An RFC 3339 date and time.
-        type: str
-      spend_threshold:
-        description: Dollars, as a decimal in a string.
-        type: str
   wait:
     description:
-      - Wait until the instance is C(active) (O(state=present), O(state=restarted)) or gone (O(state=absent)).
-      - Not in check mode.
+      - Wait until the instance is C(active) with an address (O(state=present)), or gone from the instance list
+        (O(state=absent)). Not in check mode, and not for O(state=restarted).
+      - When a provider refuses to delete an instance that is still launching, O(state=absent) with O(wait=true) waits
+        for the launch to end and deletes it then.
     type: bool
     default: true
   wait_timeout:
-    description: How many seconds to wait in all before failing.
+    description:
+      - How many seconds to wait in all before failing. The default hour is what Shadeform's own clients allow; a
+        type's C(boot_time.max_boot_in_sec) (from M(shadeform.cloud.instance_types_info)) is a typical launch time.
     type: int
-    default: 1200
+    default: 3600
   poll_interval:
-    description: Seconds between two looks at the instance while waiting.
+    description: Seconds between two looks at the instance list while waiting (Shadeform's own clients use 10 to 15).
     type: float
-    default: 5
+    default: 10
 seealso:
   - module: shadeform.cloud.instance_info
   - module: shadeform.cloud.instance_types_info
@@ -223,41 +131,37 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Launch the cheapest available A6000 and wait until it is active
-  hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/shadeform.cloud.shadeform:
-      api_key: "{{ vault_shadeform_api_key }}"
-  tasks:
-    - name: Find the A6000 types that are available, cheapest first
-      shadeform.cloud.instance_types_info:
-        gpu_type: A6000
-        num_gpus: 1
-        available: true
-      register: types
+- name: Find the cheapest on-demand A6000 available now
+  shadeform.cloud.instance_types_info:
+    gpu_type: A6000
+    num_gpus: 1
+    available: true
+    rental_type: on_demand
+  register: types
 
-    - name: Launch the instance (found by name when it already exists)
-      shadeform.cloud.instance:
-        name: notebook-a6000-01
-        cloud: "{{ types.instance_types[0].cloud }}"
-        region: "{{ (types.instance_types[0].availability | selectattr('available') | first).region }}"
-        shade_instance_type: "{{ types.instance_types[0].shade_instance_type }}"
-        tags:
-          - env=dev
-          - jupyter
-      register: launched
+- name: Launch it (found by name when it already exists) and wait until it is active with an address
+  shadeform.cloud.instance:
+    name: notebook-a6000-01
+    cloud: "{{ types.instance_types[0].cloud }}"
+    region: "{{ types.instance_types[0].availability[0].region }}"
+    shade_instance_type: "{{ types.instance_types[0].shade_instance_type }}"
+    tags:
+      - env=dev
+      - jupyter
+  register: launched
 
-    - name: Show where to connect
-      ansible.builtin.debug:
-        msg: "ssh {{ launched.instance.ssh_user }}@{{ launched.instance.ip }} -p {{ launched.instance.ssh_port }}"
+- name: Show where to connect
+  ansible.builtin.debug:
+    msg: "ssh {{ launched.instance.ssh_user }}@{{ launched.instance.ip }} -p {{ launched.instance.ssh_port }}"
 
-- name: Run a container with a secret token
+- name: Run a container with a secret token, on a spot instance, with a volume
   shadeform.cloud.instance:
     name: vllm-01
     cloud: hyperstack
     region: canada-1
-    shade_instance_type: H100
+    shade_instance_type: A6000
+    rental_type: spot
+    volume: model-cache
     launch_configuration:
       type: docker
       docker_configuration:
@@ -270,24 +174,36 @@ EXAMPLES = r"""
           - host_port: 80
             container_port: 8000
 
-- name: Retag an instance
+- name: Remove the spend limit of an instance
   shadeform.cloud.instance:
     name: vllm-01
-    tags: [env=prod, inference]
-    wait: false
+    auto_delete: {}
 
-- name: Restart one instance of several with the same name
+- name: Restart an instance (the status stays active; the result says nothing about readiness)
   shadeform.cloud.instance:
-    id: d290f1ee-6c54-4b01-90e6-d701748f0851
+    name: notebook-a6000-01
     state: restarted
+
+- name: Wait until it answers again
+  ansible.builtin.wait_for_connection:
+    timeout: 600
+  delegate_to: notebook-a6000-01
 
 - name: Delete it and wait until it is gone
   shadeform.cloud.instance:
-    name: vllm-01
+    name: notebook-a6000-01
     state: absent
 """
 
 RETURN = r"""
+ready:
+  description: Null after O(state=restarted) (readiness after a restart is unknown to the API); not returned otherwise.
+  returned: when O(state=restarted)
+  type: bool
+msg:
+  description: After O(state=restarted), how to wait for the machine.
+  returned: when O(state=restarted)
+  type: str
 instance:
   description:
     - The instance as C(GET /instances/{id}/info) describes it, after the change; secrets (docker C(envs) values, registry
@@ -337,20 +253,21 @@ instance:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, client_from_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import (api_argument_spec, check_launch_configuration,
+                                                                             launch_argument_spec, run_module, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_instance_details
+from ansible_collections.shadeform.cloud.plugins.module_utils.resources import list_volumes
 
 GONE_STATUSES = ("deleting", "deleted")
+PENDING_STATUSES = ("creating", "pending_provider", "pending")
 CREATION_ONLY = ("cloud", "region", "shade_instance_type")
-CREATE_FIELDS = ("cloud", "region", "shade_instance_type", "shade_cloud", "name", "os", "template_id", "ssh_key_id", "volume_ids",
-                 "tags", "envs", "launch_configuration", "auto_delete", "alert")
+CREATE_FIELDS = ("cloud", "region", "shade_instance_type", "shade_cloud", "name", "rental_type", "os", "template_id", "ssh_key_id",
+                 "volume_ids", "volume_mount", "tags", "envs", "launch_configuration", "auto_delete", "alert")
 REQUIRED_TO_CREATE = ("name", "cloud", "region", "shade_instance_type")
-DIFF_FIELDS = ("id", "name", "status", "cloud", "region", "shade_instance_type", "tags")
-_ENV = dict(type="list", elements="dict", options=dict(name=dict(type="str", required=True), value=dict(type="str", required=True, no_log=True)))
-_THRESHOLDS = dict(date_threshold=dict(type="str"), spend_threshold=dict(type="str"))
+DIFF_FIELDS = ("id", "name", "status", "cloud", "region", "shade_instance_type", "tags", "auto_delete", "alert")
+RESTART_NOTE = ("Restart requested. Shadeform keeps the status 'active' during a restart, so the API cannot tell when the "
+                "machine is back: wait for it with ansible.builtin.wait_for_connection.")
 
 
 def argument_spec():
@@ -363,65 +280,63 @@ def argument_spec():
         region=dict(type="str"),
         shade_instance_type=dict(type="str"),
         shade_cloud=dict(type="bool", default=True),
+        rental_type=dict(type="str", choices=["on_demand", "spot"]),
         os=dict(type="str"),
         template_id=dict(type="str"),
         ssh_key_id=dict(type="str", no_log=False),
+        volume=dict(type="str"),
         volume_ids=dict(type="list", elements="str"),
         tags=dict(type="list", elements="str"),
-        envs=_ENV,
-        launch_configuration=dict(type="dict", options=dict(
-            type=dict(type="str", required=True, choices=["docker", "script"]),
-            docker_configuration=dict(type="dict", options=dict(
-                image=dict(type="str", required=True),
-                args=dict(type="str"),
-                shared_memory_in_gb=dict(type="int"),
-                envs=_ENV,
-                port_mappings=dict(type="list", elements="dict", options=dict(
-                    host_port=dict(type="int", required=True), container_port=dict(type="int", required=True))),
-                volume_mounts=dict(type="list", elements="dict", options=dict(
-                    host_path=dict(type="str", required=True), container_path=dict(type="str", required=True))),
-                registry_credentials=dict(type="dict", no_log=False, options=dict(
-                    username=dict(type="str", required=True), password=dict(type="str", required=True, no_log=True))),
-            )),
-            script_configuration=dict(type="dict", options=dict(base64_script=dict(type="str", required=True, no_log=True))),
-        )),
-        auto_delete=dict(type="dict", options=_THRESHOLDS),
-        alert=dict(type="dict", options=_THRESHOLDS),
         wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=1200),
-        poll_interval=dict(type="float", default=5),
+        wait_timeout=dict(type="int", default=3600),
+        poll_interval=dict(type="float", default=10),
     )
+    spec.update(launch_argument_spec())
     return spec
-
-
-def without_none(value):
-    """The value with every None left out of its dicts (AnsibleModule fills unset suboptions with None)."""
-    if isinstance(value, dict):
-        return dict((key, without_none(item)) for key, item in value.items() if item is not None)
-    if isinstance(value, list):
-        return [without_none(item) for item in value]
-    return value
 
 
 def describe(instance):
     return "{0!r} ({1})".format(instance.get("name"), instance.get("id"))
 
 
+def is_ready(instance):
+    """Active and reachable: the status alone is not enough, the address comes later on some clouds."""
+    return instance.get("status") == "active" and bool(instance.get("ip"))
+
+
+def check_options(module, result):
+    """Refuse, before any call, what the API would refuse or misread."""
+    params = module.params
+    check_launch_configuration(module, result)
+    if params["volume_ids"] is not None and len(params["volume_ids"]) != 1:
+        module.fail_json(msg="volume_ids holds {0} volumes; Shadeform attaches exactly one volume to an instance (in its cloud "
+                             "and region).".format(len(params["volume_ids"])), **result)
+    if params["volume"] and params["volume_ids"]:
+        module.fail_json(msg="Give volume or volume_ids, not both.", **result)
+    if params["rental_type"] == "spot" and not params["shade_cloud"]:
+        module.fail_json(msg="Spot instances run on Shadeform's own accounts only: set shade_cloud: true, or rental_type: on_demand.",
+                         **result)
+
+
 class InstanceModule:
-    def __init__(self, module):
+    def __init__(self, module, client, result):
         self.module = module
         self.params = module.params
-        self.client = client_from_module(module)
-        self.result = dict(changed=False, instance={})
+        self.client = client
+        self.result = result
+        self.result["instance"] = {}
 
     def fail(self, msg, **extra):
         self.module.fail_json(msg=msg, **dict(self.result, **extra))
 
     # -- finding ---------------------------------------------------------------------------------------------------
 
+    def listed(self):
+        return [item for item in self.client.list_instances() if isinstance(item, dict)]
+
     def find(self):
         """The instance to manage (from the instance list), or None; fails when the name is ambiguous."""
-        instances = [item for item in self.client.list_instances() if isinstance(item, dict)]
+        instances = self.listed()
         if self.params["id"]:
             return next((item for item in instances if item.get("id") == self.params["id"]), None)
         name = self.params["name"]
@@ -436,36 +351,46 @@ class InstanceModule:
             return next((item for item in instances if item.get("name") == name), None)
         return None
 
-    def info(self, instance_id):
-        return self.client.instance_info(instance_id, missing_ok=True)
+    def details(self, listed):
+        """The instance with its launch details (GET /info); the listed one when /info says it is gone (answers vary)."""
+        try:
+            info = self.client.instance_info(listed["id"], missing_ok=True)
+        except ShadeformAPIError as exc:
+            if exc.status is None or not 400 <= exc.status < 500:
+                raise
+            info = None
+        if not isinstance(info, dict) or info.get("status") == "deleted":
+            return listed
+        return info
 
     # -- waiting ---------------------------------------------------------------------------------------------------
 
     def wait_until(self, instance_id, gone):
+        """Poll the instance list (the one answer that is the same everywhere) until the instance is ready or absent."""
         deadline = time.monotonic() + self.params["wait_timeout"]
         interval = max(self.params["poll_interval"], 0.05)
         last = None
         while True:
-            info = self.client.instance_info(instance_id, missing_ok=True)
-            if info is None or info.get("status") == "deleted":
+            listed = next((item for item in self.listed() if item.get("id") == instance_id), None)
+            if listed is None:
                 if gone:
                     return None
                 self.fail("Shadeform instance {0} disappeared while waiting for it to become active.".format(instance_id))
             elif not gone:
-                status = info.get("status")
-                if status == "active":
-                    return info
+                status = listed.get("status")
+                if is_ready(listed):
+                    return self.details(listed)
                 if status in ("error",) + GONE_STATUSES:
-                    self.result["instance"] = redact_instance_details(info)
+                    self.result["instance"] = redact_instance_details(listed)
                     self.fail("Shadeform instance {0} went to status {1!r}{2} instead of becoming active.".format(
-                        describe(info), status, _details(info)))
-            last = info
+                        describe(listed), status, _details(listed)))
+            last = listed
             if time.monotonic() + interval > deadline:
                 break
             time.sleep(interval)
         if last is not None:
             self.result["instance"] = redact_instance_details(last)
-        what = "gone" if gone else "active"
+        what = "gone" if gone else "active with an address"
         status = last.get("status") if last else None
         self.fail("Shadeform instance {0} is not {1} after {2} seconds (status {3!r}{4}). It may still get there: raise wait_timeout, "
                   "or run the task again later (it finds the instance again, nothing is duplicated).".format(
@@ -478,6 +403,7 @@ class InstanceModule:
         state = self.params["state"]
         if not self.params["id"] and not self.params["name"]:
             self.fail("Give name (or id) of the instance.")
+        check_options(self.module, self.result)
         found = self.find()
         if state == "absent":
             self.absent(found)
@@ -485,7 +411,6 @@ class InstanceModule:
             self.restarted(found)
         else:
             self.present(found)
-        self.module.exit_json(**self.result)
 
     def present(self, found):
         if found is None:
@@ -493,9 +418,11 @@ class InstanceModule:
                 self.fail("No Shadeform instance has the id {0}: leave id out to create an instance (found by name).".format(self.params["id"]))
             self.create()
             return
-        info = self.info(found["id"]) or found
-        if info.get("status") in GONE_STATUSES:
-            self.fail("Shadeform instance {0} is being deleted; it cannot be updated.".format(describe(info)))
+        if found.get("status") in GONE_STATUSES:
+            self.result["instance"] = redact_instance_details(found)
+            self.fail("Shadeform instance {0} is being deleted{1}; it cannot be updated. Leave id out to create a new one "
+                      "by name.".format(describe(found), _details(found)))
+        info = self.details(found)
         self.warn_about_creation_fields(info)
         changes = self.updates(info)
         before = _diff_view(info)
@@ -503,9 +430,10 @@ class InstanceModule:
             self.result["changed"] = True
             if not self.module.check_mode:
                 self.client.update_instance(info["id"], changes)
-                info = self.info(info["id"]) or dict(info, **changes)
+                info = self.details(info)
+                self.warn_about_merged_tags(info, changes)
             else:
-                info = dict(info, **changes)
+                info = _apply(info, changes)
         self.result["diff"] = dict(before=before, after=_diff_view(info))
         if info.get("status") == "error":
             self.result["instance"] = redact_instance_details(info)
@@ -513,11 +441,12 @@ class InstanceModule:
                 self.fail("Shadeform instance {0} is in status 'error'{1}: delete it (state: absent) and create it again.".format(
                     describe(info), _details(info)))
             self.module.warn("Shadeform instance {0} is in status 'error'{1}.".format(describe(info), _details(info)))
-        elif self.params["wait"] and not self.module.check_mode and info.get("status") != "active":
+        elif self.params["wait"] and not self.module.check_mode and not is_ready(info):
             info = self.wait_until(info["id"], gone=False)
         self.result["instance"] = redact_instance_details(info)
 
     def updates(self, info):
+        """The body of the update call: changed name and tags; auto_delete and alert set, or cleared (null) when given as {}."""
         changes = {}
         name = self.params["name"]
         if name is not None and self.params["id"] and info.get("name") != name:
@@ -527,24 +456,62 @@ class InstanceModule:
         if tags is not None and set(tags) != set(current_tags):
             changes["tags"] = tags
         for field in ("auto_delete", "alert"):
+            if self.params[field] is None:
+                continue
             wanted = without_none(self.params[field])
-            if self.params[field] is not None and wanted != (info.get(field) or {}):
-                changes[field] = wanted
+            current = info.get(field) or {}
+            if wanted != current:
+                changes[field] = wanted or None  # null deletes the threshold
         return changes
+
+    def warn_about_merged_tags(self, info, changes):
+        """Whether the update call replaces or merges tags is not documented: say so when the tags asked for did not stick."""
+        if "tags" in changes and set(info.get("tags") or []) != set(changes["tags"]):
+            self.module.warn("Shadeform kept tags of instance {0} that were not asked for: it now has {1}. The API added the "
+                             "new tags to the old ones instead of replacing them; remove the others in the Shadeform "
+                             "console.".format(describe(info), ", ".join(repr(tag) for tag in info.get("tags") or [])))
 
     def warn_about_creation_fields(self, info):
         differing = ["{0} {1!r} (not {2!r})".format(field, info.get(field), self.params[field]) for field in CREATION_ONLY
                      if self.params[field] is not None and info.get(field) != self.params[field]]
+        rental = (info.get("rental_terms") or {}).get("rental_type") if isinstance(info.get("rental_terms"), dict) else None
+        if self.params["rental_type"] and rental and rental != self.params["rental_type"]:
+            differing.append("rental_type {0!r} (not {1!r})".format(rental, self.params["rental_type"]))
         if differing:
             self.module.warn("Shadeform instance {0} exists with {1}; it is left as it is: these fields are set at creation only. "
                              "Delete it (state: absent) and create it again to change them.".format(describe(info), ", ".join(differing)))
+
+    def volume_ids(self):
+        """The one volume to attach, found by id or name among the workspace's volumes."""
+        wanted = self.params["volume"]
+        if not wanted:
+            return self.params["volume_ids"]
+        volumes = list_volumes(self.client)
+        matching = [v for v in volumes if v.get("id") == wanted] or [v for v in volumes if v.get("name") == wanted]
+        if len(matching) != 1:
+            self.fail("{0} Shadeform volume has the id or name {1!r}{2}; create it with shadeform.cloud.volume, or give its id.".format(
+                "No" if not matching else "More than one", wanted,
+                "" if not matching else " (ids {0})".format(", ".join(str(v.get("id")) for v in matching))))
+        volume = matching[0]
+        if (volume.get("cloud"), volume.get("region")) != (self.params["cloud"], self.params["region"]):
+            self.fail("Shadeform volume {0!r} is in {1} {2}; an instance can only attach a volume of its own cloud and region "
+                      "({3} {4}).".format(wanted, volume.get("cloud"), volume.get("region"), self.params["cloud"], self.params["region"]))
+        if volume.get("mounted_by") and not volume.get("supports_multi_mount"):
+            self.fail("Shadeform volume {0!r} is already mounted by instance {1}.".format(wanted, volume["mounted_by"]))
+        return [volume["id"]]
 
     def create(self):
         missing = [field for field in REQUIRED_TO_CREATE if not self.params[field]]
         if missing:
             self.fail("No Shadeform instance is named {0!r}; to create it, {1} {2} required.".format(
                 self.params["name"], ", ".join(missing), "is" if len(missing) == 1 else "are"))
-        body = dict((field, without_none(self.params[field])) for field in CREATE_FIELDS if self.params[field] is not None)
+        body = dict((field, without_none(self.params[field])) for field in CREATE_FIELDS if self.params.get(field) is not None)
+        for field in ("auto_delete", "alert"):
+            if body.get(field) == {}:
+                del body[field]
+        volume_ids = self.volume_ids()
+        if volume_ids:
+            body["volume_ids"] = volume_ids
         self.result["changed"] = True
         self.result["diff"] = dict(before={}, after=dict((k, v) for k, v in _diff_view(body).items() if v is not None))
         if self.module.check_mode:
@@ -555,7 +522,8 @@ class InstanceModule:
         if self.params["wait"]:
             info = self.wait_until(instance_id, gone=False)
         else:
-            info = self.info(instance_id) or dict(body, id=instance_id)
+            listed = next((item for item in self.listed() if item.get("id") == instance_id), dict(body, id=instance_id))
+            info = self.details(listed)
         self.result["instance"] = redact_instance_details(info)
 
     def absent(self, found):
@@ -569,9 +537,33 @@ class InstanceModule:
             self.result["changed"] = True
             if self.module.check_mode:
                 return
-            self.client.delete_instance(found["id"])
+            self.delete(found)
         if self.params["wait"] and not self.module.check_mode:
             self.wait_until(found["id"], gone=True)
+
+    def delete(self, found):
+        """Delete; some providers refuse before the instance is active: then, with wait, wait for it and delete again."""
+        try:
+            self.client.delete_instance(found["id"])
+        except ShadeformAPIError as exc:
+            if found.get("status") not in PENDING_STATUSES or exc.status is None or not 400 <= exc.status < 500:
+                raise
+            if not self.params["wait"]:
+                self.fail("Shadeform refused to delete instance {0} while it is {1!r} ({2}). Some providers only allow deleting "
+                          "once the instance is active: run again with wait: true, or later.".format(
+                              describe(found), found.get("status"), exc))
+            self.wait_for_launch_to_end(found["id"])
+            self.client.delete_instance(found["id"])
+
+    def wait_for_launch_to_end(self, instance_id):
+        deadline = time.monotonic() + self.params["wait_timeout"]
+        while time.monotonic() < deadline:
+            listed = next((item for item in self.listed() if item.get("id") == instance_id), None)
+            if listed is None or listed.get("status") not in PENDING_STATUSES:
+                return
+            time.sleep(max(self.params["poll_interval"], 0.05))
+        self.fail("Shadeform instance {0} is still launching after {1} seconds and cannot be deleted before; run the task again "
+                  "later.".format(instance_id, self.params["wait_timeout"]))
 
     def restarted(self, found):
         if found is None:
@@ -581,20 +573,28 @@ class InstanceModule:
             self.result["instance"] = redact_instance_details(found)
             self.fail("Shadeform instance {0} is {1!r}; only active instances can be restarted.".format(describe(found), found.get("status")))
         self.result["changed"] = True
+        self.result["ready"] = None
+        self.result["msg"] = RESTART_NOTE
         self.result["diff"] = dict(before=dict(_diff_view(found), restarted=False), after=dict(_diff_view(found), restarted=True))
+        self.result["instance"] = redact_instance_details(found)
         if self.module.check_mode:
-            self.result["instance"] = redact_instance_details(found)
             return
         self.client.restart_instance(found["id"])
-        if self.params["wait"]:
-            info = self.wait_until(found["id"], gone=False)
+
+
+def _apply(info, changes):
+    """What an update makes of the instance: a null value removes the field."""
+    applied = dict(info)
+    for field, value in changes.items():
+        if value is None:
+            applied.pop(field, None)
         else:
-            info = self.info(found["id"]) or found
-        self.result["instance"] = redact_instance_details(info)
+            applied[field] = value
+    return applied
 
 
 def _diff_view(instance):
-    return dict((field, instance.get(field)) for field in DIFF_FIELDS if field in instance)
+    return dict((field, instance.get(field)) for field in DIFF_FIELDS if instance.get(field) is not None or field in ("id", "name"))
 
 
 def _details(instance):
@@ -602,13 +602,12 @@ def _details(instance):
     return ", {0}".format(details) if isinstance(details, str) and details else ""
 
 
+def run(module, client, result):
+    InstanceModule(module, client, result).run()
+
+
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    manager = InstanceModule(module)
-    try:
-        manager.run()
-    except ShadeformAPIError as exc:
-        manager.fail(str(exc))
+    run_module(argument_spec(), run)
 
 
 if __name__ == "__main__":

@@ -74,29 +74,24 @@ instances:
       tags: [tag1]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, client_from_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, run_module
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, matches, redact_secrets
 
 
-def main():
+def argument_spec():
     spec = api_argument_spec()
     spec.update(
         id=dict(type="str"),
         name=dict(type="str"),
         **dict((option, dict(type="list", elements="str", default=[])) for option in FILTER_OPTIONS)
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    client = client_from_module(module)
-    try:
-        instances = client.list_instances()
-    except ShadeformAPIError as exc:
-        module.fail_json(msg=str(exc))
+    return spec
+
+
+def run(module, client, result):
     filters = dict((option, module.params[option]) for option in FILTER_OPTIONS)
     selected = []
-    for instance in instances:
+    for instance in client.list_instances():
         if not isinstance(instance, dict):
             continue
         if module.params["id"] is not None and instance.get("id") != module.params["id"]:
@@ -105,7 +100,11 @@ def main():
             continue
         if matches(instance, **filters):
             selected.append(redact_secrets(instance))
-    module.exit_json(changed=False, instances=selected)
+    result["instances"] = selected
+
+
+def main():
+    run_module(argument_spec(), run)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,12 @@ version_added: 1.0.0
 author:
   - shadeform.cloud contributors (@shadeform)
 description:
-  - Lists the instance types Shadeform offers (C(GET /instances/types)), filtered by the API, sorted by hourly price,
-    cheapest first, so that a play can pick the cheapest available type for a GPU.
-  - Each type tells in which regions of its cloud it is available right now (C(availability)).
+  - Lists the instance types Shadeform offers (C(GET /instances/types)), filtered, sorted by hourly price, cheapest
+    first, so that a play can pick the cheapest available type for a GPU.
+  - Each type tells in which regions of its cloud it is offered (C(availability)), one entry per region and rental type;
+    a type that offers spot lists a region twice, and the two entries can differ in availability. The module keeps the
+    entries of the O(rental_type) asked for (on-demand by default), gives each its price in dollars, and drops the types
+    left without an entry. The types are sorted cheapest first by the price of those entries.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
@@ -39,9 +42,19 @@ options:
     type: str
   available:
     description:
-      - V(true) keeps only the types available now (in O(region) when it is given); V(false) only those that are not.
+      - V(true) keeps only the entries available now (in O(region) when it is given); V(false) only those that are not.
         Not set, the availability does not matter.
     type: bool
+  rental_type:
+    description:
+      - Keep the availability entries of this rental type. V(spot) instances are cheaper but can be reclaimed at any
+        time; V(any) keeps both.
+    type: str
+    choices: [on_demand, spot, any]
+    default: on_demand
+  max_hourly_price:
+    description: Keep only the entries that cost at most this many dollars per hour, for example V(1.5).
+    type: float
 seealso:
   - module: shadeform.cloud.instance
 """
@@ -61,12 +74,20 @@ EXAMPLES = r"""
     name: notebook-01
     cloud: "{{ cheapest.cloud }}"
     shade_instance_type: "{{ cheapest.shade_instance_type }}"
-    region: "{{ (cheapest.availability | selectattr('available') | first).region }}"
+    region: "{{ cheapest.availability[0].region }}"
+
+- name: Find spot H100s at 2 dollars an hour or less
+  shadeform.cloud.instance_types_info:
+    gpu_type: H100
+    available: true
+    rental_type: spot
+    max_hourly_price: 2.0
+  register: spot_types
 """
 
 RETURN = r"""
 instance_types:
-  description: The instance types that pass the filters, cheapest (lowest C(hourly_price)) first.
+  description: The instance types with at least one entry that passes the filters, cheapest first.
   returned: success
   type: list
   elements: dict
@@ -88,11 +109,13 @@ instance_types:
       type: dict
       returned: always
     hourly_price:
-      description: Price in cents per hour.
+      description: On-demand price in cents per hour, as the API gives it.
       type: int
       returned: always
     availability:
-      description: One item per region, with C(region), C(available) (a boolean) and C(display_name).
+      description:
+        - The entries that pass the filters, each with C(region), C(available) (a boolean), C(display_name),
+          C(rental_type) and C(hourly_price) (dollars per hour, a decimal in a string, for that rental type).
       type: list
       elements: dict
       returned: always
@@ -103,25 +126,15 @@ instance_types:
       hourly_price: 82
       configuration: {num_gpus: 1, gpu_type: A6000, vram_per_gpu_in_gb: 48, vcpus: 6, memory_in_gb: 46}
       availability:
-        - {region: us-east-1, available: true, display_name: US-EAST-1}
+        - {region: us-east-1, available: true, display_name: US-EAST-1, rental_type: on_demand, hourly_price: "0.82"}
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, run_module
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, client_from_module
-
-FILTERS = ("cloud", "region", "gpu_type", "num_gpus", "shade_instance_type", "available")
+API_FILTERS = ("cloud", "region", "gpu_type", "num_gpus", "shade_instance_type", "available")
 
 
-def _price(instance_type):
-    price = instance_type.get("hourly_price")
-    if isinstance(price, (int, float)) and not isinstance(price, bool):
-        return (0, price)
-    return (1, 0)  # types without a price go last
-
-
-def main():
+def argument_spec():
     spec = api_argument_spec()
     spec.update(
         cloud=dict(type="str"),
@@ -130,18 +143,70 @@ def main():
         num_gpus=dict(type="int"),
         shade_instance_type=dict(type="str"),
         available=dict(type="bool"),
+        rental_type=dict(type="str", default="on_demand", choices=["on_demand", "spot", "any"]),
+        max_hourly_price=dict(type="float"),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    client = client_from_module(module)
-    params = dict((name, module.params[name]) for name in FILTERS)
-    params["sort"] = "price"
+    return spec
+
+
+def dollars(value):
+    """A price in dollars as a float, from the API's decimal string; None when it is not one."""
     try:
-        types = client.list_instance_types(params)
-    except ShadeformAPIError as exc:
-        module.fail_json(msg=str(exc))
-    # The API sorts too; sorting again keeps "cheapest first" true whatever it does.
-    types = sorted((item for item in types if isinstance(item, dict)), key=_price)
-    module.exit_json(changed=False, instance_types=types)
+        price = float(value)
+    except (TypeError, ValueError):
+        return None
+    return price if price >= 0 else None
+
+
+def priced_entries(instance_type, params):
+    """The type's availability entries that fit the options, each with its rental type and its price in dollars.
+
+    On-demand entries carry no price in the API: theirs is the type's ``hourly_price`` (cents). Spot entries carry
+    their own ``hourly_price`` (dollars).
+    """
+    cents = instance_type.get("hourly_price")
+    on_demand = cents / 100.0 if isinstance(cents, (int, float)) and not isinstance(cents, bool) else None
+    entries = []
+    for entry in instance_type.get("availability") or []:
+        if not isinstance(entry, dict):
+            continue
+        rental_type = entry.get("rental_type") or "on_demand"
+        if params["rental_type"] != "any" and rental_type != params["rental_type"]:
+            continue
+        if params["region"] and entry.get("region") != params["region"]:
+            continue
+        if params["available"] is not None and bool(entry.get("available")) != params["available"]:
+            continue
+        price = dollars(entry.get("hourly_price")) if rental_type == "spot" else on_demand
+        if params["max_hourly_price"] is not None and (price is None or price > params["max_hourly_price"]):
+            continue
+        entries.append(dict(entry, rental_type=rental_type, hourly_price=None if price is None else "{0:.2f}".format(price)))
+    return entries
+
+
+def _cheapest(instance_type):
+    prices = [dollars(entry["hourly_price"]) for entry in instance_type["availability"] if entry["hourly_price"] is not None]
+    return (0, min(prices)) if prices else (1, 0)  # types without a price go last
+
+
+def run(module, client, result):
+    params = module.params
+    query = dict((name, params[name]) for name in API_FILTERS)
+    query["sort"] = "price"
+    selected = []
+    for instance_type in client.list_instance_types(query):
+        if not isinstance(instance_type, dict):
+            continue
+        entries = priced_entries(instance_type, params)
+        if entries:
+            selected.append(dict(instance_type, availability=entries))
+    # Cheapest first by the price of the rental type asked for; the API's own sort knows only the on-demand price.
+    selected.sort(key=_cheapest)
+    result["instance_types"] = selected
+
+
+def main():
+    run_module(argument_spec(), run)
 
 
 if __name__ == "__main__":

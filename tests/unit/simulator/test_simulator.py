@@ -26,6 +26,7 @@ SIMULATOR_SCRIPT = os.path.join(SIMULATOR_DIR, "shadeform_simulator.py")
 if SIMULATOR_DIR not in sys.path:
     sys.path.insert(0, SIMULATOR_DIR)
 
+import api_endpoints  # noqa: E402
 import shadeform_simulator  # noqa: E402
 from shadeform_simulator import Simulator, SimulatorError, generate_fleet, load_fleet  # noqa: E402
 
@@ -144,7 +145,8 @@ def test_keep_alive_connection_serves_several_requests(sim):
 def test_serves_a_large_fleet():
     fleet = generate_fleet(10000, seed=9)
     with Simulator(api_key=KEY, instances=fleet) as sim:
-        status, headers, data = call(sim)
+        # The first answer waits for the contract check of 10,000 instances.
+        status, headers, data = call(sim, timeout=60)
         assert status == 200
         assert int(headers["Content-Length"]) == len(data)
         assert len(json.loads(data)["instances"]) == 10000
@@ -159,7 +161,7 @@ def test_body_serialized_once_per_fleet_change(sim, monkeypatch):
         calls.append(1)
         return real_dumps(*args, **kwargs)
 
-    monkeypatch.setattr(shadeform_simulator.json, "dumps", counting_dumps)
+    monkeypatch.setattr(api_endpoints.json, "dumps", counting_dumps)
     for _unused in range(3):
         assert call(sim)[0] == 200
     assert not calls
@@ -372,7 +374,7 @@ def test_requests_are_recorded_without_the_key(sim):
         {"method": "GET", "path": "/v1/instances", "api_key_ok": True, "user_agent": UA, "status": 200},
         {"method": "GET", "path": "/v1/instances", "api_key_ok": False, "user_agent": UA, "status": 401},
         {"method": "GET", "path": "/v1/nope", "api_key_ok": True, "user_agent": UA, "status": 404},
-        {"method": "POST", "path": "/v1/instances", "api_key_ok": True, "user_agent": UA, "status": 405},
+        {"method": "POST", "path": "/v1/instances", "api_key_ok": True, "user_agent": UA, "status": 405, "body": {}},
     ]
     dumped = json.dumps(sim.requests) + json.dumps(control(sim, "GET", "requests")[2])
     assert KEY not in dumped and "wrong-key-zzz" not in dumped
@@ -467,7 +469,7 @@ def test_control_replace_fleet(sim):
     assert control(sim, "PUT", "instances", {"instances": [{"id": "x1"}]})[0::2] == (200, {"count": 1})
     assert sim.instances == [{"id": "x1"}]
     assert control(sim, "PUT", "instances", [{"id": "x2"}, {"id": "x3"}])[0::2] == (200, {"count": 2})
-    assert control(sim, "GET", "instances")[2] == {"instances": [{"id": "x2"}, {"id": "x3"}]}
+    assert sim.instances == [{"id": "x2"}, {"id": "x3"}]
     status, _headers, data = control(sim, "PUT", "instances", {"generate": 30, "seed": 4, "ip_pool": ["127.0.0.5:2200"]})
     assert (status, data) == (200, {"count": 30})
     assert sim.instances == generate_fleet(30, seed=4, ip_pool=["127.0.0.5:2200"])
@@ -476,7 +478,7 @@ def test_control_replace_fleet(sim):
     assert len(sim.instances) == 30
 
 
-def test_control_patch_and_delete_instance(sim):
+def test_control_patch_instance(sim):
     target = next(item for item in sim.instances if item["status"] == "creating")
     status, _headers, data = control(sim, "PATCH", "instances/" + target["id"], {"status": "active", "ip": "127.0.0.9"})
     assert status == 200 and data["status"] == "active" and data["ip"] == "127.0.0.9"
@@ -484,22 +486,11 @@ def test_control_patch_and_delete_instance(sim):
     assert served[target["id"]]["ip"] == "127.0.0.9"
     assert control(sim, "PATCH", "instances/unknown", {"status": "active"})[0] == 404
     assert control(sim, "PATCH", "instances/" + target["id"], ["not", "a", "dict"])[0] == 400
-    assert control(sim, "DELETE", "instances/" + target["id"])[0] == 200
-    assert target["id"] not in [item["id"] for item in sim.instances]
-    assert control(sim, "DELETE", "instances/" + target["id"])[0] == 404
 
 
-def test_control_faults(sim):
-    assert control(sim, "POST", "faults", {"kind": "server_error", "count": 2, "status": 500})[0::2] == (
-        200, {"queued": 2, "pending": 2})
-    assert [fault["status"] for fault in control(sim, "GET", "faults")[2]["faults"]] == [500, 500]
-    assert call(sim)[0] == 500
-    assert control(sim, "DELETE", "faults")[0] == 200
-    assert call(sim)[0] == 200
-    assert control(sim, "POST", "faults", {"kind": "bogus"})[0] == 400
-    assert control(sim, "POST", "faults", {"count": 1})[0] == 400
-    assert control(sim, "POST", "faults", {"kind": "rate_limit", "bogus": 1})[0] == 400
-    assert sim.faults == []
+def test_unused_control_routes_are_gone(sim):
+    for method, path in (("GET", "instances"), ("DELETE", "instances/x"), ("GET", "faults"), ("POST", "faults"), ("DELETE", "faults")):
+        assert control(sim, method, path, {} if method == "POST" else None)[0] in (404, 405)
 
 
 def test_control_request_log(sim):
@@ -514,13 +505,13 @@ def test_control_request_log(sim):
 
 def test_control_errors(sim):
     assert control(sim, "GET", "nothing")[0] == 404
-    status, headers, _data = control(sim, "PATCH", "faults", {})
-    assert status == 405 and headers["Allow"] == "DELETE, GET, POST"
-    status, _headers, data = call(sim, "/_sim/faults", "POST", key=None)
+    status, headers, _data = control(sim, "POST", "requests", {})
+    assert status == 405 and headers["Allow"] == "DELETE, GET"
+    status, _headers, data = call(sim, "/_sim/instances", "PUT", key=None)
     assert status == 400 and b"JSON body" in data
     conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=10)
     try:
-        conn.request("POST", "/_sim/faults", body=b"{not json", headers={"Content-Type": "application/json"})
+        conn.request("PUT", "/_sim/instances", body=b"{not json", headers={"Content-Type": "application/json"})
         assert conn.getresponse().status == 400
     finally:
         conn.close()
@@ -774,20 +765,18 @@ def test_cli_start_serve_and_stop(tmp_path, signum):
 
 def test_cli_defaults_demo_fleet_env_key_and_ip_pool(tmp_path):
     env = dict(os.environ, SHADEFORM_SIMULATOR_API_KEY="env-key")
-    process, _ready, url = _start_cli(tmp_path, "--ip-pool", "127.0.0.3:2022", env=env)
+    process, _ready, url = _start_cli(tmp_path, "--ip-pool", "127.0.0.3:2022", "--variant", "deleted_info=bad_request",
+                                      "--variant", "error_body=error", env=env)
     try:
         served = _get(url, "env-key")
         demo = load_fleet(shadeform_simulator.DEMO_FLEET_PATH)
         assert [item["id"] for item in served] == [item["id"] for item in demo]
         assert {(item["ip"], item["ssh_port"]) for item in served if item["status"] == "active"} == {("127.0.0.3", 2022)}
-        base = url[:-len("/v1")]
-        request = urllib.request.Request(base + "/_sim/faults", method="POST",
-                                         data=json.dumps({"kind": "status", "status": 418}).encode())
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert json.loads(response.read())["queued"] == 1
+        request = urllib.request.Request(url + "/instances/unknown/info", headers={"X-API-KEY": "env-key"})
         with pytest.raises(urllib.error.HTTPError) as caught:
-            _get(url, "env-key")
-        assert caught.value.code == 418
+            urllib.request.urlopen(request, timeout=10)  # nosec - loopback only
+        assert (caught.value.code, json.loads(caught.value.read())) == (
+            400, {"error_code": "INVALID_INSTANCE", "error": "Invalid instance id unknown"})
     finally:
         process.terminate()
         process.communicate(timeout=30)

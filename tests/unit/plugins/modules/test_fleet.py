@@ -243,7 +243,7 @@ def test_secrets_never_reach_the_output(run_module, sim):
     (dict(count=1, name="bad name"), "may hold only letters"),
     (dict(count=1, max_hourly_price=0), "max_hourly_price must be a positive"),
     (dict(count=1, launch_configuration=dict(type="docker", script_configuration=dict(base64_script="ZWNobwo="))),
-     "launch_configuration.type is docker: give launch_configuration.docker_configuration"),
+     "launch_configuration of type docker needs docker_configuration"),
 ])
 def test_bad_options_fail_before_any_call(run_module, sim, args, message):
     result = run_module(main, dict(FLEET, **args))

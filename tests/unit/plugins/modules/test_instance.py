@@ -124,13 +124,17 @@ def test_present_creates_a_new_instance_when_the_old_one_is_being_deleted(run_mo
     assert new["changed"] is True and new["instance"]["id"] != old["id"]
 
 
-def test_restarted(run_module, sim, launch):
+def test_restarted_never_claims_readiness(run_module, sim, launch):
     created = run_module(main, launch)["instance"]
     checked = run_module(main, {"name": "worker-1", "state": "restarted"}, check_mode=True)
     assert checked["changed"] is True and not posts(sim, "/restart")
+    sim.clear_requests()
     result = run_module(main, {"name": "worker-1", "state": "restarted", "poll_interval": 0.1})
-    assert result["changed"] is True and result["instance"]["status"] == "active"
+    assert result["changed"] is True and result["ready"] is None
+    assert "wait_for_connection" in result["msg"] and "keeps the status 'active'" in result["msg"]
     assert [r["path"] for r in posts(sim, "/restart")] == ["/v1/instances/{0}/restart".format(created["id"])]
+    # No polling after the restart: the status would say "active" whether the machine is back or not.
+    assert [r["method"] + " " + r["path"] for r in sim.requests][-1].endswith("/restart")
 
 
 def test_restarting_an_instance_that_is_not_active_fails_clearly(run_module, launch):
@@ -154,7 +158,7 @@ def test_wait_timeout_with_a_slow_launch(run_module, sim, launch):
     sim._delays["creating"] = 60  # pylint: disable=protected-access
     result = run_module(main, dict(launch, wait_timeout=1, poll_interval=0.2))
     assert result["rc"] == 1 and result["changed"] is True
-    assert "is not active after 1 seconds (status 'creating'" in result["msg"]
+    assert "is not active with an address after 1 seconds (status 'creating'" in result["msg"]
     assert "run the task again later" in result["msg"]
     again = run_module(main, dict(launch, wait=False))
     assert again["changed"] is False  # found by name, not launched twice
@@ -176,7 +180,7 @@ def test_unknown_id_is_a_clear_error(run_module):
 def test_api_refusal_is_reported_with_the_server_message(run_module, sim, launch):
     result = run_module(main, dict(launch, region="no-such-region"))
     assert result["rc"] == 1
-    assert "HTTP 400" in result["msg"] and "is not available in no-such-region" in result["msg"]
+    assert "HTTP 400" in result["msg"] and "is not available as on_demand in no-such-region" in result["msg"]
 
 
 def test_secrets_never_appear_in_the_output(run_module, sim, launch):
@@ -221,3 +225,169 @@ def test_a_wrong_key_gives_the_401_message(run_module, sim):
     result = run_module(main, {"name": "x", "api_key": "wrong-key"})
     assert result["rc"] == 1
     assert "rejected the API key (HTTP 401: Invalid API key)" in result["msg"]
+
+
+def test_readiness_needs_an_address_not_only_active(run_module, sim, launch):
+    from helpers import load_fixture  # pylint: disable=import-outside-toplevel
+
+    example = load_fixture("instances-example.json")["instances"][0]
+    created = dict(example, name="worker-1", status="active", ip=None, tags=launch["tags"], cloud=launch["cloud"],
+                   region=launch["region"], shade_instance_type=launch["shade_instance_type"])
+    sim.set_instances([created])
+    result = run_module(main, dict(launch, wait_timeout=1, poll_interval=0.2))
+    assert result["rc"] == 1 and "is not active with an address after 1 seconds (status 'active'" in result["msg"]
+    sim.update_instance(created["id"], ip="192.0.2.44")
+    ready = run_module(main, dict(launch, wait_timeout=5, poll_interval=0.2))
+    assert ready["rc"] == 0 and ready["instance"]["ip"] == "192.0.2.44"
+
+
+def test_waiting_defaults_follow_the_real_clients():
+    from ansible_collections.shadeform.cloud.plugins.modules.instance import argument_spec  # pylint: disable=import-outside-toplevel
+
+    spec = argument_spec()
+    assert (spec["poll_interval"]["default"], spec["wait_timeout"]["default"]) == (10, 3600)
+
+
+def spot_offer(sim):
+    from shadeform_simulator import filter_instance_types  # pylint: disable=import-outside-toplevel
+
+    for item in filter_instance_types(sim._instance_types, "available=true&sort=price"):  # pylint: disable=protected-access
+        for entry in item["availability"]:
+            if entry["rental_type"] == "spot":
+                return item, entry
+    raise AssertionError("no spot offer")
+
+
+def test_spot_instance_with_rental_type(run_module, sim, launch):
+    item, entry = spot_offer(sim)
+    args = dict(launch, name="spot-1", cloud=item["cloud"], region=entry["region"], shade_instance_type=item["shade_instance_type"],
+                rental_type="spot")
+    refused = run_module(main, dict(args, shade_cloud=False))
+    assert refused["rc"] == 1 and "Spot instances run on Shadeform's own accounts only" in refused["msg"]
+    assert not posts(sim, "/instances/create")
+    result = run_module(main, args)
+    assert result["rc"] == 0, result
+    assert result["instance"]["rental_terms"]["rental_type"] == "spot"
+    assert posts(sim, "/instances/create")[0]["body"]["rental_type"] == "spot"
+
+
+def test_preempted_instance_is_reported_and_replaced_by_name(run_module, sim, launch):
+    item, entry = spot_offer(sim)
+    args = dict(launch, name="spot-1", cloud=item["cloud"], region=entry["region"], shade_instance_type=item["shade_instance_type"],
+                rental_type="spot")
+    first = run_module(main, args)["instance"]
+    sim.preempt(first["id"])
+    by_id = run_module(main, dict(args, id=first["id"]))
+    assert by_id["rc"] == 1 and "is being deleted, preempted" in by_id["msg"]
+    replaced = run_module(main, args)
+    assert replaced["rc"] == 0 and replaced["changed"] is True and replaced["instance"]["id"] != first["id"]
+
+
+@pytest.mark.parametrize("launch_configuration, message", [
+    ({"type": "docker", "docker_configuration": {"image": "x"}, "script_configuration": {"base64_script": "eA=="}},
+     "launch_configuration of type docker needs docker_configuration and no script_configuration"),
+    ({"type": "script"}, "launch_configuration of type script needs script_configuration and no docker_configuration"),
+])
+def test_launch_configuration_is_docker_or_script_checked_before_calling(run_module, sim, launch, launch_configuration, message):
+    result = run_module(main, dict(launch, launch_configuration=launch_configuration))
+    assert result["rc"] == 1 and message in result["msg"]
+    assert sim.requests == []
+
+
+def test_one_volume_only_checked_before_calling(run_module, sim, launch):
+    result = run_module(main, dict(launch, volume_ids=["a", "b"]))
+    assert result["rc"] == 1 and "attaches exactly one volume" in result["msg"]
+    assert sim.requests == []
+
+
+def create_volume(sim, name, cloud, region):
+    import json  # pylint: disable=import-outside-toplevel
+    import urllib.request  # pylint: disable=import-outside-toplevel
+
+    request = urllib.request.Request(sim.url + "/volumes/create", data=json.dumps(
+        {"cloud": cloud, "region": region, "size_in_gb": 100, "name": name}).encode(),
+        headers={"X-API-KEY": API_KEY, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # nosec - loopback only
+        return json.loads(response.read())["id"]
+
+
+def hyperstack_launch(sim, launch):
+    from shadeform_simulator import filter_instance_types  # pylint: disable=import-outside-toplevel
+
+    item = next(t for t in filter_instance_types(sim._instance_types, "cloud=hyperstack&available=true")  # pylint: disable=protected-access
+                if any(e["region"] == "canada-1" and e["rental_type"] == "on_demand" for e in t["availability"]))
+    return dict(launch, cloud="hyperstack", region="canada-1", shade_instance_type=item["shade_instance_type"])
+
+
+def test_attaches_a_volume_by_name_with_volume_mount(run_module, sim, launch):
+    volume_id = create_volume(sim, "model-cache", "hyperstack", "canada-1")
+    args = dict(hyperstack_launch(sim, launch), volume="model-cache", volume_mount={"auto": True})
+    result = run_module(main, args)
+    assert result["rc"] == 0, result
+    body = posts(sim, "/instances/create")[0]["body"]
+    assert body["volume_ids"] == [volume_id] and body["volume_mount"] == {"auto": True}
+    assert result["instance"]["volume_ids"] == [volume_id]
+    other = run_module(main, dict(args, name="worker-2"))
+    assert other["rc"] == 1 and "already mounted by instance {0}".format(result["instance"]["id"]) in other["msg"]
+    elsewhere = create_volume(sim, "far-away", "datacrunch", "FIN-01")
+    far = run_module(main, dict(args, name="worker-3", volume=elsewhere))
+    assert far["rc"] == 1 and "only attach a volume of its own cloud and region" in far["msg"]
+    assert len(posts(sim, "/instances/create")) == 1
+
+
+def test_update_clears_auto_delete_and_alert_with_null(run_module, sim, launch):
+    created = run_module(main, dict(launch, auto_delete={"spend_threshold": "10.00"}, alert={"date_threshold": "2030-01-01T00:00:00Z"}))
+    assert created["rc"] == 0, created
+    assert created["instance"]["auto_delete"] == {"spend_threshold": "10.00"}
+    checked = run_module(main, dict(launch, auto_delete={}), check_mode=True, diff=True)
+    assert checked["changed"] is True and "auto_delete" not in checked["diff"]["after"] and not posts(sim, "/update")
+    cleared = run_module(main, dict(launch, auto_delete={}, alert={}))
+    assert cleared["changed"] is True
+    assert posts(sim, "/update")[0]["body"] == {"auto_delete": None, "alert": None}
+    assert cleared["instance"]["auto_delete"] is None and cleared["instance"]["alert"] is None
+    assert run_module(main, dict(launch, auto_delete={}, alert={}))["changed"] is False
+
+
+@pytest.mark.parametrize("deleted_info", ["not_found", "bad_request", "status_deleted"])
+def test_gone_is_judged_by_the_list_whatever_info_answers(run_module, sim, launch, deleted_info):
+    sim.set_variants(deleted_info=deleted_info, error_body="error")
+    run_module(main, launch)
+    result = run_module(main, {"name": "worker-1", "state": "absent", "poll_interval": 0.1})
+    assert result["rc"] == 0 and result["changed"] is True, result
+    assert sim.instances == []
+
+
+def test_delete_refused_before_active_waits_and_deletes_again(run_module, sim, launch):
+    sim.set_variants(delete_before_active="refused", error_body="error")
+    run_module(main, dict(launch, wait=False))
+    result = run_module(main, {"name": "worker-1", "state": "absent", "poll_interval": 0.1})
+    assert result["rc"] == 0 and result["changed"] is True, result
+    assert sim.instances == []
+    assert [r["status"] for r in posts(sim, "/delete")] == [409, 200]
+    run_module(main, dict(launch, wait=False))
+    no_wait = run_module(main, {"name": "worker-1", "state": "absent", "wait": False})
+    assert no_wait["rc"] == 1 and "only allow deleting once the instance is active" in no_wait["msg"]
+
+
+@pytest.mark.parametrize("error_body", ["message", "error", "error_object"])
+def test_capacity_refusal_is_reported_whatever_the_error_body(run_module, sim, launch, error_body):
+    sim.set_variants(error_body=error_body)
+    sim.set_capacity(launch["cloud"], launch["region"], launch["shade_instance_type"], "refuse")
+    result = run_module(main, launch)
+    assert result["rc"] == 1 and "HTTP 409" in result["msg"]
+    assert sim.instances == []
+
+
+def test_tags_merged_by_the_api_are_survived_and_reported(run_module, sim, launch, monkeypatch):
+    from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
+
+    warned = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, message: warned.append(message))
+    sim.set_variants(tags_update="merge")
+    run_module(main, launch)
+    added = run_module(main, dict(launch, tags=launch["tags"] + ["extra"]))
+    assert added["changed"] is True and sorted(added["instance"]["tags"]) == sorted(launch["tags"] + ["extra"]) and not warned
+    assert run_module(main, dict(launch, tags=launch["tags"] + ["extra"]))["changed"] is False
+    shrunk = run_module(main, dict(launch, tags=["extra"]))
+    assert shrunk["rc"] == 0 and shrunk["changed"] is True
+    assert len(warned) == 1 and "added the new tags to the old ones" in warned[0]

@@ -1,0 +1,99 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""volume, volume_info, template and template_info against the simulator."""
+
+import base64
+
+from ansible_collections.shadeform.cloud.plugins.modules import instance, template, template_info, volume, volume_info
+
+SECRET = "SIMULATED-SECRET-template-token"
+VOLUME = dict(name="cache", cloud="hyperstack", region="canada-1", size_in_gb=100)
+
+
+def posts(sim, suffix):
+    return [r for r in sim.requests if r["method"] == "POST" and r["path"].endswith(suffix)]
+
+
+def test_volume_is_created_once_by_name_with_check_mode_and_diff(run_module, sim, monkeypatch):
+    from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
+
+    warned = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, message: warned.append(message))
+    checked = run_module(volume.main, VOLUME, check_mode=True, diff=True)
+    assert checked["changed"] is True and checked["diff"]["after"] == VOLUME and sim.volumes == []
+    created = run_module(volume.main, VOLUME)
+    assert created["rc"] == 0 and created["changed"] is True, created
+    assert created["volume"]["id"] and created["volume"]["mounted_by"] is None
+    again = run_module(volume.main, dict(VOLUME, size_in_gb=200))
+    assert again["changed"] is False and again["volume"]["id"] == created["volume"]["id"]
+    assert len(warned) == 1 and "size_in_gb 100 (not 200)" in warned[0] and "volumes cannot be changed" in warned[0]
+    assert len(posts(sim, "/volumes/create")) == 1
+    missing = run_module(volume.main, {"name": "other"})
+    assert missing["rc"] == 1 and "cloud, region, size_in_gb are required" in missing["msg"]
+
+
+def test_a_mounted_volume_is_never_deleted(run_module, sim):
+    created = run_module(volume.main, VOLUME)["volume"]
+    from shadeform_simulator import filter_instance_types  # pylint: disable=import-outside-toplevel
+
+    item = next(t for t in filter_instance_types(sim._instance_types, "cloud=hyperstack&available=true")  # pylint: disable=protected-access
+                if any(e["region"] == "canada-1" and e["rental_type"] == "on_demand" for e in t["availability"]))
+    launched = run_module(instance.main, {"name": "uses-cache", "cloud": "hyperstack", "region": "canada-1",
+                                          "shade_instance_type": item["shade_instance_type"], "volume": "cache",
+                                          "poll_interval": 0.1})
+    assert launched["rc"] == 0, launched
+    for check_mode in (True, False):
+        refused = run_module(volume.main, {"name": "cache", "state": "absent"}, check_mode=check_mode)
+        assert refused["rc"] == 1 and "is mounted by instance {0}".format(launched["instance"]["id"]) in refused["msg"]
+    assert not posts(sim, "/volumes/{0}/delete".format(created["id"]))
+    run_module(instance.main, {"name": "uses-cache", "state": "absent", "poll_interval": 0.1})
+    deleted = run_module(volume.main, {"name": "cache", "state": "absent"}, diff=True)
+    assert deleted["rc"] == 0 and deleted["changed"] is True and deleted["diff"]["before"]["id"] == created["id"]
+    assert sim.volumes == []
+    assert run_module(volume.main, {"name": "cache", "state": "absent"})["changed"] is False
+
+
+def test_volume_info_filters_and_lists_types(run_module, sim):
+    run_module(volume.main, VOLUME)
+    run_module(volume.main, dict(VOLUME, name="other", cloud="datacrunch", region="FIN-01"))
+    everything = run_module(volume_info.main, {})
+    assert [v["name"] for v in everything["volumes"]] == ["cache", "other"] and "volume_types" not in everything
+    only = run_module(volume_info.main, {"cloud": "datacrunch", "types": True})
+    assert [v["name"] for v in only["volumes"]] == ["other"]
+    assert only["volume_types"] and all(t["cloud"] == "datacrunch" for t in only["volume_types"])
+
+
+def docker_template(name="vllm", **extra):
+    args = {"name": name, "description": "vLLM", "tags": ["llm"], "envs": [{"name": "HF_TOKEN", "value": SECRET}],
+            "launch_configuration": {"type": "docker", "docker_configuration": {"image": "vllm/vllm-openai:latest"}},
+            "ufw_rules": [{"rule": "allow", "port": "8000:8999", "proto": "tcp"}]}
+    args.update(extra)
+    return args
+
+
+def test_template_saved_updated_and_deleted_idempotently_with_secrets_redacted(run_module, sim):
+    checked = run_module(template.main, docker_template(), check_mode=True, diff=True)
+    assert checked["changed"] is True and not posts(sim, "/templates/save")
+    saved = run_module(template.main, docker_template(), diff=True)
+    assert saved["rc"] == 0 and saved["changed"] is True, saved
+    assert saved["template"]["envs"] == [{"name": "HF_TOKEN", "value": "<redacted>"}]
+    assert SECRET not in saved["stdout"]
+    assert posts(sim, "/templates/save")[0]["body"]["envs"][0]["value"] == SECRET
+    assert run_module(template.main, docker_template())["changed"] is False
+    updated = run_module(template.main, {"name": "vllm", "description": "vLLM, newer"}, diff=True)
+    assert updated["changed"] is True and updated["template"]["description"] == "vLLM, newer"
+    # Options not given keep their value.
+    assert posts(sim, "/update")[0]["body"]["tags"] == ["llm"]
+    listed = run_module(template_info.main, {"name": "vllm"})["templates"]
+    assert [t["id"] for t in listed] == [saved["template"]["id"]] and SECRET not in str(listed)
+    assert run_module(template_info.main, {"featured": True})["templates"]
+    removed = run_module(template.main, {"name": "vllm", "state": "absent"})
+    assert removed["changed"] is True and run_module(template_info.main, {})["templates"] == []
+
+
+def test_template_checks_the_launch_configuration_before_calling(run_module, sim):
+    script = base64.b64encode(b"echo hi").decode()
+    result = run_module(template.main, docker_template(launch_configuration={
+        "type": "docker", "docker_configuration": {"image": "x"}, "script_configuration": {"base64_script": script}}))
+    assert result["rc"] == 1 and "never both" in result["msg"]
+    assert sim.requests == []
