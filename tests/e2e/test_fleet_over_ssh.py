@@ -4,13 +4,16 @@
 
 The simulator hands the addresses of two loopback OpenSSH daemons (its ip pool) to the instances that the
 fleet module launches, so the module's SSH readiness check and the play that follows reach real daemons.
-The playbook (playbooks/fleet.yml) runs with two members, again with two (nothing changes), and with zero.
+The cheapest offer refuses every launch (out of capacity), so the members land on the next one. The playbook
+(playbooks/fleet.yml) runs with two members, again with two (nothing changes), and with zero.
 """
 
 import json
 import os
 
 import pytest
+
+from ansible_collections.shadeform.cloud.plugins.module_utils.offers import offers
 
 # pylint: disable=import-error
 from e2e_helpers import E2E_API_KEY, PLAYBOOKS_DIR, Simulator, ansible_environment, recap, run_cli, write_inventory
@@ -40,10 +43,14 @@ def test_fleet_launches_is_configured_over_ssh_and_scales_to_zero(ssh_daemons, t
                            "-e", json.dumps(extra))
 
         log_marks = [len(daemon.log()) for daemon in daemons]
+        a6000 = [t for t in api.instance_types if t["configuration"]["gpu_type"] == "A6000" and t["configuration"]["num_gpus"] == 1]
+        cheapest, runner_up = offers(a6000, max_hourly_price=1.5)[0][:2]
+        api.set_capacity(cheapest["cloud"], cheapest["region"], cheapest["shade_instance_type"], "refuse")
         launched = play(2)
         assert launched.returncode == 0, describe(launched)
         members = {i["name"]: i for i in api.instances}
         assert sorted(members) == ["e2e-1", "e2e-2"]
+        assert {(i["cloud"], i["region"]) for i in members.values()} == {(runner_up["cloud"], runner_up["region"])}
         assert sorted((i["ip"], i["ssh_port"]) for i in members.values()) == sorted((d.address, d.port) for d in daemons)
         for name, instance in members.items():
             with open(os.path.join(proof_dir, name + ".json"), encoding="utf-8") as handle:
@@ -58,7 +65,8 @@ def test_fleet_launches_is_configured_over_ssh_and_scales_to_zero(ssh_daemons, t
         again = play(2)
         assert again.returncode == 0, describe(again)
         assert recap(again.stdout)["localhost"]["changed"] == 0, describe(again)
-        assert sum(1 for r in api.requests if r["path"] == "/v1/instances/create") == 2
+        # One refused launch, then one per member; the second run launched nothing.
+        assert sum(1 for r in api.requests if r["path"] == "/v1/instances/create") == 3
 
         retired = play(0)
         assert retired.returncode == 0, describe(retired)

@@ -60,7 +60,7 @@ def test_launch_configure_and_retire_a_fleet_twice_over(lifecycle, ssh_daemons):
     assert sorted(instances) == sorted(FLEET)
     assert all(i["status"] == "active" for i in instances.values())
     # lifecycle-1: the cheapest available on-demand single A6000 where a volume can be made, with that volume mounted.
-    offers = [(t["hourly_price"] / 100.0, t, e) for t in api._instance_types  # pylint: disable=protected-access
+    offers = [(t["hourly_price"] / 100.0, t, e) for t in api.instance_types
               if t["configuration"]["gpu_type"] == "A6000" and t["configuration"]["num_gpus"] == 1
               for e in t["availability"] if e["available"]]
     places = {(v["cloud"], v["region"]) for v in VOLUME_TYPES}

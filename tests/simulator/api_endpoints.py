@@ -27,7 +27,7 @@ Behaviour (documented by Shadeform unless a variant says otherwise):
 * Volumes (``/volumes``, ``/volumes/types``, create, info, delete; a mounted volume refuses deletion) and templates
   (``/templates``, ``/templates/featured``, save, info, update, delete).
 * Per-offer capacity (:meth:`ShadeformApi.set_capacity`): an offer (cloud, region, type[, rental type]) can refuse
-  creation with 409, send its instances to ``error``, or leave them pending forever.
+  creation with 409, send its instances to ``error``, or leave them pending forever, at once or after some launches.
 
 Variants, for what the API notes mark undocumented (``Simulator(variants={...})``, ``set_variants(...)``, a fleet
 file's ``"variants"``, or ``--variant NAME=VALUE``); the first value is the default:
@@ -194,7 +194,7 @@ class ShadeformApi:
         self._lifecycle = {}  # id -> {"phase": status, "since": time.monotonic() of the step's start, "outcome": ...}
         self._details = {}  # id -> fields only GET /instances/{id}/info shows
         self._deleted = {}  # id -> the instance as it was when it went away (for deleted_info=status_deleted)
-        self._capacity = {}  # (cloud, region, type, rental type or None) -> outcome
+        self._capacity = {}  # (cloud, region, type, rental type or None) -> {"outcome", "after": launches still let by}
         self._instance_types = generate_instance_types() if instance_types is None else _copy(instance_types)
         if ssh_keys is None:
             ssh_keys = [{"id": str(uuid.uuid4()), "name": MANAGED_KEY_NAME, "public_key": MANAGED_PUBLIC_KEY, "is_default": True,
@@ -222,16 +222,38 @@ class ShadeformApi:
     def variants(self):
         return dict(self._variants)
 
-    def set_capacity(self, cloud, region, shade_instance_type, outcome, rental_type=None):
-        """Make one offer fail: ``refuse`` (409 at create), ``error`` (created, then status error) or ``never_ready``."""
+    @property
+    def instance_types(self):
+        """The catalogue ``GET /instances/types`` serves, unfiltered (a copy)."""
+        with self._lock:
+            return _copy(self._instance_types)
+
+    def set_capacity(self, cloud, region, shade_instance_type, outcome, rental_type=None, after=0):
+        """Make one offer fail: ``refuse`` (409 at create), ``error`` (created, then status error) or ``never_ready``.
+
+        ``after`` launches on the offer still go well first: an offer whose capacity runs out part way.
+        """
         if outcome not in CAPACITY_OUTCOMES:
             raise SimulatorError(f"outcome is one of {', '.join(CAPACITY_OUTCOMES)}")
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise SimulatorError("after must be a whole number of launches, 0 or more")
         with self._lock:
-            self._capacity[(cloud, region, shade_instance_type, rental_type)] = outcome
+            self._capacity[(cloud, region, shade_instance_type, rental_type)] = {"outcome": outcome, "after": after}
 
     def clear_capacity(self):
         with self._lock:
             self._capacity.clear()
+
+    def _capacity_outcome_locked(self, cloud, region, shade_instance_type, rental_type):
+        """What set_capacity chose for a launch on this offer now (None: it goes well); counts the launches it lets by."""
+        limit = self._capacity.get((cloud, region, shade_instance_type, rental_type)) or self._capacity.get(
+            (cloud, region, shade_instance_type, None))
+        if limit is None:
+            return None
+        if limit["after"] > 0:
+            limit["after"] -= 1
+            return None
+        return limit["outcome"]
 
     def _error(self, status, text, code):
         """A refusal in the body shape the ``error_body`` variant picks."""
@@ -395,8 +417,7 @@ class ShadeformApi:
                                                 "account on the billing page, then try again."})
         with self._lock:
             item, entry = self._offer_locked(data, rental_type)
-            outcome = (self._capacity.get((data["cloud"], data["region"], data["shade_instance_type"], rental_type))
-                       or self._capacity.get((data["cloud"], data["region"], data["shade_instance_type"], None)))
+            outcome = self._capacity_outcome_locked(data["cloud"], data["region"], data["shade_instance_type"], rental_type)
             if outcome == "refuse":
                 return self._error(409, f"Out of capacity for {data['shade_instance_type']} in {data['region']} on {data['cloud']}",
                                    "OUT_OF_CAPACITY")

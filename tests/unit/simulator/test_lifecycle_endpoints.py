@@ -58,7 +58,7 @@ def wait_for(sim, instance_id, status, timeout=30):
 
 def offer(sim, rental_type="on_demand"):
     """(type, entry) of the cheapest available offer of this rental type."""
-    for item in filter_instance_types(sim._instance_types, "available=true&sort=price"):  # pylint: disable=protected-access
+    for item in filter_instance_types(sim.instance_types, "available=true&sort=price"):
         for entry in item["availability"]:
             if entry["rental_type"] == rental_type:
                 return item, entry
@@ -154,7 +154,7 @@ def test_spot_needs_a_spot_entry_and_shade_cloud(sim):
     listed = wait_for(sim, instance_id, "active")
     assert listed["rental_terms"] == {"rental_type": "spot", "hourly_price": entry["hourly_price"], "ending_at": None}
     assert listed["hourly_price"] == round(float(entry["hourly_price"]) * 100)
-    unavailable = next((item, e) for item in sim._instance_types for e in item["availability"]  # pylint: disable=protected-access
+    unavailable = next((item, e) for item in sim.instance_types for e in item["availability"]
                        if e["rental_type"] == "spot" and not e["available"])
     code, answer = call(sim, "/instances/create", dict(body, cloud=unavailable[0]["cloud"], region=unavailable[1]["region"],
                                                        shade_instance_type=unavailable[0]["shade_instance_type"]))
@@ -206,6 +206,14 @@ def test_capacity_faults_per_offer(sim):
     assert [i["status"] for i in sim.instances if i["id"] == stuck] == ["pending_provider"]
     with pytest.raises(SimulatorError):
         sim.set_capacity("a", "b", "c", "sometimes")
+    with pytest.raises(SimulatorError):
+        sim.set_capacity("a", "b", "c", "refuse", after=-1)
+
+
+def test_capacity_that_runs_out_after_some_launches(sim):
+    body = launchable(sim)
+    sim.set_capacity(body["cloud"], body["region"], body["shade_instance_type"], "refuse", after=2)
+    assert [call(sim, "/instances/create", dict(body, name=str(n)))[0] for n in range(4)] == [200, 200, 409, 409]
 
 
 def test_insufficient_funds_answers_with_error_code(sim):
@@ -311,7 +319,7 @@ def test_volumes_mount_on_create_refuse_deletion_while_mounted(sim):
     if (body["cloud"], body["region"]) != ("hyperstack", "canada-1"):
         code, answer = call(sim, "/instances/create", dict(body, volume_ids=[elsewhere]))
         assert code == 400 and "not where the instance is" in answer["message"]
-    item = next(t for t in filter_instance_types(sim._instance_types, "cloud=hyperstack&available=true")  # pylint: disable=protected-access
+    item = next(t for t in filter_instance_types(sim.instance_types, "cloud=hyperstack&available=true")
                 if any(e["region"] == "canada-1" and e["rental_type"] == "on_demand" for e in t["availability"]))
     instance_id = call(sim, "/instances/create", dict(body, cloud="hyperstack", region="canada-1",
                                                        shade_instance_type=item["shade_instance_type"],

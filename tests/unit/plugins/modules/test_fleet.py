@@ -249,3 +249,63 @@ def test_bad_options_fail_before_any_call(run_module, sim, args, message):
     result = run_module(main, dict(FLEET, **args))
     assert result["rc"] == 1 and message in result["msg"], result
     assert sim.requests == []
+
+
+def test_failover_over_several_failing_offers_rolls_back_each(run_module, sim):
+    sim.set_capacity("hyperstack", "canada-1", "H100x8", "refuse")        # 19.20: refused at create
+    sim.set_capacity("datacrunch", "FIN-01", "H100x8", "error")           # 21.00: goes to error
+    sim.set_capacity("lambdalabs", "us-east-1", "H100x8", "never_ready")  # 23.90: never ready
+    result = run_module(main, dict(FLEET, count=1, wait_timeout=2))
+    assert result["rc"] == 0 and result["changed"] is True, result
+    assert [(a["cloud"], a["region"], a["outcome"]) for a in result["attempts"]] == [
+        ("hyperstack", "canada-1", "refused"), ("datacrunch", "FIN-01", "error"),
+        ("lambdalabs", "us-east-1", "timeout"), ("lambdalabs", "us-west-1", "ready")]
+    assert "Out of capacity" in result["attempts"][0]["reason"] and "id" not in result["attempts"][0]
+    # The instances of the error and the timeout were deleted; only the ready one is kept.
+    assert sorted(result["deleted"]) == sorted([result["attempts"][1]["id"], result["attempts"][2]["id"]])
+    assert result["created"] == [result["attempts"][3]["id"]]
+    assert placement(members(sim)) == [("lambdalabs", "us-west-1")]
+    # One launch per offer: an offer that failed is not tried again in the run.
+    assert [r["body"]["region"] for r in requests_to(sim, "POST", "/instances/create")] == [
+        "canada-1", "FIN-01", "us-east-1", "us-west-1"]
+
+
+def test_spot_uses_spot_prices_and_asks_for_spot(run_module, sim):
+    result = run_module(main, dict(FLEET, count=1, rental_type="spot", max_hourly_price=10.0))
+    assert result["rc"] == 0, result
+    assert [(a["cloud"], a["hourly_price"], a["rental_type"]) for a in result["attempts"]] == [("hyperstack", 9.5, "spot")]
+    launched = members(sim)[0]
+    assert launched["rental_terms"]["rental_type"] == "spot"
+    assert result["instances"][0]["rental_type"] == "spot" and result["instances"][0]["hourly_price"] == 9.5
+    # A reclaimed spot member leaves the fleet; the next run replaces it.
+    sim.preempt(launched["id"])
+    again = run_module(main, dict(FLEET, count=1, rental_type="spot", max_hourly_price=10.0))
+    assert again["rc"] == 0 and again["changed"] is True and len(again["created"]) == 1, again
+    assert again["created"] != [launched["id"]]
+
+
+def test_insufficient_funds_stops_at_once(run_module, sim):
+    sim.balance_low = True
+    result = run_module(main, dict(FLEET, count=2))
+    assert result["rc"] == 1 and result["changed"] is False
+    assert "INSUFFICIENT_FUNDS" in result["msg"] and "no other offer can fix" in result["msg"]
+    assert [a["outcome"] for a in result["attempts"]] == ["refused"]
+    assert len(requests_to(sim, "POST", "/instances/create")) == 1 and sim.instances == []
+
+
+@pytest.mark.parametrize("all_or_nothing", [False, True])
+def test_partial_success_keeps_the_ready_members_unless_all_or_nothing(run_module, sim, all_or_nothing):
+    sim.set_capacity("hyperstack", "canada-1", "H100x8", "refuse", after=1)  # room for one member, then none
+    for cloud, region in (("datacrunch", "FIN-01"), ("lambdalabs", "us-east-1"), ("lambdalabs", "us-west-1")):
+        sim.set_capacity(cloud, region, "H100x8", "refuse")
+    result = run_module(main, dict(FLEET, count=3, all_or_nothing=all_or_nothing))
+    assert result["rc"] == 1 and result["changed"] is True
+    assert [a["outcome"] for a in result["attempts"]] == ["ready", "refused", "refused", "refused", "refused"]
+    if all_or_nothing:
+        assert "only 1 of 3 members could be made ready" in result["msg"]
+        assert members(sim) == [] and result["created"] == [] and result["instances"] == []
+        assert result["deleted"] == [result["attempts"][0]["id"]]
+    else:
+        assert "1 of 3 members are ready" in result["msg"] and "Out of capacity" in result["msg"]
+        assert [m["name"] for m in result["instances"]] == ["trainers-1"] and result["instances"][0]["ready"]
+        assert placement(members(sim)) == [("hyperstack", "canada-1")]

@@ -94,7 +94,7 @@ def test_instance_types_spot_cheapest_first_by_the_spot_price(run_module, sim):
     # The spot order differs from the on-demand one somewhere, or the test would not tell them apart.
     assert [t["hourly_price"] for t in types] != sorted(t["hourly_price"] for t in types)
     # A type that offers spot lists each region twice in the API; only the spot entries are kept here.
-    catalogue = {(t["cloud"], t["shade_instance_type"]): t for t in sim._instance_types}  # pylint: disable=protected-access
+    catalogue = {(t["cloud"], t["shade_instance_type"]): t for t in sim.instance_types}
     raw = catalogue[(types[0]["cloud"], types[0]["shade_instance_type"])]
     assert len(raw["availability"]) > len(types[0]["availability"])
 
@@ -172,7 +172,7 @@ def test_ssh_key_absent_and_missing_public_key(run_module, sim):
 def launch_with_key(sim, key_id):
     from shadeform_simulator import filter_instance_types  # pylint: disable=import-outside-toplevel
 
-    item = filter_instance_types(sim._instance_types, "available=true&sort=price")[0]  # pylint: disable=protected-access
+    item = filter_instance_types(sim.instance_types, "available=true&sort=price")[0]
     region = next(e["region"] for e in item["availability"] if e["rental_type"] == "on_demand")
     return {"cloud": item["cloud"], "region": region, "shade_instance_type": item["shade_instance_type"], "shade_cloud": True,
             "name": "uses-key", "ssh_key_id": key_id}

@@ -16,7 +16,7 @@ def launch(sim):
     """Arguments that create an instance of an available type (the cheapest available A6000 of the catalogue)."""
     from shadeform_simulator import filter_instance_types  # pylint: disable=import-outside-toplevel
 
-    cheapest = filter_instance_types(sim._instance_types, "gpu_type=A6000&num_gpus=1&available=true&sort=price")[0]  # pylint: disable=protected-access
+    cheapest = filter_instance_types(sim.instance_types, "gpu_type=A6000&num_gpus=1&available=true&sort=price")[0]
     region = next(slot["region"] for slot in cheapest["availability"] if slot["available"])
     return dict(name="worker-1", cloud=cheapest["cloud"], region=region, shade_instance_type=cheapest["shade_instance_type"],
                 tags=["env=test", "worker"], poll_interval=0.1, wait_timeout=60)
@@ -155,10 +155,10 @@ def test_an_instance_going_to_error_fails_the_wait(run_module, sim, launch):
 
 
 def test_wait_timeout_with_a_slow_launch(run_module, sim, launch):
-    sim._delays["creating"] = 60  # pylint: disable=protected-access
+    sim.set_capacity(launch["cloud"], launch["region"], launch["shade_instance_type"], "never_ready")
     result = run_module(main, dict(launch, wait_timeout=1, poll_interval=0.2))
     assert result["rc"] == 1 and result["changed"] is True
-    assert "is not active with an address after 1 seconds (status 'creating'" in result["msg"]
+    assert "is not active with an address after 1 seconds (status 'pending_provider'" in result["msg"]
     assert "run the task again later" in result["msg"]
     again = run_module(main, dict(launch, wait=False))
     assert again["changed"] is False  # found by name, not launched twice
@@ -251,7 +251,7 @@ def test_waiting_defaults_follow_the_real_clients():
 def spot_offer(sim):
     from shadeform_simulator import filter_instance_types  # pylint: disable=import-outside-toplevel
 
-    for item in filter_instance_types(sim._instance_types, "available=true&sort=price"):  # pylint: disable=protected-access
+    for item in filter_instance_types(sim.instance_types, "available=true&sort=price"):
         for entry in item["availability"]:
             if entry["rental_type"] == "spot":
                 return item, entry
@@ -314,7 +314,7 @@ def create_volume(sim, name, cloud, region):
 def hyperstack_launch(sim, launch):
     from shadeform_simulator import filter_instance_types  # pylint: disable=import-outside-toplevel
 
-    item = next(t for t in filter_instance_types(sim._instance_types, "cloud=hyperstack&available=true")  # pylint: disable=protected-access
+    item = next(t for t in filter_instance_types(sim.instance_types, "cloud=hyperstack&available=true")
                 if any(e["region"] == "canada-1" and e["rental_type"] == "on_demand" for e in t["availability"]))
     return dict(launch, cloud="hyperstack", region="canada-1", shade_instance_type=item["shade_instance_type"])
 

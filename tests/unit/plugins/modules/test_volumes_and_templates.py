@@ -36,7 +36,7 @@ def test_a_mounted_volume_is_never_deleted(run_module, sim):
     created = run_module(volume.main, VOLUME)["volume"]
     from shadeform_simulator import filter_instance_types  # pylint: disable=import-outside-toplevel
 
-    item = next(t for t in filter_instance_types(sim._instance_types, "cloud=hyperstack&available=true")  # pylint: disable=protected-access
+    item = next(t for t in filter_instance_types(sim.instance_types, "cloud=hyperstack&available=true")
                 if any(e["region"] == "canada-1" and e["rental_type"] == "on_demand" for e in t["availability"]))
     launched = run_module(instance.main, {"name": "uses-cache", "cloud": "hyperstack", "region": "canada-1",
                                           "shade_instance_type": item["shade_instance_type"], "volume": "cache",
