@@ -130,6 +130,7 @@ instance_types:
 """
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, run_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.offers import entry_price
 
 API_FILTERS = ("cloud", "region", "gpu_type", "num_gpus", "shade_instance_type", "available")
 
@@ -149,23 +150,8 @@ def argument_spec():
     return spec
 
 
-def dollars(value):
-    """A price in dollars as a float, from the API's decimal string; None when it is not one."""
-    try:
-        price = float(value)
-    except (TypeError, ValueError):
-        return None
-    return price if price >= 0 else None
-
-
 def priced_entries(instance_type, params):
-    """The type's availability entries that fit the options, each with its rental type and its price in dollars.
-
-    On-demand entries carry no price in the API: theirs is the type's ``hourly_price`` (cents). Spot entries carry
-    their own ``hourly_price`` (dollars).
-    """
-    cents = instance_type.get("hourly_price")
-    on_demand = cents / 100.0 if isinstance(cents, (int, float)) and not isinstance(cents, bool) else None
+    """The type's availability entries that fit the options, each with its rental type and its price in dollars."""
     entries = []
     for entry in instance_type.get("availability") or []:
         if not isinstance(entry, dict):
@@ -177,7 +163,7 @@ def priced_entries(instance_type, params):
             continue
         if params["available"] is not None and bool(entry.get("available")) != params["available"]:
             continue
-        price = dollars(entry.get("hourly_price")) if rental_type == "spot" else on_demand
+        price = entry_price(instance_type, entry)
         if params["max_hourly_price"] is not None and (price is None or price > params["max_hourly_price"]):
             continue
         entries.append(dict(entry, rental_type=rental_type, hourly_price=None if price is None else "{0:.2f}".format(price)))
@@ -185,7 +171,8 @@ def priced_entries(instance_type, params):
 
 
 def _cheapest(instance_type):
-    prices = [dollars(entry["hourly_price"]) for entry in instance_type["availability"] if entry["hourly_price"] is not None]
+    prices = [entry_price(instance_type, entry) for entry in instance_type["availability"]]
+    prices = [price for price in prices if price is not None]
     return (0, min(prices)) if prices else (1, 0)  # types without a price go last
 
 
