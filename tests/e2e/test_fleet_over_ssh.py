@@ -1,6 +1,6 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""shadeform.cloud.fleet end to end: members that are real sshd daemons, configured through tag_fleet_<name>.
+"""shadeform.cloud.fleet end to end: members that are real sshd daemons, configured through tag_fleet_workers.
 
 The simulator hands the addresses of two loopback OpenSSH daemons (its ip pool) to the instances that the
 fleet module launches, so the module's SSH readiness check and the play that follows reach real daemons.
@@ -49,14 +49,14 @@ def test_fleet_launches_is_configured_over_ssh_and_scales_to_zero(ssh_daemons, t
         launched = play(2)
         assert launched.returncode == 0, describe(launched)
         members = {i["name"]: i for i in api.instances}
-        assert sorted(members) == ["e2e-1", "e2e-2"]
+        assert sorted(members) == ["workers-1", "workers-2"]
         assert {(i["cloud"], i["region"]) for i in members.values()} == {(runner_up["cloud"], runner_up["region"])}
         assert sorted((i["ip"], i["ssh_port"]) for i in members.values()) == sorted((d.address, d.port) for d in daemons)
         for name, instance in members.items():
             with open(os.path.join(proof_dir, name + ".json"), encoding="utf-8") as handle:
                 note = json.load(handle)
             assert (note["id"], note["ansible_host"], int(note["ansible_port"]), note["fleet"]) == (
-                instance["id"], instance["ip"], instance["ssh_port"], "e2e")
+                instance["id"], instance["ip"], instance["ssh_port"], "workers")
         # The play logged in to each member's daemon: the module's readiness check made no login.
         assert all(daemon.log()[mark:].count("Accepted publickey for ") for daemon, mark in zip(daemons, log_marks))
         hosts = recap(launched.stdout)
