@@ -48,25 +48,32 @@ options:
       - name: SHADEFORM_API_KEY
   api_url:
     description:
-      - Base URL of the Shadeform API, up to and including C(/v1).
+      - Base URL of the Shadeform API, up to and including C(/v1); it must start with C(https://) (or C(http://)).
+      - The key is sent to this host only. Redirects are never followed, so that neither the key nor a request body
+        ever reaches another host: a redirect is an error naming both URLs.
     type: str
     default: https://api.shadeform.ai/v1
     env:
       - name: SHADEFORM_API_URL
   timeout:
-    description: Seconds to wait for the API to connect and to answer, per request.
+    description:
+      - Seconds one request may take in all, from connecting to the last byte of the answer, however slowly the
+        server sends it. Must be positive.
     type: int
     default: 30
   retries:
     description:
-      - How many times to try again after HTTP 429, an HTTP 5xx answer, a timeout or a connection error.
+      - How many times to try again after HTTP 429, an HTTP 5xx answer, a timeout or a connection error. Nothing else
+        is tried again (a redirect, a TLS failure, another HTTP error, a bad setting): it would fail the same way.
       - A C(Retry-After) header is honoured; otherwise the waits are 1, 2, 4, ... seconds. No single wait is longer
-        than 60 seconds, so a run waits at most O(retries) x 60 seconds between attempts in all. Each attempt may
-        itself take up to O(timeout) to connect plus O(timeout) between two pieces of the answer.
+        than 60 seconds, so the inventory is built, or fails, within (O(retries) + 1) x O(timeout) + O(retries) x 60
+        seconds; with the defaults, 5 minutes 0 seconds at most.
     type: int
     default: 3
   validate_certs:
-    description: Whether to verify the API's TLS certificate. Only turn this off on a network you trust.
+    description:
+      - Whether to verify the API's TLS certificate. Only turn this off on a network you trust.
+      - Only a boolean is accepted; a misspelt value is an error, never a silent V(false).
     type: bool
     default: true
   hostnames:
@@ -205,15 +212,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleError(missing_required_lib("requests"))
         prefix, suffix = self._hostvars_affixes()
 
-        instances = self._instances(path, cache, key_from_file="api_key" in config)
+        instances = self._instances(path, cache, key_from_file="api_key" in config, validate_certs=self._validate_certs(config))
         with constructed.compiled_once(self.templar):
             self._add_hosts(self._hosts(instances, prefix, suffix))
 
     # Fetching, through the cache.
 
-    def _instances(self, path, cache, key_from_file):
+    def _instances(self, path, cache, key_from_file, validate_certs):
         """The instance list, redacted unless expose_secrets; from the cache when allowed and fresh."""
-        client = self._client(key_from_file)
+        client = self._client(key_from_file, validate_certs)
         if self.get_option("expose_secrets"):
             if self.get_option("cache"):
                 self.display.warning("The Shadeform inventory does not use the cache while expose_secrets is true, "
@@ -252,7 +259,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except ShadeformAPIError as exc:
             raise AnsibleParserError(to_native(exc)) from None
 
-    def _client(self, key_from_file):
+    @staticmethod
+    def _validate_certs(config):
+        """The option as written: ansible-core reads anything that is not a boolean word as false, turning checks off."""
+        value = config.get("validate_certs", True)
+        try:
+            return boolean(value, strict=True)
+        except TypeError:
+            raise AnsibleParserError("validate_certs must be true or false, not {0!r}: certificate checks are not turned off "
+                                     "by a misspelling.".format(to_text(value))) from None
+
+    def _client(self, key_from_file, validate_certs):
         api_key = self._api_key(key_from_file)
         api_url = self.get_option("api_url")
         if not api_url:
@@ -262,7 +279,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             api_url=api_url,
             timeout=self.get_option("timeout"),
             retries=self.get_option("retries"),
-            validate_certs=self.get_option("validate_certs"),
+            validate_certs=validate_certs,
         )
 
     def _api_key(self, from_file):

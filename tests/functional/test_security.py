@@ -1,0 +1,171 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where the API key, SSH connections and secrets may go, proved with the real ansible-* commands.
+
+The servers are real and on loopback: the API simulator, and the hostile servers of hostile_servers.py
+(redirecting, trickling, silent, or only counting connections), a "second host" being 127.0.0.2.
+"""
+
+import json
+import os
+import stat
+import subprocess
+import textwrap
+
+import pytest
+
+from helpers import API_KEY, ansible_inventory, cli_env, cli_path, inventory_list, load_fixture, write_inventory
+from hostile_servers import LoopbackServer, answering, counting, fleet, redirecting, silent, trickling
+from test_reliability import FAIL_ENV, NO_PROXY_ENV, assert_clean_failure, one_line
+
+pytestmark = pytest.mark.functional
+
+EXAMPLE = load_fixture("instances-example.json")["instances"]
+# Keys with no common start, so that any 8 characters of one found in the output are a leak.
+ODD_KEYS = ["Zq7Xw9LpR3tV\nKm2Nb8Hc", "Zq7Xw9LpR3tV\r\nKm2Nb8Hc", "Zq7Xw9Lp R3tV\x07Km2Nb8Hc", "Zq7Xw9LpR3tVé2Nb8Hc"]
+QUOTED_KEY = 'Yv4Tq8Mn"Ws2\\Jd6Kp0Lx'
+
+
+def inventory_file(tmp_path, url, extra=""):
+    path = tmp_path / "shadeform.yml"
+    path.write_text("plugin: shadeform.cloud.shadeform\napi_url: {0}\n{1}".format(url, textwrap.dedent(extra)))
+    return str(path)
+
+
+def run_failing(path, *args, env=None, timeout=120):
+    return ansible_inventory(path, "--list", *args, env=dict(FAIL_ENV, **(env or {})), timeout=timeout)
+
+
+def run_module(module, arguments, env=None, timeout=120):
+    """``ansible localhost -m <module> -a <arguments as JSON>``."""
+    return subprocess.run([cli_path("ansible"), "localhost", "-m", module, "-a", json.dumps(arguments)],
+                          env=cli_env(dict(NO_PROXY_ENV, **(env or {}))), capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def assert_key_absent(output, key):
+    """No 8 characters in a row from the start of the key, in any form: raw, repr()- or JSON-escaped."""
+    for form in (key, repr(key)[1:-1], json.dumps(key)[1:-1]):
+        assert form[:8] not in output, "the key leaked as {0!r}:\n{1}".format(form[:8], output)
+
+
+# --- The API key goes to the host of api_url only ------------------------------------------------------------
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirect_elsewhere_is_refused_and_the_key_never_follows(tmp_path, status):
+    with LoopbackServer(fleet(EXAMPLE), host="127.0.0.2") as elsewhere:
+        with LoopbackServer(redirecting(elsewhere.url + "/instances", status)) as api:
+            result = run_failing(inventory_file(tmp_path, api.url))
+        assert elsewhere.connections == 0, elsewhere.requests
+    assert_clean_failure(result, "HTTP {0}".format(status), api.url + "/instances", elsewhere.url + "/instances",
+                         "api_url")
+
+
+def test_https_redirect_to_plain_http_on_the_same_host_is_refused(tmp_path):
+    with LoopbackServer(fleet(EXAMPLE)) as plain:
+        with LoopbackServer(redirecting(plain.url.replace("http:", "https:") + "/instances", 301)) as api:
+            # The https:// target is this same plain server: following it would be a TLS error, not a listing.
+            result = run_failing(inventory_file(tmp_path, api.url))
+    assert_clean_failure(result, "HTTP 301", "redirecting to https://")
+    assert len(api.requests) == 1
+
+
+def test_module_post_body_and_key_never_follow_a_307(tmp_path):
+    with LoopbackServer(fleet(EXAMPLE), host="127.0.0.2") as elsewhere:
+        with LoopbackServer(fleet(EXAMPLE, posts=(307, b"", [("Location", elsewhere.url + "/sshkeys/add")]))) as api:
+            result = run_module("shadeform.cloud.ssh_key", {
+                "name": "deploy", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk2lKlDrQmGqCMNbPKAZc0ogLFlTsUlHdDTd2kD0Ypn",
+                "api_url": api.url})
+        assert elsewhere.connections == 0, elsewhere.requests
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "redirecting to {0}/sshkeys/add".format(elsewhere.url) in one_line(output)
+    assert [request["method"] for request in api.requests] == ["GET", "POST"]
+    assert API_KEY not in output
+
+
+# --- The key never shows --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key", ODD_KEYS, ids=["lf", "crlf", "space-bel", "non-ascii"])
+def test_key_a_header_cannot_carry_is_refused_at_once_without_echoing_it(shadeform_api, tmp_path, key):
+    result = run_failing(write_inventory(tmp_path, shadeform_api, "retries: 3\n"), "-vvvv", env={"SHADEFORM_API_KEY": key})
+    assert_clean_failure(result, "HTTP header cannot carry", "SHADEFORM_API_KEY")
+    assert_key_absent(result.stdout + result.stderr, key)
+    assert "attempts" not in one_line(result.stderr)
+    assert shadeform_api.requests == []
+
+
+@pytest.mark.parametrize("body, content_type", [
+    # Messages used to be cut at 80 characters before the key was scrubbed, leaving its start.
+    ({"message": "The gateway refused it after a review of the workspace; the key " + QUOTED_KEY
+                 + " is not valid: create a new one in the console."}, "application/json"),
+    ("<html><body>proxy error " + json.dumps({"seen": QUOTED_KEY}) + "</body></html>", "text/html"),
+    ("<html>" + "x" * 50 + " key=" + QUOTED_KEY + "</html>", "text/html"),
+    ("<html>rejected {0!r}</html>".format(QUOTED_KEY), "text/html"),
+    ("<html>rejected " + QUOTED_KEY[:12] + "... (cut by the proxy)</html>", "text/html"),
+], ids=["json-message", "json-escaped-in-html", "past-the-old-cut", "repr-escaped", "prefix-only"])
+def test_a_key_echoed_by_the_server_never_shows_in_any_form(tmp_path, body, content_type):
+    with LoopbackServer(answering(lambda request: (401, body, [("Content-Type", content_type)]))) as api:
+        result = run_failing(inventory_file(tmp_path, api.url), "-vvvv", env={"SHADEFORM_API_KEY": QUOTED_KEY})
+    output = result.stdout + result.stderr
+    assert "HTTP 401" in one_line(output), output
+    assert_key_absent(output, QUOTED_KEY)
+    assert api.requests[0]["headers"]["x-api-key"] == QUOTED_KEY  # the key itself was fine, and sent
+
+
+def test_the_whole_server_explanation_is_shown(tmp_path):
+    explanation = ("Your workspace was suspended for review. " * 4) + "Write to support to have it reinstated."
+    with LoopbackServer(answering(lambda request: (403, {"error": {"message": explanation}, "error_code": "SUSPENDED"},
+                                                   [("Content-Type", "application/json")]))) as api:
+        result = run_failing(inventory_file(tmp_path, api.url))
+    assert_clean_failure(result, "HTTP 403: SUSPENDED: " + explanation)
+
+
+# --- Mistakes in the settings fail at once, naming the option ----------------------------------------------------
+
+@pytest.mark.parametrize("url", ["127.0.0.1:{port}/v1", "ftp://127.0.0.1:{port}/v1", "https:///v1"])
+def test_url_without_an_http_scheme_fails_at_once_naming_api_url(shadeform_api, tmp_path, url):
+    result = run_failing(inventory_file(tmp_path, url.format(port=shadeform_api.port), "retries: 3\n"))
+    message = assert_clean_failure(result, "api_url", "is not an http:// or https:// URL")
+    assert "attempts" not in message
+    assert shadeform_api.requests == []
+
+
+def test_timeout_zero_fails_at_once_naming_timeout(shadeform_api, tmp_path):
+    result = run_failing(write_inventory(tmp_path, shadeform_api, "timeout: 0\n"))
+    assert_clean_failure(result, "timeout must be a positive number of seconds")
+    assert shadeform_api.requests == []
+
+
+def test_https_to_a_server_without_tls_says_so_and_is_not_retried(shadeform_api, tmp_path):
+    result = run_failing(inventory_file(tmp_path, shadeform_api.url.replace("http:", "https:"), "retries: 3\n"))
+    message = assert_clean_failure(result, "does not speak TLS", "api_url")
+    assert "certificate" not in message and "attempts" not in message
+
+
+@pytest.mark.parametrize("value", ["ture", "maybe", "2"])
+def test_validate_certs_that_is_not_a_boolean_is_an_error_naming_it(shadeform_api, tmp_path, value):
+    result = run_failing(write_inventory(tmp_path, shadeform_api, "validate_certs: {0}\n".format(value)))
+    assert_clean_failure(result, "validate_certs", value)
+    assert shadeform_api.requests == []
+
+
+@pytest.mark.parametrize("value", ["ture", "maybe", "2"])
+def test_module_validate_certs_that_is_not_a_boolean_is_an_error_naming_it(shadeform_api, value):
+    result = run_module("shadeform.cloud.instance_info", {"api_url": shadeform_api.url, "validate_certs": value})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "validate_certs" in output and "Traceback" not in output
+    assert shadeform_api.requests == []
+
+
+# --- Every run ends in bounded time ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("serve", [trickling(start_with_body=True), trickling(start_with_body=False), silent],
+                         ids=["body-trickle", "header-trickle", "silent"])
+def test_slow_servers_are_cut_off_after_timeout_per_attempt(tmp_path, serve):
+    # Without a total deadline the trickling servers keep the command alive past the subprocess timeout.
+    with LoopbackServer(serve) as api:
+        result = run_failing(inventory_file(tmp_path, api.url, "timeout: 2\nretries: 1\n"), timeout=60)
+    assert_clean_failure(result, "no answer within 2 seconds (timeout)", "after 2 attempts")
+    assert api.connections == 2
