@@ -20,7 +20,7 @@ options:
     description:
       - Base URL of the Shadeform API, up to and including C(/v1); it must start with C(https://) (or C(http://)).
       - When not set, the E(SHADEFORM_API_URL) environment variable is used, then the default.
-      - The key and request bodies go to this host only. Redirects are never followed: a redirect is an error naming both URLs.
+      - The key and request bodies go to this host only. Redirects are never followed; a redirect is an error naming both URLs.
     type: str
     default: https://api.shadeform.ai/v1
   timeout:

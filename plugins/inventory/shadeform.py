@@ -13,6 +13,11 @@ description:
   - Each instance becomes one host, reachable over SSH as the API describes it (C(ansible_host), C(ansible_user) and
     C(ansible_port) come from the instance's C(ip), C(ssh_user) and C(ssh_port)), grouped by cloud, region, GPU type,
     status, instance type and tag.
+  - An instance the API gives no address yet (creating, pending, error) gets C(ansible_host) set to
+    C(shadeform-no-address-yet.invalid), a name that can never resolve (RFC 6761 reserves C(.invalid)), so that
+    Ansible never connects to the host's name, which could be another machine. A play that targets such a host
+    reports it UNREACHABLE (the message names C(shadeform-no-address-yet.invalid)) and goes on with the others; the
+    host stays in the inventory and its groups. Limit plays to C(status_active) to leave such hosts out.
   - Every top-level field of an instance becomes a host variable named C(<hostvars_prefix><field><hostvars_suffix>),
     for example C(shadeform_id), C(shadeform_cloud) and C(shadeform_configuration). The shortcuts C(shadeform_gpu_type),
     C(shadeform_num_gpus), C(shadeform_gpu_manufacturer) and C(shadeform_vram_per_gpu_in_gb) copy those fields of
@@ -50,7 +55,7 @@ options:
     description:
       - Base URL of the Shadeform API, up to and including C(/v1); it must start with C(https://) (or C(http://)).
       - The key is sent to this host only. Redirects are never followed, so that neither the key nor a request body
-        ever reaches another host: a redirect is an error naming both URLs.
+        ever reaches another host; a redirect is an error naming both URLs.
     type: str
     default: https://api.shadeform.ai/v1
     env:
@@ -64,7 +69,7 @@ options:
   retries:
     description:
       - How many times to try again after HTTP 429, an HTTP 5xx answer, a timeout or a connection error. Nothing else
-        is tried again (a redirect, a TLS failure, another HTTP error, a bad setting): it would fail the same way.
+        is tried again (a redirect, a TLS failure, another HTTP error, a bad setting), since it would fail the same way.
       - A C(Retry-After) header is honoured; otherwise the waits are 1, 2, 4, ... seconds. No single wait is longer
         than 60 seconds, so the inventory is built, or fails, within (O(retries) + 1) x O(timeout) + O(retries) x 60
         seconds; with the defaults, 5 minutes 0 seconds at most.

@@ -33,6 +33,11 @@ ASCII_DIGITS = re.compile(r"^[0-9]+$")
 # not even through derived values such as inventory_hostname_short on ansible-core < 2.19.
 # Whitespace and commas would make a host impossible to name in a pattern, --limit or --host.
 UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\s,\x00-\x1f\x7f]")
+# ansible_host of an instance the API gives no address for yet (creating, pending, error). Without one Ansible
+# would connect to the host's *name*, which the API does not control: a pending instance named like a machine
+# on the user's network would get the play. RFC 6761 reserves .invalid: this name never resolves, so such a
+# host is reported UNREACHABLE with "no-address-yet" in the message and the play goes on with the others.
+NO_ADDRESS = "shadeform-no-address-yet.invalid"
 # Host names with a meaning of their own in Ansible: the implicit localhost and the built-in groups.
 RESERVED_HOSTNAMES = frozenset(("localhost", "127.0.0.1", "::1", "all", "ungrouped"))
 
@@ -79,8 +84,8 @@ def host_variables(instance, prefix="shadeform_", suffix=""):
 
 
 def connection_variables(instance):
-    """ansible_host, ansible_user and ansible_port, each only when the API gives a usable value."""
-    variables = {}
+    """ansible_host (NO_ADDRESS when the API gives none), and ansible_user and ansible_port when the API gives usable values."""
+    variables = {"ansible_host": NO_ADDRESS}
     ip = instance.get("ip")
     if isinstance(ip, str) and ip.strip():
         variables["ansible_host"] = ip.strip()

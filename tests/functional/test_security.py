@@ -169,3 +169,34 @@ def test_slow_servers_are_cut_off_after_timeout_per_attempt(tmp_path, serve):
         result = run_failing(inventory_file(tmp_path, api.url, "timeout: 2\nretries: 1\n"), timeout=60)
     assert_clean_failure(result, "no answer within 2 seconds (timeout)", "after 2 attempts")
     assert api.connections == 2
+
+
+# --- SSH never reaches a machine that is not the instance ---------------------------------------------------------
+
+def ssh_fleet(pending_port, active_port):
+    """A pending instance named like a machine on the network (127.0.0.9), and an active one on 127.0.0.10."""
+    base = dict(EXAMPLE[0], ssh_user="root", tags=[])
+    return [dict(base, id="pending-1", name="127.0.0.9", status="pending", ip=None, ssh_port=pending_port),
+            dict(base, id="active-1", name="active-box", status="active", ip="127.0.0.10", ssh_port=active_port)]
+
+
+@pytest.mark.parametrize("command", ["ansible", "ansible-playbook"])
+def test_an_instance_without_an_address_is_never_connected_to_by_name(shadeform_api, tmp_path, command):
+    with LoopbackServer(counting, host="127.0.0.9") as named, LoopbackServer(counting, host="127.0.0.10") as active:
+        shadeform_api.set_instances(ssh_fleet(named.port, active.port))
+        inventory = write_inventory(tmp_path, shadeform_api)
+        if command == "ansible":
+            args = [cli_path("ansible"), "all", "-i", inventory, "-m", "ansible.builtin.ping"]
+        else:
+            playbook = tmp_path / "play.yml"
+            playbook.write_text("- hosts: all\n  gather_facts: true\n  tasks:\n    - ansible.builtin.ping:\n")
+            args = [cli_path("ansible-playbook"), "-i", inventory, str(playbook)]
+        env = dict(NO_PROXY_ENV, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_TIMEOUT="5",
+                   ANSIBLE_SSH_ARGS="-o ControlMaster=no -o BatchMode=yes", ANSIBLE_SSH_RETRIES="0")
+        result = subprocess.run(args, env=cli_env(env), capture_output=True, text=True, timeout=180, check=False)
+        output = result.stdout + result.stderr
+        assert named.connections == 0, output
+        assert active.connections >= 1, output  # the play went on with the other host
+    assert "UNREACHABLE" in output and "shadeform-no-address-yet.invalid" in output, output
+    graph = ansible_inventory(inventory, "--graph", env=NO_PROXY_ENV)
+    assert "127.0.0.9" in graph.stdout.split("@status_pending:")[1].split("@")[0], graph.stdout

@@ -45,13 +45,13 @@ def test_host_variables_prefix_and_suffix(example):
 
 
 @pytest.mark.parametrize("fields, expected", [
-    ({"ip": None, "ssh_user": None, "ssh_port": None}, {}),
-    ({"ip": "", "ssh_user": "", "ssh_port": 0}, {}),
-    ({"ip": "  ", "ssh_user": " ", "ssh_port": 70000}, {}),
-    ({"ip": ["1.2.3.4"], "ssh_user": {"u": 1}, "ssh_port": True}, {}),
+    ({"ip": None, "ssh_user": None, "ssh_port": None}, {"ansible_host": hosts.NO_ADDRESS}),
+    ({"ip": "", "ssh_user": "", "ssh_port": 0}, {"ansible_host": hosts.NO_ADDRESS}),
+    ({"ip": "  ", "ssh_user": " ", "ssh_port": 70000}, {"ansible_host": hosts.NO_ADDRESS}),
+    ({"ip": ["1.2.3.4"], "ssh_user": {"u": 1}, "ssh_port": True}, {"ansible_host": hosts.NO_ADDRESS}),
     ({"ip": "gpu.example.com", "ssh_user": "ubuntu", "ssh_port": "2222"}, {"ansible_host": "gpu.example.com", "ansible_user": "ubuntu", "ansible_port": 2222}),
     ({"ip": "10.0.0.1", "ssh_port": 22.5}, {"ansible_host": "10.0.0.1"}),
-    ({"ssh_port": "\u00b2"}, {}),
+    ({"ssh_port": "\u00b2"}, {"ansible_host": hosts.NO_ADDRESS}),
 ])
 def test_connection_variables_only_hold_usable_api_values(fields, expected):
     assert hosts.connection_variables(dict(fields, id="i-1")) == expected
