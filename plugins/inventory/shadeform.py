@@ -111,6 +111,10 @@ options:
       - Prefix of the host variables made from instance fields.
       - Prefix and suffix may hold letters, digits and C(_) only. Fields that would name an C(ansible_*) variable are
         never set, so only C(ip), C(ssh_user) and C(ssh_port) drive the connection.
+      - Nor are fields that would name one of Ansible's magic variables (C(omit), C(item), C(inventory_hostname),
+        C(group_names), C(groups), C(hostvars), C(playbook_dir), ...) or a global of every template (C(lookup),
+        C(query), C(q), C(range), C(dict), C(now), C(lipsum), C(cycler), C(joiner), C(namespace), C(undef)), so that
+        no API field ever hides them; one warning lists the fields left out.
     type: str
     default: shadeform_
   hostvars_suffix:
@@ -172,6 +176,7 @@ from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.parsing.utils.addresses import patterns
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 
@@ -196,6 +201,13 @@ CACHE_FORMAT = 1
 # Past this many, renamed-host warnings are summed up in one line (a large fleet may repeat many names).
 MAX_RENAME_WARNINGS = 3
 NAME_PART = re.compile(r"^[A-Za-z0-9_]*$")
+
+
+def _magic_variables(name, groups):
+    """The magic variables ansible-core's Host.get_magic_vars gives a host in ``groups`` (and shadeform), before it is added."""
+    is_address = patterns["ipv4"].match(name) or patterns["ipv6"].match(name)
+    return {"inventory_hostname": name, "inventory_hostname_short": name if is_address else name.split(".")[0],
+            "group_names": sorted(set(groups).union(("shadeform",)))}
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -361,7 +373,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if skipped:
                 skipped_fields.update(to_text(field) for field in skipped)
             variables = make_untrusted(variables)
-            if conditionals and not self._passes_conditionals(name, variables, conditionals):
+            if conditionals and not self._passes_conditionals(name, dict(variables, **_magic_variables(
+                    name, groups if with_default_groups else [])), conditionals):
                 continue
             kept.append((make_untrusted(name), variables, groups if with_default_groups else []))
         for note in notes[:MAX_RENAME_WARNINGS]:
@@ -372,8 +385,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             for note in notes[MAX_RENAME_WARNINGS:]:
                 self.display.vvv(note)
         if skipped_fields:
-            self.display.warning("Shadeform instance fields not made host variables (invalid names, or names of ansible_* "
-                                 "variables): {0}".format(", ".join(sorted(repr(field) for field in skipped_fields))))
+            self.display.warning("Shadeform instance fields not made host variables (invalid names, or names Ansible or Jinja "
+                                 "define, such as ansible_*, omit or lookup): {0}".format(
+                                     ", ".join(sorted(repr(field) for field in skipped_fields))))
         return kept
 
     def _passes_conditionals(self, name, variables, conditionals):
@@ -419,7 +433,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     self.inventory.add_group(group)
                     known_groups.add(group)
                 self.inventory.add_child(group, name)
-            self._set_composite_vars(compose, variables, name, strict=strict)
+            if compose:
+                # The host's own inventory_hostname and group_names, as ansible-core's constructed plugin shows them.
+                self._set_composite_vars(compose, combine_vars(variables, host.get_magic_vars()), name, strict=strict)
             if composed_groups or keyed_groups:
                 # What ansible-core's fetch_hostvars would merge again for every entry, merged once.
                 host_vars = combine_vars(variables, host.get_vars())

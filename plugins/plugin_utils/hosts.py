@@ -11,6 +11,9 @@ reaches Ansible.  Every field may be absent, null or of the wrong type; only ``i
 import functools
 import re
 
+from jinja2.defaults import DEFAULT_NAMESPACE
+
+from ansible import constants as C
 from ansible.plugins.inventory import to_safe_group_name
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import lookup
@@ -26,6 +29,14 @@ DEFAULT_GROUP_FIELDS = (
 # Flat host variables for what playbooks need most, taken from the configuration object.
 CONFIGURATION_SHORTCUTS = ("gpu_type", "num_gpus", "gpu_manufacturer", "vram_per_gpu_in_gb")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Names a host variable from the API must never take: Ansible's magic variables (ansible-core's own list, plus
+# those it sets per task or loop), and the globals Jinja and Ansible give every template. A host variable of
+# one of these names would hide it: default(omit) would pass an API value, lookup() would stop working, and
+# compose or filters would read the API's inventory_hostname instead of the host's.
+RESERVED_VARIABLE_NAMES = frozenset(C.INTERNAL_STATIC_VARS).union(DEFAULT_NAMESPACE).union((
+    "omit", "item", "vars", "environment", "play_hosts", "ansible_loop_var",
+    "lookup", "query", "q", "now", "undef", "finalize",
+))
 LABEL_SEPARATOR = re.compile(r"[=:]")
 # str.isdigit() also accepts digits int() refuses, such as superscripts.
 ASCII_DIGITS = re.compile(r"^[0-9]+$")
@@ -60,14 +71,15 @@ def host_variables(instance, prefix="shadeform_", suffix=""):
     """Return the host variables of one instance: connection variables, API fields and shortcuts.
 
     Top-level fields whose names are not valid variable names, or would name an ``ansible_*``
-    variable (possible with an empty prefix), are left out and returned in the second item, so the
-    caller can say so once: only the API's ip, ssh_user and ssh_port ever drive the connection.
+    variable or one of RESERVED_VARIABLE_NAMES (possible with an empty prefix), are left out and
+    returned in the second item, so the caller can say so once: only the API's ip, ssh_user and
+    ssh_port ever drive the connection, and no API field hides a name Ansible or Jinja defines.
     """
     variables = connection_variables(instance)
     skipped_fields = []
     for field, value in instance.items():
         name = prefix + field + suffix if isinstance(field, str) else ""
-        if VARIABLE_NAME.fullmatch(name) and not name.startswith("ansible_"):
+        if VARIABLE_NAME.fullmatch(name) and not name.startswith("ansible_") and name not in RESERVED_VARIABLE_NAMES:
             variables[name] = value
         else:
             skipped_fields.append(field)

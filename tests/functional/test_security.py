@@ -200,3 +200,68 @@ def test_an_instance_without_an_address_is_never_connected_to_by_name(shadeform_
     assert "UNREACHABLE" in output and "shadeform-no-address-yet.invalid" in output, output
     graph = ansible_inventory(inventory, "--graph", env=NO_PROXY_ENV)
     assert "127.0.0.9" in graph.stdout.split("@status_pending:")[1].split("@")[0], graph.stdout
+
+
+# --- Host variables never shadow Ansible or Jinja names -------------------------------------------------------
+
+SHADOWING_FIELDS = ("omit", "item", "inventory_dir", "inventory_hostname", "inventory_hostname_short", "group_names", "groups",
+                    "hostvars", "playbook_dir", "lookup", "query", "q", "range", "dict", "now", "lipsum", "cycler", "joiner",
+                    "namespace", "undef")
+
+
+@pytest.fixture
+def shadowing_inventory(shadeform_api, tmp_path):
+    fields = dict((field, "from-the-api") for field in SHADOWING_FIELDS)
+    shadeform_api.set_instances([dict(EXAMPLE[0], name="box-1", **fields)])
+    return write_inventory(tmp_path, shadeform_api, """\
+        hostvars_prefix: ""
+        filters:
+          - inventory_hostname != 'from-the-api'
+        compose:
+          seen_name: inventory_hostname
+          seen_groups: group_names
+        """)
+
+
+def test_api_fields_named_like_ansible_or_jinja_names_make_no_variable(shadowing_inventory):
+    result = ansible_inventory(shadowing_inventory, "--list", env=NO_PROXY_ENV)
+    assert result.returncode == 0, result.stderr
+    variables = inventory_list(result.stdout)["_meta"]["hostvars"]["box-1"]  # the filter saw the real name
+    assert not set(SHADOWING_FIELDS) & set(variables), variables
+    assert variables["seen_name"] == "box-1"
+    assert "shadeform" in variables["seen_groups"] and "from-the-api" not in variables["seen_groups"]
+    warning = one_line(result.stderr)
+    assert warning.count("not made host variables") == 1, result.stderr
+    for field in SHADOWING_FIELDS:
+        assert repr(field) in warning, field
+
+
+def test_templates_keep_ansible_and_jinja_names_whatever_the_api_sends(shadowing_inventory, tmp_path):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(textwrap.dedent("""\
+        - hosts: all
+          connection: local
+          gather_facts: false
+          tasks:
+            - ansible.builtin.debug:
+                msg: "{{ nothing_here | default(omit) }}"
+            - ansible.builtin.debug:
+                msg: "env={{ lookup('ansible.builtin.env', 'SHADEFORM_PROBE') }} q={{ query('ansible.builtin.env', 'SHADEFORM_PROBE') | first }}"
+            - ansible.builtin.debug:
+                msg: "range={{ range(3) | list }} dict={{ dict(a=1) }} now={{ now().year > 2000 }} name={{ inventory_hostname }}"
+            - ansible.builtin.debug:
+                msg: "item={{ item }}"
+              loop: [looped]
+            - ansible.builtin.debug:
+                msg: "groups={{ groups['shadeform'] }} names={{ group_names }} hostvars={{ hostvars['box-1']['seen_name'] }}"
+        """))
+    result = subprocess.run([cli_path("ansible-playbook"), "-i", shadowing_inventory, str(playbook)],
+                            env=cli_env(dict(NO_PROXY_ENV, SHADEFORM_PROBE="probe-value")), capture_output=True, text=True,
+                            timeout=180, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Hello world!" in output  # debug's own default: omit really omitted msg
+    assert "env=probe-value q=probe-value" in output
+    assert "range=[0, 1, 2] dict={'a': 1} now=True name=box-1" in output
+    assert "item=looped" in output and "groups=['box-1']" in output and "hostvars=box-1" in output
+    assert "from-the-api" not in result.stdout

@@ -66,6 +66,15 @@ def test_fields_never_become_ansible_variables_nor_invalid_names():
     assert sorted(skipped) == sorted(["ansible_connection", "bad-name", "{{x}}"])
 
 
+def test_fields_never_take_a_magic_variable_or_template_global_name():
+    reserved = ["omit", "item", "inventory_hostname", "group_names", "groups", "hostvars", "lookup", "q", "range", "undef"]
+    instance = dict({"id": "i-1"}, **dict((name, "api") for name in reserved))
+    variables, skipped = hosts.host_variables(instance, prefix="", suffix="")
+    assert not set(reserved) & set(variables)
+    assert sorted(skipped) == sorted(reserved)
+    assert variables["id"] == "i-1"
+
+
 def test_default_groups_use_ansible_safe_names(example):
     example["tags"] = ["env=prod", "tag1", "env:prod", "", None, 3]
     assert hosts.default_groups(example) == [
