@@ -26,8 +26,12 @@ description:
     C(region_<region>), C(gpu_<gpu type>), C(status_<status>), C(instance_type_<shade instance type>) and
     C(tag_<tag>) for each tag. Group names are made safe with ansible-core's own rule, for example C(region_canada_1)
     and C(tag_env_prod).
-  - Values from the API are never templated. Launch secrets (docker C(envs) values, the registry password and the
-    startup script) are replaced by C(<redacted>) unless O(expose_secrets=true), and never written to the cache.
+  - Values from the API are never templated. Secrets (C(envs) values, the startup script, and any field named like
+    C(private_key), C(password), C(token) or C(secret), at any depth) are replaced by C(<redacted>) unless
+    O(expose_secrets=true), and never written to the cache.
+  - With a file cache plugin, the O(cache_connection) directory is made its owner's only (mode 0700) before anything
+    is written to it, and the entry's file is 0600, so no other user can read the inventory, not even for a moment.
+    When the directory is not the user's own and open to others, nothing is written to it, with a warning.
   - The configuration file name must end in C(shadeform.yml) or C(shadeform.yaml).
 requirements:
   - requests
@@ -167,10 +171,12 @@ cache_connection: ~/.cache/ansible/shadeform
 cache_timeout: 600
 """
 
+import contextlib
 import functools
 import hashlib
 import os
 import re
+import stat
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.basic import missing_required_lib
@@ -203,6 +209,16 @@ MAX_RENAME_WARNINGS = 3
 NAME_PART = re.compile(r"^[A-Za-z0-9_]*$")
 
 
+@contextlib.contextmanager
+def _private_files():
+    """Files and directories made within the block are their owner's only."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 def _magic_variables(name, groups):
     """The magic variables ansible-core's Host.get_magic_vars gives a host in ``groups`` (and shadeform), before it is added."""
     is_address = patterns["ipv4"].match(name) or patterns["ipv6"].match(name)
@@ -224,7 +240,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        config = self._read_config_data(path)
+        with _private_files():  # a file cache plugin makes its directory here
+            config = self._read_config_data(path)
         if requests_is_missing():
             raise AnsibleError(missing_required_lib("requests"))
         prefix, suffix = self._hostvars_affixes()
@@ -321,18 +338,43 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def update_cache_if_changed(self):
         if not self._cache_key:
             return  # the cache is not in use for this source
-        super().update_cache_if_changed()
-        self._restrict_cache_file()
+        directory = self._cache_directory()
+        if directory and not self._restrict_cache_directory(directory):
+            return
+        with _private_files():
+            super().update_cache_if_changed()
+        if directory:
+            self._restrict_cache_file(directory)
 
-    def _restrict_cache_file(self):
+    def _cache_directory(self):
+        """cache_connection when it is a directory (a file cache plugin), else None (memory, redis, ...)."""
+        directory = os.path.expanduser(os.path.expandvars(self.get_option("cache_connection") or ""))
+        return directory if directory and os.path.isdir(directory) else None
+
+    def _restrict_cache_directory(self, directory):
+        """Make the cache directory its owner's only; False, with a warning, when that cannot be done.
+
+        ansible-core's file cache plugins write each entry, then chmod it to 0644: only a directory
+        others cannot enter keeps the entry from them in that moment, and before this plugin's chmod.
+        """
+        mode = stat.S_IMODE(os.stat(directory).st_mode)
+        if not mode & 0o077:
+            return True
+        try:
+            os.chmod(directory, mode & 0o700)
+        except OSError as exc:
+            self.display.warning("The Shadeform inventory is not written to the cache: its directory {0} is open to other "
+                                 "users and could not be made private ({1}). Set cache_connection to a directory of your "
+                                 "own.".format(directory, to_native(exc.strerror or exc)))
+            return False
+        return True
+
+    def _restrict_cache_file(self, directory):
         """ansible-core writes file caches world-readable (0644); the fleet's entry is for its owner only.
 
         File cache plugins name the entry's file after the cache key, inside cache_connection
         (ansible-core 2.19+ adds a schema prefix), so the entry is found without their internals.
         """
-        directory = os.path.expanduser(os.path.expandvars(self.get_option("cache_connection") or ""))
-        if not directory or not os.path.isdir(directory):
-            return  # not a file cache (memory, redis, ...)
         for entry in os.listdir(directory):
             if entry.endswith(self._cache_key):
                 os.chmod(os.path.join(directory, entry), 0o600)

@@ -265,3 +265,79 @@ def test_templates_keep_ansible_and_jinja_names_whatever_the_api_sends(shadowing
     assert "range=[0, 1, 2] dict={'a': 1} now=True name=box-1" in output
     assert "item=looped" in output and "groups=['box-1']" in output and "hostvars=box-1" in output
     assert "from-the-api" not in result.stdout
+
+
+# --- Secrets stay secret --------------------------------------------------------------------------------------
+
+RECORDING_CACHE = '''
+
+import json as _json
+import os as _os
+import stat as _stat
+
+_JsonFileCache = CacheModule
+
+
+class CacheModule(_JsonFileCache):  # noqa: F811
+    """jsonfile, noting how open the entry's file and directory are the moment it was written."""
+
+    def set(self, key, value):
+        super().set(key, value)
+        path = self._get_cache_file_name(key)
+        modes = {"file": _stat.S_IMODE(_os.stat(path).st_mode),
+                 "directory": _stat.S_IMODE(_os.stat(_os.path.dirname(path)).st_mode)}
+        with open(_os.environ["SHADEFORM_CACHE_RECORD"], "a") as record:
+            record.write(_json.dumps(modes) + "\\n")
+'''
+
+
+def readable_by_others(modes):
+    """Another user could read the file: it grants read to group or others, and the directory lets them in."""
+    return bool((modes["file"] & 0o004 and modes["directory"] & 0o001) or (modes["file"] & 0o040 and modes["directory"] & 0o010))
+
+
+@pytest.mark.parametrize("directory_exists", [False, True])
+def test_cache_entry_is_never_readable_by_others_not_even_while_written(shadeform_api, tmp_path, directory_exists):
+    import ansible.plugins.cache.jsonfile as jsonfile  # pylint: disable=import-outside-toplevel
+
+    plugins = tmp_path / "cache_plugins"
+    plugins.mkdir()
+    with open(jsonfile.__file__, encoding="utf-8") as source:
+        (plugins / "recording.py").write_text(source.read() + RECORDING_CACHE)
+    cache = tmp_path / "cache"
+    if directory_exists:
+        cache.mkdir(mode=0o755)
+        os.chmod(str(cache), 0o755)
+    record = tmp_path / "record.jsonl"
+    path = write_inventory(tmp_path, shadeform_api, "cache: true\ncache_plugin: recording\ncache_connection: {0}\n".format(cache))
+    result = ansible_inventory(path, "--list", env=dict(NO_PROXY_ENV, ANSIBLE_CACHE_PLUGINS=str(plugins),
+                                                         SHADEFORM_CACHE_RECORD=str(record)))
+    assert result.returncode == 0, result.stderr
+    writes = [json.loads(line) for line in record.read_text().splitlines()]
+    assert writes, "the cache plugin was not used"
+    for modes in writes:
+        assert not readable_by_others(modes), {name: oct(mode) for name, mode in modes.items()}
+    assert not stat.S_IMODE(os.stat(str(cache)).st_mode) & 0o077
+    for entry in cache.iterdir():
+        assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+
+
+def test_top_level_envs_and_fields_named_like_secrets_never_reach_variables_or_cache(shadeform_api, tmp_path):
+    leaks = ("hf_envs_value_1", "pk_value_2", "pw_value_3", "tok_value_4", "sec_value_5")
+    shadeform_api.set_instances([dict(
+        EXAMPLE[0], envs=[{"name": "HUGGING_FACE_HUB_TOKEN", "value": leaks[0]}],
+        private_key=leaks[1], configuration=dict(EXAMPLE[0]["configuration"], extra={"password": leaks[2]}),
+        port_mappings=[{"internal_port": 22, "external_port": 22, "access_token": leaks[3]}], client_secret=leaks[4])])
+    cache = tmp_path / "cache"
+    path = write_inventory(tmp_path, shadeform_api, "cache: true\ncache_plugin: ansible.builtin.jsonfile\n"
+                                                    "cache_connection: {0}\n".format(cache))
+    shown = ansible_inventory(path, "--list", "-vvvv", env=NO_PROXY_ENV)
+    assert shown.returncode == 0, shown.stderr
+    listed = ansible_inventory(path, "--list", env=NO_PROXY_ENV)  # from the cache
+    variables = inventory_list(listed.stdout)["_meta"]["hostvars"]["cool-gpu-server"]
+    assert variables["shadeform_envs"] == [{"name": "HUGGING_FACE_HUB_TOKEN", "value": "<redacted>"}]
+    assert variables["shadeform_private_key"] == "<redacted>"
+    stored = "".join(entry.read_text() for entry in cache.iterdir())
+    for leak in leaks:
+        for text in (shown.stdout + shown.stderr, listed.stdout, stored):
+            assert leak not in text, leak
