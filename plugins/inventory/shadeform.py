@@ -189,7 +189,7 @@ from ansible.utils.vars import combine_vars
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import DEFAULT_API_URL, ShadeformAPIError, ShadeformClient, requests_is_missing
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, matches, redact_secrets
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, redact_secrets
 
 try:
     from ansible.template import trust_as_template  # noqa: F401  pylint: disable=unused-import
@@ -204,8 +204,6 @@ else:
     TEMPLATES_STRINGS = False
 
 CACHE_FORMAT = 1
-# Past this many, renamed-host warnings are summed up in one line (a large fleet may repeat many names).
-MAX_RENAME_WARNINGS = 3
 NAME_PART = re.compile(r"^[A-Za-z0-9_]*$")
 
 
@@ -393,44 +391,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return prefix, suffix
 
     def _hosts(self, instances, prefix, suffix):
-        """(name, variables, groups) for every instance that passes the filters, in API order."""
-        valid = []
-        for position, instance in enumerate(instances):
-            if isinstance(instance, dict):
-                valid.append(instance)
-            else:
-                self.display.warning("Skipping Shadeform instance #{0}: the API gave {1}, not an object.".format(
-                    position + 1, type(instance).__name__))
-        groups_of = [hosts.default_groups(instance) for instance in valid]
-        names, notes = hosts.assign_hostnames(valid, self.get_option("hostnames"), {"shadeform"}.union(*groups_of))
-        plain_filters = dict((option, self.get_option(option)) for option in FILTER_OPTIONS)
+        """(name, variables, groups) for every instance that passes the filters, in API order; warnings shown."""
+        options = dict((option, self.get_option(option)) for option in ("hostnames", "default_groups") + FILTER_OPTIONS)
+        options.update(hostvars_prefix=prefix, hostvars_suffix=suffix)
         conditionals = self.get_option("filters")
-        with_default_groups = self.get_option("default_groups")
-        skipped_fields = set()
-        kept = []
-        for name, instance, groups in zip(names, valid, groups_of):
-            if not matches(instance, **plain_filters):
-                continue
-            variables, skipped = hosts.host_variables(instance, prefix, suffix)
-            if skipped:
-                skipped_fields.update(to_text(field) for field in skipped)
-            variables = make_untrusted(variables)
-            if conditionals and not self._passes_conditionals(name, dict(variables, **_magic_variables(
-                    name, groups if with_default_groups else [])), conditionals):
-                continue
-            kept.append((make_untrusted(name), variables, groups if with_default_groups else []))
-        for note in notes[:MAX_RENAME_WARNINGS]:
-            self.display.warning(note)
-        if len(notes) > MAX_RENAME_WARNINGS:
-            self.display.warning("{0} more names are shared by several Shadeform instances or reserved; run with -vvv to see how "
-                                 "those hosts are named.".format(len(notes) - MAX_RENAME_WARNINGS))
-            for note in notes[MAX_RENAME_WARNINGS:]:
-                self.display.vvv(note)
-        if skipped_fields:
-            self.display.warning("Shadeform instance fields not made host variables (invalid names, or names Ansible or Jinja "
-                                 "define, such as ansible_*, omit or lookup): {0}".format(
-                                     ", ".join(sorted(repr(field) for field in skipped_fields))))
-        return kept
+        keep = None
+        if conditionals:
+            def keep(name, variables, groups):
+                return self._passes_conditionals(name, dict(variables, **_magic_variables(name, groups)), conditionals)
+        mapping = hosts.inventory_hosts(instances, options, keep=keep, untrusted=make_untrusted)
+        for warning in mapping.warnings:
+            self.display.warning(warning)
+        for detail in mapping.details:
+            self.display.vvv(detail)
+        return mapping.hosts
 
     def _passes_conditionals(self, name, variables, conditionals):
         for conditional in conditionals:

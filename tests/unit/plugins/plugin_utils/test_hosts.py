@@ -158,3 +158,37 @@ def test_a_field_name_ending_in_a_newline_is_no_variable_name():
     variables, skipped = hosts.host_variables({"id": "i-1", "status\n": "x"})
     assert skipped == ["status\n"]
     assert "shadeform_status\n" not in variables
+
+
+def mapping_options(**changes):
+    options = dict(hostnames=["name"], hostvars_prefix="shadeform_", hostvars_suffix="", default_groups=True,
+                   statuses=[], clouds=[], regions=[], gpu_types=[], tags=[])
+    options.update(changes)
+    return options
+
+
+def test_inventory_hosts_maps_filters_and_warns_in_one_pure_call(example):
+    pending = dict(example, id="p-1", name="twin", status="pending", ip=None)
+    active = dict(example, id="a-1", name="twin", omit="api")
+    seen = []
+
+    def keep(name, variables, groups):
+        seen.append((name, variables["status"], groups))
+        return True
+
+    mapping = hosts.inventory_hosts([pending, "odd", active], mapping_options(statuses=["active"], hostvars_prefix=""),
+                                    keep=keep, untrusted=lambda value: value)
+    [(name, variables, groups)] = mapping.hosts
+    assert name == "twin-a-1" and variables["ansible_host"] == "1.0.0.1" and "omit" not in variables
+    assert "status_active" in groups
+    assert seen == [(name, "active", groups)]
+    assert mapping.warnings[0] == "Skipping Shadeform instance #2: the API gave str, not an object."
+    assert "would be named 'twin'" in mapping.warnings[1] and "'omit'" in mapping.warnings[2]
+    assert mapping.details == []
+
+
+def test_inventory_hosts_without_default_groups_and_with_a_refusing_keep(example):
+    mapping = hosts.inventory_hosts([example], mapping_options(default_groups=False), keep=lambda *args: False)
+    assert mapping.hosts == []
+    [(_name, _variables, groups)] = hosts.inventory_hosts([example], mapping_options(default_groups=False)).hosts
+    assert groups == []
