@@ -95,6 +95,16 @@ def test_key_a_header_cannot_carry_is_refused_at_once_without_echoing_it(shadefo
     assert shadeform_api.requests == []
 
 
+def test_module_refuses_a_key_a_header_cannot_carry_without_echoing_it(shadeform_api):
+    key = ODD_KEYS[0]
+    result = run_module("shadeform.cloud.instance_info", {"api_url": shadeform_api.url}, env={"SHADEFORM_API_KEY": key})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "HTTP header cannot carry" in one_line(output) and "Traceback" not in output
+    assert_key_absent(output, key)
+    assert shadeform_api.requests == []
+
+
 @pytest.mark.parametrize("body, content_type", [
     # Messages used to be cut at 80 characters before the key was scrubbed, leaving its start.
     ({"message": "The gateway refused it after a review of the workspace; the key " + QUOTED_KEY
