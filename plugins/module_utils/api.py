@@ -248,10 +248,10 @@ class ShadeformClient:
                 response = self._attempt(method, url, headers, data)
             except requests.exceptions.SSLError as exc:
                 raise self._error(self._describe_tls_failure(url, exc)) from None
-            except _PERMANENT_FAILURES as exc:
-                raise self._error("Could not {0} {1}: {2}. Check api_url (or SHADEFORM_API_URL).".format(
-                    _verb(method), url, _root_cause(exc))) from None
             except (requests.exceptions.RequestException, _DeadlineExceeded) as exc:
+                if _is_mistake_in_the_request(exc):
+                    raise self._error("Could not {0} {1}: {2}. Check api_url (or SHADEFORM_API_URL).".format(
+                        _verb(method), url, _root_cause(exc))) from None
                 failure = self._describe_connection_failure(exc)
                 may_have_acted = not idempotent and not _never_connected(exc)
                 if _is_name_resolution_failure(exc) or attempt == attempts or may_have_acted:
@@ -429,10 +429,10 @@ class _DeadlineExceeded(Exception):
     """The request did not finish within the timeout."""
 
 
-# Mistakes in the request itself: sending it again cannot help.
-_PERMANENT_FAILURES = tuple(getattr(requests.exceptions, name) for name in (
-    "InvalidHeader", "InvalidURL", "MissingSchema", "InvalidSchema", "URLRequired", "InvalidJSONError")
-    if requests is not None and hasattr(requests.exceptions, name))
+def _is_mistake_in_the_request(exc):
+    """A request requests refuses to send as it is: sending it again cannot help."""
+    return isinstance(exc, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                            requests.exceptions.InvalidSchema, requests.exceptions.URLRequired))
 
 
 def _configuration_error(api_key, api_url, timeout, validate_certs):
