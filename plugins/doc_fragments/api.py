@@ -18,18 +18,22 @@ options:
     type: str
   api_url:
     description:
-      - Base URL of the Shadeform API, up to and including C(/v1).
+      - Base URL of the Shadeform API, up to and including C(/v1); it must start with C(https://) (or C(http://)).
       - When not set, the E(SHADEFORM_API_URL) environment variable is used, then the default.
+      - The key and request bodies go to this host only. Redirects are never followed; a redirect is an error naming both URLs.
     type: str
     default: https://api.shadeform.ai/v1
   timeout:
-    description: Seconds to wait for the API to connect and to answer, per request.
+    description:
+      - Seconds one request may take in all, from connecting to the last byte of the answer. Must be positive.
     type: int
     default: 30
   retries:
     description:
-      - How many times to try again after HTTP 429, an HTTP 5xx answer, a timeout or a connection error.
-      - A C(Retry-After) header is honoured; otherwise the waits are 1, 2, 4, ... seconds, never longer than 60 seconds.
+      - How many times to try again after HTTP 429, an HTTP 5xx answer, a timeout or a connection error. Nothing else is
+        tried again.
+      - A C(Retry-After) header is honoured; otherwise the waits are 1, 2, 4, ... seconds, never longer than 60 seconds. One
+        API call therefore ends within (O(retries) + 1) x O(timeout) + O(retries) x 60 seconds.
       - Requests that create something (a new instance, a new SSH key) are repeated only when the service cannot have
         acted on them (HTTP 429, or no connection made), so that a retry never launches a second instance.
     type: int

@@ -13,6 +13,11 @@ description:
   - Each instance becomes one host, reachable over SSH as the API describes it (C(ansible_host), C(ansible_user) and
     C(ansible_port) come from the instance's C(ip), C(ssh_user) and C(ssh_port)), grouped by cloud, region, GPU type,
     status, instance type and tag.
+  - An instance the API gives no address yet (creating, pending, error) gets C(ansible_host) set to
+    C(shadeform-no-address-yet.invalid), a name that can never resolve (RFC 6761 reserves C(.invalid)), so that
+    Ansible never connects to the host's name, which could be another machine. A play that targets such a host
+    reports it UNREACHABLE (the message names C(shadeform-no-address-yet.invalid)) and goes on with the others; the
+    host stays in the inventory and its groups. Limit plays to C(status_active) to leave such hosts out.
   - Every top-level field of an instance becomes a host variable named C(<hostvars_prefix><field><hostvars_suffix>),
     for example C(shadeform_id), C(shadeform_cloud) and C(shadeform_configuration). The shortcuts C(shadeform_gpu_type),
     C(shadeform_num_gpus), C(shadeform_gpu_manufacturer) and C(shadeform_vram_per_gpu_in_gb) copy those fields of
@@ -21,8 +26,12 @@ description:
     C(region_<region>), C(gpu_<gpu type>), C(status_<status>), C(instance_type_<shade instance type>) and
     C(tag_<tag>) for each tag. Group names are made safe with ansible-core's own rule, for example C(region_canada_1)
     and C(tag_env_prod).
-  - Values from the API are never templated. Launch secrets (docker C(envs) values, the registry password and the
-    startup script) are replaced by C(<redacted>) unless O(expose_secrets=true), and never written to the cache.
+  - Values from the API are never templated. Secrets (C(envs) values, the startup script, and any field named like
+    C(private_key), C(password), C(token) or C(secret), at any depth) are replaced by C(<redacted>) unless
+    O(expose_secrets=true), and never written to the cache.
+  - With a file cache plugin, the O(cache_connection) directory is made its owner's only (mode 0700) before anything
+    is written to it, and the entry's file is 0600, so no other user can read the inventory, not even for a moment.
+    When the directory is not the user's own and open to others, nothing is written to it, with a warning.
   - The configuration file name must end in C(shadeform.yml) or C(shadeform.yaml).
 requirements:
   - requests
@@ -48,25 +57,32 @@ options:
       - name: SHADEFORM_API_KEY
   api_url:
     description:
-      - Base URL of the Shadeform API, up to and including C(/v1).
+      - Base URL of the Shadeform API, up to and including C(/v1); it must start with C(https://) (or C(http://)).
+      - The key is sent to this host only. Redirects are never followed, so that neither the key nor a request body
+        ever reaches another host; a redirect is an error naming both URLs.
     type: str
     default: https://api.shadeform.ai/v1
     env:
       - name: SHADEFORM_API_URL
   timeout:
-    description: Seconds to wait for the API to connect and to answer, per request.
+    description:
+      - Seconds one request may take in all, from connecting to the last byte of the answer, however slowly the
+        server sends it. Must be positive.
     type: int
     default: 30
   retries:
     description:
-      - How many times to try again after HTTP 429, an HTTP 5xx answer, a timeout or a connection error.
+      - How many times to try again after HTTP 429, an HTTP 5xx answer, a timeout or a connection error. Nothing else
+        is tried again (a redirect, a TLS failure, another HTTP error, a bad setting), since it would fail the same way.
       - A C(Retry-After) header is honoured; otherwise the waits are 1, 2, 4, ... seconds. No single wait is longer
-        than 60 seconds, so a run waits at most O(retries) x 60 seconds between attempts in all. Each attempt may
-        itself take up to O(timeout) to connect plus O(timeout) between two pieces of the answer.
+        than 60 seconds, so the inventory is built, or fails, within (O(retries) + 1) x O(timeout) + O(retries) x 60
+        seconds; with the defaults, 5 minutes 0 seconds at most.
     type: int
     default: 3
   validate_certs:
-    description: Whether to verify the API's TLS certificate. Only turn this off on a network you trust.
+    description:
+      - Whether to verify the API's TLS certificate. Only turn this off on a network you trust.
+      - Only a boolean is accepted; a misspelt value is an error, never a silent V(false).
     type: bool
     default: true
   hostnames:
@@ -99,6 +115,10 @@ options:
       - Prefix of the host variables made from instance fields.
       - Prefix and suffix may hold letters, digits and C(_) only. Fields that would name an C(ansible_*) variable are
         never set, so only C(ip), C(ssh_user) and C(ssh_port) drive the connection.
+      - Nor are fields that would name one of Ansible's magic variables (C(omit), C(item), C(inventory_hostname),
+        C(group_names), C(groups), C(hostvars), C(playbook_dir), ...) or a global of every template (C(lookup),
+        C(query), C(q), C(range), C(dict), C(now), C(lipsum), C(cycler), C(joiner), C(namespace), C(undef)), so that
+        no API field ever hides them; one warning lists the fields left out.
     type: str
     default: shadeform_
   hostvars_suffix:
@@ -151,22 +171,25 @@ cache_connection: ~/.cache/ansible/shadeform
 cache_timeout: 600
 """
 
+import contextlib
 import functools
 import hashlib
 import os
 import re
+import stat
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.parsing.utils.addresses import patterns
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import DEFAULT_API_URL, ShadeformAPIError, ShadeformClient, requests_is_missing
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, matches, redact_secrets
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, redact_secrets
 
 try:
     from ansible.template import trust_as_template  # noqa: F401  pylint: disable=unused-import
@@ -181,9 +204,24 @@ else:
     TEMPLATES_STRINGS = False
 
 CACHE_FORMAT = 1
-# Past this many, renamed-host warnings are summed up in one line (a large fleet may repeat many names).
-MAX_RENAME_WARNINGS = 3
 NAME_PART = re.compile(r"^[A-Za-z0-9_]*$")
+
+
+@contextlib.contextmanager
+def _private_files():
+    """Files and directories made within the block are their owner's only."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _magic_variables(name, groups):
+    """The magic variables ansible-core's Host.get_magic_vars gives a host in ``groups`` (and shadeform), before it is added."""
+    is_address = patterns["ipv4"].match(name) or patterns["ipv6"].match(name)
+    return {"inventory_hostname": name, "inventory_hostname_short": name if is_address else name.split(".")[0],
+            "group_names": sorted(set(groups).union(("shadeform",)))}
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -200,20 +238,21 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
-        config = self._read_config_data(path)
+        with _private_files():  # a file cache plugin makes its directory here
+            config = self._read_config_data(path)
         if requests_is_missing():
             raise AnsibleError(missing_required_lib("requests"))
         prefix, suffix = self._hostvars_affixes()
 
-        instances = self._instances(path, cache, key_from_file="api_key" in config)
+        instances = self._instances(path, cache, key_from_file="api_key" in config, validate_certs=self._validate_certs(config))
         with constructed.compiled_once(self.templar):
             self._add_hosts(self._hosts(instances, prefix, suffix))
 
     # Fetching, through the cache.
 
-    def _instances(self, path, cache, key_from_file):
+    def _instances(self, path, cache, key_from_file, validate_certs):
         """The instance list, redacted unless expose_secrets; from the cache when allowed and fresh."""
-        client = self._client(key_from_file)
+        client = self._client(key_from_file, validate_certs)
         if self.get_option("expose_secrets"):
             if self.get_option("cache"):
                 self.display.warning("The Shadeform inventory does not use the cache while expose_secrets is true, "
@@ -252,7 +291,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except ShadeformAPIError as exc:
             raise AnsibleParserError(to_native(exc)) from None
 
-    def _client(self, key_from_file):
+    @staticmethod
+    def _validate_certs(config):
+        """The option as written: ansible-core reads anything that is not a boolean word as false, turning checks off."""
+        value = config.get("validate_certs", True)
+        try:
+            return boolean(value, strict=True)
+        except TypeError:
+            raise AnsibleParserError("validate_certs must be true or false, not {0!r}: certificate checks are not turned off "
+                                     "by a misspelling.".format(to_text(value))) from None
+
+    def _client(self, key_from_file, validate_certs):
         api_key = self._api_key(key_from_file)
         api_url = self.get_option("api_url")
         if not api_url:
@@ -262,7 +311,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             api_url=api_url,
             timeout=self.get_option("timeout"),
             retries=self.get_option("retries"),
-            validate_certs=self.get_option("validate_certs"),
+            validate_certs=validate_certs,
         )
 
     def _api_key(self, from_file):
@@ -287,18 +336,43 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def update_cache_if_changed(self):
         if not self._cache_key:
             return  # the cache is not in use for this source
-        super().update_cache_if_changed()
-        self._restrict_cache_file()
+        directory = self._cache_directory()
+        if directory and not self._restrict_cache_directory(directory):
+            return
+        with _private_files():
+            super().update_cache_if_changed()
+        if directory:
+            self._restrict_cache_file(directory)
 
-    def _restrict_cache_file(self):
+    def _cache_directory(self):
+        """cache_connection when it is a directory (a file cache plugin), else None (memory, redis, ...)."""
+        directory = os.path.expanduser(os.path.expandvars(self.get_option("cache_connection") or ""))
+        return directory if directory and os.path.isdir(directory) else None
+
+    def _restrict_cache_directory(self, directory):
+        """Make the cache directory its owner's only; False, with a warning, when that cannot be done.
+
+        ansible-core's file cache plugins write each entry, then chmod it to 0644: only a directory
+        others cannot enter keeps the entry from them in that moment, and before this plugin's chmod.
+        """
+        mode = stat.S_IMODE(os.stat(directory).st_mode)
+        if not mode & 0o077:
+            return True
+        try:
+            os.chmod(directory, mode & 0o700)
+        except OSError as exc:
+            self.display.warning("The Shadeform inventory is not written to the cache: its directory {0} is open to other "
+                                 "users and could not be made private ({1}). Set cache_connection to a directory of your "
+                                 "own.".format(directory, to_native(exc.strerror or exc)))
+            return False
+        return True
+
+    def _restrict_cache_file(self, directory):
         """ansible-core writes file caches world-readable (0644); the fleet's entry is for its owner only.
 
         File cache plugins name the entry's file after the cache key, inside cache_connection
         (ansible-core 2.19+ adds a schema prefix), so the entry is found without their internals.
         """
-        directory = os.path.expanduser(os.path.expandvars(self.get_option("cache_connection") or ""))
-        if not directory or not os.path.isdir(directory):
-            return  # not a file cache (memory, redis, ...)
         for entry in os.listdir(directory):
             if entry.endswith(self._cache_key):
                 os.chmod(os.path.join(directory, entry), 0o600)
@@ -317,42 +391,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return prefix, suffix
 
     def _hosts(self, instances, prefix, suffix):
-        """(name, variables, groups) for every instance that passes the filters, in API order."""
-        valid = []
-        for position, instance in enumerate(instances):
-            if isinstance(instance, dict):
-                valid.append(instance)
-            else:
-                self.display.warning("Skipping Shadeform instance #{0}: the API gave {1}, not an object.".format(
-                    position + 1, type(instance).__name__))
-        groups_of = [hosts.default_groups(instance) for instance in valid]
-        names, notes = hosts.assign_hostnames(valid, self.get_option("hostnames"), {"shadeform"}.union(*groups_of))
-        plain_filters = dict((option, self.get_option(option)) for option in FILTER_OPTIONS)
+        """(name, variables, groups) for every instance that passes the filters, in API order; warnings shown."""
+        options = dict((option, self.get_option(option)) for option in ("hostnames", "default_groups") + FILTER_OPTIONS)
+        options.update(hostvars_prefix=prefix, hostvars_suffix=suffix)
         conditionals = self.get_option("filters")
-        with_default_groups = self.get_option("default_groups")
-        skipped_fields = set()
-        kept = []
-        for name, instance, groups in zip(names, valid, groups_of):
-            if not matches(instance, **plain_filters):
-                continue
-            variables, skipped = hosts.host_variables(instance, prefix, suffix)
-            if skipped:
-                skipped_fields.update(to_text(field) for field in skipped)
-            variables = make_untrusted(variables)
-            if conditionals and not self._passes_conditionals(name, variables, conditionals):
-                continue
-            kept.append((make_untrusted(name), variables, groups if with_default_groups else []))
-        for note in notes[:MAX_RENAME_WARNINGS]:
-            self.display.warning(note)
-        if len(notes) > MAX_RENAME_WARNINGS:
-            self.display.warning("{0} more names are shared by several Shadeform instances or reserved; run with -vvv to see how "
-                                 "those hosts are named.".format(len(notes) - MAX_RENAME_WARNINGS))
-            for note in notes[MAX_RENAME_WARNINGS:]:
-                self.display.vvv(note)
-        if skipped_fields:
-            self.display.warning("Shadeform instance fields not made host variables (invalid names, or names of ansible_* "
-                                 "variables): {0}".format(", ".join(sorted(repr(field) for field in skipped_fields))))
-        return kept
+        keep = None
+        if conditionals:
+            def keep(name, variables, groups):
+                return self._passes_conditionals(name, dict(variables, **_magic_variables(name, groups)), conditionals)
+        mapping = hosts.inventory_hosts(instances, options, keep=keep, untrusted=make_untrusted)
+        for warning in mapping.warnings:
+            self.display.warning(warning)
+        for detail in mapping.details:
+            self.display.vvv(detail)
+        return mapping.hosts
 
     def _passes_conditionals(self, name, variables, conditionals):
         for conditional in conditionals:
@@ -397,7 +449,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     self.inventory.add_group(group)
                     known_groups.add(group)
                 self.inventory.add_child(group, name)
-            self._set_composite_vars(compose, variables, name, strict=strict)
+            if compose:
+                # The host's own inventory_hostname and group_names, as ansible-core's constructed plugin shows them.
+                self._set_composite_vars(compose, combine_vars(variables, host.get_magic_vars()), name, strict=strict)
             if composed_groups or keyed_groups:
                 # What ansible-core's fetch_hostvars would merge again for every entry, merged once.
                 host_vars = combine_vars(variables, host.get_vars())

@@ -5,47 +5,62 @@
 Every field of an instance may be absent, null or of the wrong type; only ``id`` is expected.
 """
 
+import re
+
 REDACTED = "<redacted>"
+# Fields whose value is a secret wherever they appear, including fields the API may add later.
+SECRET_FIELD_NAME = re.compile(r"private_key|password|passwd|token|secret", re.IGNORECASE)
 
 
-def redact_secrets(instance):
-    """Return the instance with launch secrets replaced by REDACTED; the input is left untouched.
+def redact_secrets(data):
+    """Return ``data`` (an instance, an SSH key, any API object) with every secret replaced by REDACTED.
 
-    Secrets are the values of the docker ``envs``, the registry password and the startup script.
-    Only the objects on the way to a secret are copied: a deep copy of every launch configuration
-    would dominate the inventory's run time on large fleets.
+    Secrets are the ``value`` of each entry of an ``envs`` list (the docker envs of a launch configuration,
+    and the top-level envs that ``GET /instances/{id}/info`` adds), the startup script (``base64_script``),
+    and the value of any field named like a secret (``private_key``, ``password``, ``token``, ``secret``, in
+    any case and as part of a longer name), at any depth. The input is left untouched, and only the objects
+    on the way to a secret are copied: a deep copy of every instance would dominate the inventory's run
+    time on large fleets.
     """
-    launch = instance.get("launch_configuration")
-    if not isinstance(launch, dict):
-        return instance
-    launch = dict(launch)
-    docker = launch.get("docker_configuration")
-    if isinstance(docker, dict):
-        docker = launch["docker_configuration"] = dict(docker)
-        if isinstance(docker.get("envs"), list):
-            docker["envs"] = [_redacted(env, "value") for env in docker["envs"]]
-        if "registry_credentials" in docker:
-            docker["registry_credentials"] = _redacted(docker["registry_credentials"], "password")
-    if "script_configuration" in launch:
-        launch["script_configuration"] = _redacted(launch["script_configuration"], "base64_script")
-    redacted = dict(instance)
-    redacted["launch_configuration"] = launch
-    return redacted
+    return _redacted(data)
 
 
-def redact_instance_details(instance):
-    """redact_secrets, and also the values of the top-level ``envs`` that ``GET /instances/{id}/info`` adds."""
-    redacted = redact_secrets(instance)
-    if isinstance(redacted.get("envs"), list):
-        redacted = dict(redacted)
-        redacted["envs"] = [_redacted(env, "value") for env in redacted["envs"]]
-    return redacted
+# The instance modules' name for the same redaction.
+redact_instance_details = redact_secrets
 
 
-def _redacted(value, secret_field):
-    if isinstance(value, dict) and value.get(secret_field) is not None:
-        return dict(value, **{secret_field: REDACTED})
+def _redacted(value):
+    if isinstance(value, dict):
+        copy = None
+        for key, item in value.items():
+            if isinstance(key, str) and (key == "base64_script" or SECRET_FIELD_NAME.search(key)):
+                replacement = item if item is None or item == "" or item == REDACTED else REDACTED
+            elif key == "envs" and isinstance(item, list):
+                replacement = _same_or_new(item, [_redacted_env(env) for env in item])
+            elif isinstance(item, (dict, list)):
+                replacement = _redacted(item)
+            else:
+                continue
+            if replacement is not item:
+                if copy is None:
+                    copy = dict(value)
+                copy[key] = replacement
+        return value if copy is None else copy
+    if isinstance(value, list):
+        return _same_or_new(value, [_redacted(item) if isinstance(item, (dict, list)) else item for item in value])
     return value
+
+
+def _redacted_env(env):
+    env = _redacted(env)
+    if isinstance(env, dict) and env.get("value") not in (None, "", REDACTED):
+        return dict(env, value=REDACTED)
+    return env
+
+
+def _same_or_new(old, new):
+    """``old`` when every item of ``new`` is the same object, so that unchanged lists are shared, not copied."""
+    return old if all(after is before for after, before in zip(new, old)) else new
 
 
 # The plain filters, named as the options of the inventory plugin and of instance_info.

@@ -3,17 +3,21 @@
 """Pure functions from Shadeform API instances to inventory hosts.
 
 Nothing here talks HTTP or touches Ansible's inventory: the inventory plugin fetches the instance
-list, calls these functions, and adds what they return.  Every value that comes from the API is
+list, calls :func:`inventory_hosts`, and adds what it returns.  Every value that comes from the API is
 untrusted: it is copied, never interpreted as a template, and the plugin marks it unsafe before it
 reaches Ansible.  Every field may be absent, null or of the wrong type; only ``id`` is expected.
 """
 
+import collections
 import functools
 import re
 
+from jinja2.defaults import DEFAULT_NAMESPACE
+
+from ansible import constants as C
 from ansible.plugins.inventory import to_safe_group_name
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import lookup
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, lookup, matches
 
 # (group prefix, path of the instance field) for the groups every host gets by default.
 DEFAULT_GROUP_FIELDS = (
@@ -26,6 +30,14 @@ DEFAULT_GROUP_FIELDS = (
 # Flat host variables for what playbooks need most, taken from the configuration object.
 CONFIGURATION_SHORTCUTS = ("gpu_type", "num_gpus", "gpu_manufacturer", "vram_per_gpu_in_gb")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Names a host variable from the API must never take: Ansible's magic variables (ansible-core's own list, plus
+# those it sets per task or loop), and the globals Jinja and Ansible give every template. A host variable of
+# one of these names would hide it: default(omit) would pass an API value, lookup() would stop working, and
+# compose or filters would read the API's inventory_hostname instead of the host's.
+RESERVED_VARIABLE_NAMES = frozenset(C.INTERNAL_STATIC_VARS).union(DEFAULT_NAMESPACE).union((
+    "omit", "item", "vars", "environment", "play_hosts", "ansible_loop_var",
+    "lookup", "query", "q", "now", "undef", "finalize",
+))
 LABEL_SEPARATOR = re.compile(r"[=:]")
 # str.isdigit() also accepts digits int() refuses, such as superscripts.
 ASCII_DIGITS = re.compile(r"^[0-9]+$")
@@ -33,8 +45,65 @@ ASCII_DIGITS = re.compile(r"^[0-9]+$")
 # not even through derived values such as inventory_hostname_short on ansible-core < 2.19.
 # Whitespace and commas would make a host impossible to name in a pattern, --limit or --host.
 UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\s,\x00-\x1f\x7f]")
+# ansible_host of an instance the API gives no address for yet (creating, pending, error). Without one Ansible
+# would connect to the host's *name*, which the API does not control: a pending instance named like a machine
+# on the user's network would get the play. RFC 6761 reserves .invalid: this name never resolves, so such a
+# host is reported UNREACHABLE with "no-address-yet" in the message and the play goes on with the others.
+NO_ADDRESS = "shadeform-no-address-yet.invalid"
 # Host names with a meaning of their own in Ansible: the implicit localhost and the built-in groups.
 RESERVED_HOSTNAMES = frozenset(("localhost", "127.0.0.1", "::1", "all", "ungrouped"))
+
+
+# Past this many, renamed-host warnings are summed up in one line (a large fleet may repeat many names).
+MAX_RENAME_WARNINGS = 3
+
+Mapping = collections.namedtuple("Mapping", "hosts warnings details")
+Mapping.__doc__ = """What to add: ``hosts``, a list of (name, variables, groups); ``warnings`` for the user; ``details`` for -vvv."""
+
+
+def inventory_hosts(instances, options, keep=None, untrusted=lambda value: value):
+    """Map the API's instance list and the plugin's options to the hosts to add, in API order.
+
+    ``options`` holds hostnames, hostvars_prefix, hostvars_suffix, default_groups and the plain
+    filters (statuses, clouds, ...). ``keep(name, variables, groups)``, when given, decides on each
+    host that passes the plain filters (the plugin's Jinja ``filters``); ``untrusted`` marks API
+    data so that Ansible never templates it, before ``keep`` sees it.
+    """
+    warnings = []
+    valid = []
+    for position, instance in enumerate(instances):
+        if isinstance(instance, dict):
+            valid.append(instance)
+        else:
+            warnings.append("Skipping Shadeform instance #{0}: the API gave {1}, not an object.".format(
+                position + 1, type(instance).__name__))
+    groups_of = [default_groups(instance) for instance in valid]
+    # Names are chosen over the whole fleet before any filter, so a host keeps its name whatever the filters.
+    names, notes = assign_hostnames(valid, options["hostnames"], {"shadeform"}.union(*groups_of))
+    plain_filters = dict((option, options.get(option)) for option in FILTER_OPTIONS)
+    prefix, suffix = options["hostvars_prefix"], options["hostvars_suffix"]
+    with_default_groups = options["default_groups"]
+    skipped_fields = set()
+    kept = []
+    for name, instance, groups in zip(names, valid, groups_of):
+        if not matches(instance, **plain_filters):
+            continue
+        variables, skipped = host_variables(instance, prefix, suffix)
+        skipped_fields.update(str(field) for field in skipped)
+        variables = untrusted(variables)
+        groups = groups if with_default_groups else []
+        if keep is not None and not keep(name, variables, groups):
+            continue
+        kept.append((untrusted(name), variables, groups))
+    warnings.extend(notes[:MAX_RENAME_WARNINGS])
+    if len(notes) > MAX_RENAME_WARNINGS:
+        warnings.append("{0} more names are shared by several Shadeform instances or reserved; run with -vvv to see how "
+                        "those hosts are named.".format(len(notes) - MAX_RENAME_WARNINGS))
+    if skipped_fields:
+        warnings.append("Shadeform instance fields not made host variables (invalid names, or names Ansible or Jinja "
+                        "define, such as ansible_*, omit or lookup): {0}".format(
+                            ", ".join(sorted(repr(field) for field in skipped_fields))))
+    return Mapping(kept, warnings, notes[MAX_RENAME_WARNINGS:])
 
 
 def parse_labels(tags):
@@ -55,14 +124,15 @@ def host_variables(instance, prefix="shadeform_", suffix=""):
     """Return the host variables of one instance: connection variables, API fields and shortcuts.
 
     Top-level fields whose names are not valid variable names, or would name an ``ansible_*``
-    variable (possible with an empty prefix), are left out and returned in the second item, so the
-    caller can say so once: only the API's ip, ssh_user and ssh_port ever drive the connection.
+    variable or one of RESERVED_VARIABLE_NAMES (possible with an empty prefix), are left out and
+    returned in the second item, so the caller can say so once: only the API's ip, ssh_user and
+    ssh_port ever drive the connection, and no API field hides a name Ansible or Jinja defines.
     """
     variables = connection_variables(instance)
     skipped_fields = []
     for field, value in instance.items():
         name = prefix + field + suffix if isinstance(field, str) else ""
-        if VARIABLE_NAME.fullmatch(name) and not name.startswith("ansible_"):
+        if VARIABLE_NAME.fullmatch(name) and not name.startswith("ansible_") and name not in RESERVED_VARIABLE_NAMES:
             variables[name] = value
         else:
             skipped_fields.append(field)
@@ -79,8 +149,8 @@ def host_variables(instance, prefix="shadeform_", suffix=""):
 
 
 def connection_variables(instance):
-    """ansible_host, ansible_user and ansible_port, each only when the API gives a usable value."""
-    variables = {}
+    """ansible_host (NO_ADDRESS when the API gives none), and ansible_user and ansible_port when the API gives usable values."""
+    variables = {"ansible_host": NO_ADDRESS}
     ip = instance.get("ip")
     if isinstance(ip, str) and ip.strip():
         variables["ansible_host"] = ip.strip()

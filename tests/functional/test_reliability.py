@@ -198,7 +198,7 @@ def _tls_inventory(tmp_path, url, validate_certs):
 def test_tls_failure_with_validate_certs_says_how_to_trust_the_server(self_signed_server, tmp_path):
     url, _cert = self_signed_server
     result = run_failing(_tls_inventory(tmp_path, url, "true"))
-    assert_clean_failure(result, "TLS verification failed for {0}/instances".format(url), "REQUESTS_CA_BUNDLE", "validate_certs")
+    assert_clean_failure(result, "TLS certificate verification failed for {0}/instances".format(url), "REQUESTS_CA_BUNDLE", "validate_certs")
 
 
 def test_tls_server_is_fine_once_its_certificate_is_trusted_or_not_checked(self_signed_server, tmp_path):

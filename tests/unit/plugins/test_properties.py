@@ -28,6 +28,7 @@ from ansible.plugins.loader import inventory_loader  # noqa: E402  pylint: disab
 from ansible.utils.vars import combine_vars  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.shadeform.cloud.plugins.plugin_utils.hosts import NO_ADDRESS  # noqa: E402  pylint: disable=wrong-import-position
 
 VALID_VARIABLE_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 PROBE = "zz_probe"  # an extra field on every generated object, to find its host again
@@ -195,7 +196,7 @@ def check_fleet(path, fleet):
         if isinstance(ip, str) and ip.strip():
             assert plain(variables["ansible_host"]) == ip.strip()
         else:
-            assert "ansible_host" not in variables
+            assert plain(variables["ansible_host"]) == NO_ADDRESS
         if isinstance(user, str) and user.strip():
             assert plain(variables["ansible_user"]) == user.strip()
         else:

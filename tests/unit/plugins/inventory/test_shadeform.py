@@ -26,6 +26,7 @@ from ansible.errors import AnsibleParserError
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
+from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 
 from helpers import load_fixture
 
@@ -123,7 +124,7 @@ def test_every_instance_once_duplicates_renamed_with_a_warning(inventory_run):
 def test_pending_instances_get_no_address(inventory_run):
     run = inventory_run("", MIXED)
     for host in ("batch-1", "batch-2"):
-        assert "ansible_host" not in run.vars(host)
+        assert run.vars(host)["ansible_host"] == hosts.NO_ADDRESS
         assert run.vars(host)["ansible_user"] == "shadeform"
     assert run.hosts("status_pending") == ["batch-1"]
     assert run.hosts("status_creating") == ["batch-2"]

@@ -63,3 +63,34 @@ def test_redact_secrets_adds_nothing_and_shares_nothing_it_changed(example):
     assert "registry_credentials" not in redacted["launch_configuration"]["docker_configuration"]
     redacted["launch_configuration"]["docker_configuration"]["envs"][0]["name"] = "changed"
     assert example["launch_configuration"]["docker_configuration"]["envs"][0]["name"] == "HUGGING_FACE_HUB_TOKEN"
+
+
+def test_top_level_envs_values_are_redacted(example):
+    example["envs"] = [{"name": "HF_TOKEN", "value": "hf_top_level"}, {"name": "EMPTY", "value": ""}, "odd", None]
+    redacted = instance_data.redact_secrets(example)
+    assert redacted["envs"] == [{"name": "HF_TOKEN", "value": instance_data.REDACTED}, {"name": "EMPTY", "value": ""}, "odd", None]
+    assert example["envs"][0]["value"] == "hf_top_level"
+
+
+@pytest.mark.parametrize("field", ["private_key", "password", "token", "secret", "api_token", "Client_Secret", "db_passwd"])
+def test_fields_named_like_a_secret_are_redacted_at_any_depth(example, field):
+    example[field] = "top-secret-value"
+    example["configuration"] = dict(example["configuration"], extra=[{"nested": {field: {"any": "shape"}}}])
+    redacted = instance_data.redact_secrets(example)
+    assert redacted[field] == instance_data.REDACTED
+    assert redacted["configuration"]["extra"][0]["nested"][field] == instance_data.REDACTED
+    assert "top-secret-value" not in repr(redacted) and "shape" not in repr(redacted)
+    assert example[field] == "top-secret-value"
+
+
+def test_ssh_key_private_half_is_redacted_and_public_key_kept():
+    key = {"id": "k-1", "name": "shadeform-managed", "public_key": "ssh-ed25519 AAAA", "is_default": True,
+           "private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n"}
+    assert instance_data.redact_secrets(key) == dict(key, private_key=instance_data.REDACTED)
+    uploaded = {"id": "k-2", "name": "mine", "public_key": "ssh-ed25519 BBBB", "private_key": ""}
+    assert instance_data.redact_secrets(uploaded) is uploaded
+
+
+def test_nothing_to_redact_shares_the_whole_object(example):
+    example.pop("launch_configuration", None)
+    assert instance_data.redact_secrets(example) is example

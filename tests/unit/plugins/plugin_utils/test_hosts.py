@@ -45,13 +45,13 @@ def test_host_variables_prefix_and_suffix(example):
 
 
 @pytest.mark.parametrize("fields, expected", [
-    ({"ip": None, "ssh_user": None, "ssh_port": None}, {}),
-    ({"ip": "", "ssh_user": "", "ssh_port": 0}, {}),
-    ({"ip": "  ", "ssh_user": " ", "ssh_port": 70000}, {}),
-    ({"ip": ["1.2.3.4"], "ssh_user": {"u": 1}, "ssh_port": True}, {}),
+    ({"ip": None, "ssh_user": None, "ssh_port": None}, {"ansible_host": hosts.NO_ADDRESS}),
+    ({"ip": "", "ssh_user": "", "ssh_port": 0}, {"ansible_host": hosts.NO_ADDRESS}),
+    ({"ip": "  ", "ssh_user": " ", "ssh_port": 70000}, {"ansible_host": hosts.NO_ADDRESS}),
+    ({"ip": ["1.2.3.4"], "ssh_user": {"u": 1}, "ssh_port": True}, {"ansible_host": hosts.NO_ADDRESS}),
     ({"ip": "gpu.example.com", "ssh_user": "ubuntu", "ssh_port": "2222"}, {"ansible_host": "gpu.example.com", "ansible_user": "ubuntu", "ansible_port": 2222}),
     ({"ip": "10.0.0.1", "ssh_port": 22.5}, {"ansible_host": "10.0.0.1"}),
-    ({"ssh_port": "\u00b2"}, {}),
+    ({"ssh_port": "\u00b2"}, {"ansible_host": hosts.NO_ADDRESS}),
 ])
 def test_connection_variables_only_hold_usable_api_values(fields, expected):
     assert hosts.connection_variables(dict(fields, id="i-1")) == expected
@@ -64,6 +64,15 @@ def test_fields_never_become_ansible_variables_nor_invalid_names():
     assert variables["ansible_host"] == "1.2.3.4"
     assert variables["id"] == "i-1"
     assert sorted(skipped) == sorted(["ansible_connection", "bad-name", "{{x}}"])
+
+
+def test_fields_never_take_a_magic_variable_or_template_global_name():
+    reserved = ["omit", "item", "inventory_hostname", "group_names", "groups", "hostvars", "lookup", "q", "range", "undef"]
+    instance = dict({"id": "i-1"}, **dict((name, "api") for name in reserved))
+    variables, skipped = hosts.host_variables(instance, prefix="", suffix="")
+    assert not set(reserved) & set(variables)
+    assert sorted(skipped) == sorted(reserved)
+    assert variables["id"] == "i-1"
 
 
 def test_default_groups_use_ansible_safe_names(example):
@@ -149,3 +158,37 @@ def test_a_field_name_ending_in_a_newline_is_no_variable_name():
     variables, skipped = hosts.host_variables({"id": "i-1", "status\n": "x"})
     assert skipped == ["status\n"]
     assert "shadeform_status\n" not in variables
+
+
+def mapping_options(**changes):
+    options = dict(hostnames=["name"], hostvars_prefix="shadeform_", hostvars_suffix="", default_groups=True,
+                   statuses=[], clouds=[], regions=[], gpu_types=[], tags=[])
+    options.update(changes)
+    return options
+
+
+def test_inventory_hosts_maps_filters_and_warns_in_one_pure_call(example):
+    pending = dict(example, id="p-1", name="twin", status="pending", ip=None)
+    active = dict(example, id="a-1", name="twin", omit="api")
+    seen = []
+
+    def keep(name, variables, groups):
+        seen.append((name, variables["status"], groups))
+        return True
+
+    mapping = hosts.inventory_hosts([pending, "odd", active], mapping_options(statuses=["active"], hostvars_prefix=""),
+                                    keep=keep, untrusted=lambda value: value)
+    [(name, variables, groups)] = mapping.hosts
+    assert name == "twin-a-1" and variables["ansible_host"] == "1.0.0.1" and "omit" not in variables
+    assert "status_active" in groups
+    assert seen == [(name, "active", groups)]
+    assert mapping.warnings[0] == "Skipping Shadeform instance #2: the API gave str, not an object."
+    assert "would be named 'twin'" in mapping.warnings[1] and "'omit'" in mapping.warnings[2]
+    assert mapping.details == []
+
+
+def test_inventory_hosts_without_default_groups_and_with_a_refusing_keep(example):
+    mapping = hosts.inventory_hosts([example], mapping_options(default_groups=False), keep=lambda *args: False)
+    assert mapping.hosts == []
+    [(_name, _variables, groups)] = hosts.inventory_hosts([example], mapping_options(default_groups=False)).hosts
+    assert groups == []
