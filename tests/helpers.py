@@ -21,6 +21,9 @@ def load_fixture(name):
 
 def cli_path(name):
     """An ansible-* command of the Python environment running the tests."""
+    # The in-process nox sessions run on every ansible-core; tests that start commands run on three of them.
+    if os.environ.get("SHADEFORM_TESTS_IN_PROCESS_ONLY"):
+        raise AssertionError(f"this test starts {name}: mark it @pytest.mark.functional (or e2e when it needs sshd)")
     return os.path.join(os.path.dirname(sys.executable), name)
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from helpers import API_KEY, ansible_inventory, cli_env, cli_path, inventory_list, load_fixture, write_inventory
 
+pytestmark = pytest.mark.functional
+
 MIXED = load_fixture("fleet-mixed.json")["instances"]
 EXAMPLE_ID = "d290f1ee-6c54-4b01-90e6-d701748f0851"
 
