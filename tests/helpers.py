@@ -8,7 +8,10 @@ import subprocess
 import sys
 import textwrap
 
+import yaml
+
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(TESTS_DIR)
 FIXTURES_DIR = os.path.join(TESTS_DIR, "fixtures")
 # The key the simulator fixture accepts.
 API_KEY = "sim-test-key-0123456789"
@@ -61,3 +64,18 @@ def _plain(value):
 def inventory_list(stdout):
     """ansible-inventory's JSON output as plain data on every ansible-core version."""
     return json.loads(stdout, object_hook=_plain)
+
+
+def run_checked(command, env, cwd, timeout=300):
+    """Run a command of the test environment (``command[0]`` is looked up next to pytest's Python) and fail
+    the test, with the command's output, unless it exits 0."""
+    command = [cli_path(command[0])] + list(command[1:])
+    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    assert result.returncode == 0, f"{command} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result
+
+
+def galaxy_metadata():
+    """galaxy.yml of the working tree."""
+    with open(os.path.join(REPO_ROOT, "galaxy.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
