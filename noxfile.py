@@ -234,7 +234,7 @@ def python_bin_dir(session, directory):
 @nox.session(tags=["sanity"])
 @nox.parametrize(
     "python,core",
-    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-a" if core == NEWEST_CORE else "ci-b"])
+    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-b" if core == NEWEST_CORE else "ci-a"])
      for core in SANITY_TESTS],
 )
 def sanity(session, core):

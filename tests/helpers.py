@@ -4,6 +4,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -28,6 +29,22 @@ def cli_path(name):
     if os.environ.get("SHADEFORM_TESTS_IN_PROCESS_ONLY"):
         raise AssertionError(f"this test starts {name}: mark it @pytest.mark.functional (or e2e when it needs sshd)")
     return os.path.join(os.path.dirname(sys.executable), name)
+
+
+# Unsets every proxy variable when merged into a CLI's environment: no proxy may stand between a CLI and 127.0.0.1.
+NO_PROXY_ENV = {name: None for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")}
+
+
+def free_port(address="127.0.0.1"):
+    """A TCP port on ``address`` that nothing listens on (bound, then closed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((address, 0))
+        return sock.getsockname()[1]
+
+
+def cache_options(tmp_path):
+    """Inventory file options for a jsonfile cache in ``<tmp_path>/cache``."""
+    return "cache: true\ncache_plugin: ansible.builtin.jsonfile\ncache_connection: {0}\ncache_timeout: 300\n".format(tmp_path / "cache")
 
 
 def cli_env(env=None):

@@ -26,8 +26,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # pylint: disable=wrong-import-position,import-error
 from e2e_helpers import (  # noqa: E402
     DAEMON_ADDRESSES, E2E, E2E_API_KEY, PORT_22_ADDRESS, SSHD_SEARCH_PATH, SshDaemons, Simulator,
-    ansible_environment, build_fleet, find_program, free_port, port_is_free, ssh_keygen, start_daemon, wait_until_ready, write_inventory,
+    ansible_environment, build_fleet, find_program, port_is_free, ssh_keygen, start_daemon, wait_until_ready, write_inventory,
 )
+from helpers import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -61,12 +61,6 @@ def port_is_free(address, port):
     return True
 
 
-def free_port(address):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
-
-
 def _banner(address, port):
     """The server's SSH identification line, or None when nothing answers yet."""
     try:

@@ -21,7 +21,7 @@ def collection_tarball(tmp_path_factory):
         return given
     output_dir = tmp_path_factory.mktemp("dist")
     run_checked(["ansible-galaxy", "collection", "build", "--output-path", str(output_dir), REPO_ROOT],
-           env=dict(os.environ), cwd=str(output_dir))
+                env=dict(os.environ), cwd=str(output_dir))
     metadata = galaxy_metadata()
     return str(output_dir / f"{metadata['namespace']}-{metadata['name']}-{metadata['version']}.tar.gz")
 
@@ -36,5 +36,5 @@ def installed_collection(tmp_path_factory, collection_tarball):
     env["ANSIBLE_COLLECTIONS_SCAN_SYS_PATH"] = "false"
     env.pop("ANSIBLE_CONFIG", None)
     run_checked(["ansible-galaxy", "collection", "install", "--offline", collection_tarball, "-p", str(install_dir)],
-           env=env, cwd=str(install_dir))
+                env=env, cwd=str(install_dir))
     return str(install_dir), env

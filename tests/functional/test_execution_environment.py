@@ -49,7 +49,7 @@ def build_context(tmp_path_factory, collection_tarball):
 
 
 def test_definition_installs_the_artifact_of_this_version(build_context):
-    _, definition = build_context
+    definition = build_context[1]
     metadata = galaxy_metadata()
     tarball = f"{metadata['namespace']}-{metadata['name']}-{metadata['version']}.tar.gz"
     assert definition["version"] == 3
@@ -58,7 +58,7 @@ def test_definition_installs_the_artifact_of_this_version(build_context):
 
 
 def test_context_holds_the_artifact_and_its_python_requirements(build_context, collection_tarball, tmp_path):
-    context, _ = build_context
+    context = build_context[0]
     containerfile = (context / "Containerfile").read_text(encoding="utf-8")
     # The galaxy stage of the image build, as the Containerfile says it: from /build (the context's _build).
     assert "COPY _build /build" in containerfile and "WORKDIR /build" in containerfile
@@ -107,7 +107,7 @@ def injected_env(inputs):
 def sync(installed_collection, simulator, tmp_path, monkeypatch, credential_inputs):
     """An inventory update as AWX makes it: ansible-runner, no terminal, the credential's environment,
     ANSIBLE_INVENTORY_UNPARSED_FAILED, --export --list into a file that is then parsed as JSON."""
-    install_dir, _ = installed_collection
+    install_dir = installed_collection[0]
     source = tmp_path / "project" / "inventories" / "prod.shadeform.yml"
     source.parent.mkdir(parents=True)
     source.write_text(f"plugin: shadeform.cloud.shadeform\napi_url: {simulator.url}\n", encoding="utf-8")
@@ -129,7 +129,7 @@ def sync(installed_collection, simulator, tmp_path, monkeypatch, credential_inpu
 
 def test_inventory_sync_through_ansible_runner_with_the_credential(installed_collection, shadeform_api, tmp_path, monkeypatch):
     shadeform_api.set_instances(MIXED)
-    statuses, output, _, error = sync(installed_collection, shadeform_api, tmp_path, monkeypatch, {"api_key": API_KEY})
+    statuses, output, _response, error = sync(installed_collection, shadeform_api, tmp_path, monkeypatch, {"api_key": API_KEY})
     assert statuses[-1] == "successful", error
     with open(output, encoding="utf-8") as handle:
         text = handle.read()

@@ -21,12 +21,11 @@ import textwrap
 
 import pytest
 
-from helpers import API_KEY, ansible_inventory, cli_env, cli_path, inventory_list, load_fixture, write_inventory
+from helpers import API_KEY, NO_PROXY_ENV, ansible_inventory, cli_env, cli_path, inventory_list, load_fixture, write_inventory
 
 pytestmark = pytest.mark.functional
 
 EXAMPLE = load_fixture("instances-example.json")["instances"][0]
-NO_PROXY_ENV = {name: None for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")}
 # Names of magic variables and of the implicit localhost: fine as host names.
 RESERVED_NAMES = ("localhost", "hostvars", "inventory_hostname", "groups", "omit")
 # Names of groups that exist (all, ungrouped) or that the plugin makes (shadeform, cloud_aws, tag_gpu).
