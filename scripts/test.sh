@@ -54,22 +54,30 @@ print(" ".join(s["session"] for s in json.load(sys.stdin) if not {"ci-a", "ci-b"
         echo "test.sh: these nox sessions are tagged neither ci-a nor ci-b, so CI would skip them: $untagged" >&2
         exit 1
     fi
+    lanes=(a b)
     logs=(tests/output/test-run-a.log tests/output/test-run-b.log)
-    pids=()
-    for lane in a b; do
-        # The full output of each lane goes to its log; the terminal shows it live, each line marked with its lane.
-        { "$venv/bin/python" -m nox -t "ci-$lane" > "tests/output/test-run-$lane.log" 2>&1; echo "$?" > "tests/output/test-run-$lane.status"; } &
-        pids+=($!)
-        tail -n +1 -F "tests/output/test-run-$lane.log" 2>/dev/null | sed -u "s/^/[ci-$lane] /" &
-        pids+=($!)
+    nox_pids=()
+    for i in 0 1; do
+        "$venv/bin/python" -m nox -t "ci-${lanes[$i]}" > "${logs[$i]}" 2>&1 &
+        nox_pids+=($!)
     done
-    wait "${pids[0]}" "${pids[2]}"
-    sleep 1
-    kill "${pids[1]}" "${pids[3]}" 2>/dev/null || true
-    for lane in a b; do
-        lane_status=$(cat "tests/output/test-run-$lane.status")
-        echo "test.sh: lane ci-$lane: nox exit status $lane_status"
+    # The full output of each lane goes to its log; the terminal shows it live, each line marked with its
+    # lane. Each tail ends by itself once its nox process has ended and it has shown the rest of the log.
+    tail_pids=()
+    for i in 0 1; do
+        tail -n +1 --pid="${nox_pids[$i]}" -F "${logs[$i]}" 2>/dev/null | sed -u "s/^/[ci-${lanes[$i]}] /" &
+        tail_pids+=($!)
+    done
+    lane_statuses=()
+    for i in 0 1; do
+        lane_status=0
+        wait "${nox_pids[$i]}" || lane_status=$?
+        lane_statuses+=("$lane_status")
         [ "$lane_status" -eq 0 ] || status=$lane_status
+    done
+    wait "${tail_pids[@]}" || true
+    for i in 0 1; do
+        echo "test.sh: lane ci-${lanes[$i]}: nox exit status ${lane_statuses[$i]}"
     done
 fi
 
