@@ -1,6 +1,8 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Helpers of the end-to-end tests: loopback OpenSSH daemons, the fleet that points at them, running the CLIs.
+"""Helpers of the end-to-end tests: the fleet that points at the loopback OpenSSH daemons, running the CLIs.
+
+The daemons themselves are started by loopback_sshd.py, which scripts/demo.sh runs too.
 
 Kept out of conftest.py so that test modules can import them by a name no other conftest shares.
 """
@@ -9,16 +11,14 @@ import dataclasses
 import json
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 
+# loopback_sshd.py lies beside this file (tests/e2e/conftest.py puts it on sys.path).
+import loopback_sshd  # pylint: disable=import-error
 from shadeform_simulator import Simulator  # put on sys.path by tests/conftest.py
 
 E2E_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -26,15 +26,9 @@ PLAYBOOKS_DIR = os.path.join(E2E_DIR, "playbooks")
 BIN_DIR = os.path.dirname(sys.executable)
 E2E_API_KEY = "sim-e2e-key-5f0c2a7d9b"
 
-SSHD_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin", "/sbin"])
-HOW_TO_GET_SSHD = (
-    "install OpenSSH with `apt-get install openssh-server` (or `dnf install openssh-server`, "
-    "`brew install openssh`), or run ./scripts/test.sh, which installs it when missing"
-)
 # Addresses of the daemons; the last one is not in the API's fleet at first (the scale-out target).
 DAEMON_ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6")
 PORT_22_ADDRESS = "127.0.0.4"  # uses port 22 when running as root and 22 is free there
-START_TIMEOUT = 20.0
 CLI_TIMEOUT = 300
 
 
@@ -46,144 +40,11 @@ def missing_prerequisite(reason):
 
 
 def find_program(name, search_path=None):
-    path = shutil.which(name, path=search_path)
-    if path is None:
-        missing_prerequisite(f"`{name}` was not found: {HOW_TO_GET_SSHD}")
-    return path
-
-
-def port_is_free(address, port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((address, port))
-        except OSError:
-            return False
-    return True
-
-
-def _banner(address, port):
-    """The server's SSH identification line, or None when nothing answers yet."""
+    """loopback_sshd.find_program for a test: a missing program skips it (fails it in CI)."""
     try:
-        with socket.create_connection((address, port), timeout=1.0) as sock:
-            sock.settimeout(2.0)
-            data = sock.recv(256)
-    except OSError:
-        return None
-    return data if data.startswith(b"SSH-") else None
-
-
-@dataclasses.dataclass
-class SshDaemon:
-    """One running sshd."""
-
-    address: str
-    port: int
-    user: str
-    config_path: str
-    log_path: str
-    process: subprocess.Popen = dataclasses.field(repr=False)
-
-    def log(self):
-        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-
-    def stop(self):
-        if self.process.poll() is None:
-            try:
-                # The daemon leads its own session: this also ends its per-connection children.
-                os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-
-
-@dataclasses.dataclass
-class SshDaemons:
-    """The daemons of one test session and the client key that logs into all of them."""
-
-    daemons: list
-    user: str
-    client_key: str
-    known_hosts: str
-    workdir: str
-
-    def ssh_command(self, daemon, *remote_command):
-        return [
-            find_program("ssh"),
-            "-F", "/dev/null",
-            "-i", self.client_key,
-            "-p", str(daemon.port),
-            "-o", "BatchMode=yes",
-            "-o", "IdentitiesOnly=yes",
-            "-o", "StrictHostKeyChecking=no",
-            "-o", f"UserKnownHostsFile={self.known_hosts}",
-            "-o", "ConnectTimeout=10",
-            f"{self.user}@{daemon.address}",
-            *remote_command,
-        ]
-
-
-def ssh_keygen(keygen, path, comment):
-    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path], check=True, capture_output=True, timeout=60)
-
-
-def _sshd_config(daemon_dir, address, port, host_key, authorized_keys, user, is_root):
-    lines = [
-        f"ListenAddress {address}",
-        f"Port {port}",
-        f"HostKey {host_key}",
-        f"PidFile {os.path.join(daemon_dir, 'sshd.pid')}",
-        f"AuthorizedKeysFile {authorized_keys}",
-        f"AllowUsers {user}",
-        "StrictModes no",
-        "UsePAM no",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "PubkeyAuthentication yes",
-        f"PermitRootLogin {'prohibit-password' if is_root else 'no'}",
-        "Subsystem sftp internal-sftp",
-        "PrintMotd no",
-        "PrintLastLog no",
-        "LogLevel VERBOSE",
-    ]
-    path = os.path.join(daemon_dir, "sshd_config")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    return path
-
-
-def start_daemon(sshd, workdir, index, address, port, authorized_keys, user, is_root):
-    keygen = find_program("ssh-keygen")
-    daemon_dir = os.path.join(workdir, f"sshd{index}")
-    os.makedirs(daemon_dir)
-    host_key = os.path.join(daemon_dir, "ssh_host_ed25519_key")
-    ssh_keygen(keygen, host_key, f"e2e-host-{address}")
-    config = _sshd_config(daemon_dir, address, port, host_key, authorized_keys, user, is_root)
-    check = subprocess.run([sshd, "-t", "-f", config], capture_output=True, text=True, timeout=60, check=False)
-    if check.returncode != 0:
-        pytest.fail(f"sshd rejects the generated configuration {config}: {check.stderr}", pytrace=False)
-    log_path = os.path.join(daemon_dir, "sshd.log")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sshd, "-D", "-e", "-f", config],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    return SshDaemon(address=address, port=port, user=user, config_path=config, log_path=log_path, process=process)
-
-
-def wait_until_ready(daemon):
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if daemon.process.poll() is not None:
-            return f"sshd on {daemon.address}:{daemon.port} exited with {daemon.process.returncode}:\n{daemon.log()}"
-        if _banner(daemon.address, daemon.port):
-            return None
-        time.sleep(0.05)
-    return f"sshd on {daemon.address}:{daemon.port} did not answer within {START_TIMEOUT}s:\n{daemon.log()}"
+        return loopback_sshd.find_program(name, search_path)
+    except loopback_sshd.SshdMissing as exc:
+        missing_prerequisite(str(exc))
 
 
 # --- The fleet -------------------------------------------------------------------------------------------
@@ -262,7 +123,7 @@ SCALE_OUT = "llm-train-h100-03"  # made active on the last daemon by the refresh
 class E2E:
     """Everything one end-to-end test needs."""
 
-    daemons: SshDaemons
+    daemons: loopback_sshd.SshDaemons
     api: Simulator
     fleet: list
     inventory: str

@@ -1,0 +1,251 @@
+# Copyright: Contributors to the shadeform.cloud collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""shadeform.cloud.fleet against the simulator: offers, failover and rollback, scaling, idempotence, check mode."""
+
+import socket
+
+import pytest
+
+from ansible_collections.shadeform.cloud.plugins.modules.fleet import main
+
+from helpers import API_KEY
+
+SECRET = "hf_FLEET-SECRET-do-not-print"
+H100X8 = dict(vcpus=104, memory_in_gb=900, storage_in_gb=10000, num_gpus=8, gpu_type="H100", interconnect="sxm5",
+              vram_per_gpu_in_gb=80, gpu_manufacturer="nvidia", os_options=["ubuntu22.04_cuda12.2_shade_os"])
+A100X8 = dict(H100X8, gpu_type="A100")
+
+
+def offer(region, available=True, rental_type="on_demand", price=None, display_name=None):
+    entry = dict(region=region, available=available, rental_type=rental_type, display_name=display_name or region)
+    if price is not None:
+        entry["hourly_price"] = price
+    return entry
+
+
+# On demand, cheapest first: hyperstack/canada-1 19.20, datacrunch/FIN-01 21.00, lambdalabs/us-east-1 and us-west-1 23.90.
+# Spot: hyperstack/canada-1 9.50, lambdalabs/us-east-1 12.00.
+CATALOGUE = [
+    dict(cloud="lambdalabs", shade_instance_type="H100x8", cloud_instance_type="gpu_8x_h100_sxm5", hourly_price=2390,
+         deployment_type="vm", configuration=H100X8, boot_time=dict(min_boot_in_sec=180, max_boot_in_sec=300),
+         availability=[offer("us-east-1"), offer("us-west-1"), offer("us-east-1", rental_type="spot", price="12.00")]),
+    dict(cloud="hyperstack", shade_instance_type="H100x8", cloud_instance_type="n3-H100x8", hourly_price=1920,
+         deployment_type="vm", configuration=H100X8, boot_time=dict(min_boot_in_sec=300, max_boot_in_sec=600),
+         availability=[offer("canada-1"), offer("norway-1", available=False), offer("canada-1", rental_type="spot", price="9.50")]),
+    dict(cloud="datacrunch", shade_instance_type="H100x8", cloud_instance_type="8H100.80S.176V", hourly_price=2100,
+         deployment_type="vm", configuration=H100X8, boot_time=dict(min_boot_in_sec=180, max_boot_in_sec=300),
+         availability=[offer("FIN-01"), offer("ICE-01", available=False)]),
+    dict(cloud="datacrunch", shade_instance_type="A100x8", cloud_instance_type="8A100.176V", hourly_price=1100,
+         deployment_type="vm", configuration=A100X8, boot_time=dict(min_boot_in_sec=180, max_boot_in_sec=300),
+         availability=[offer("FIN-01")]),
+]
+FLEET = dict(name="trainers", gpu_type="H100", num_gpus=8, poll_interval=0.1, wait_timeout=30, wait_for_ssh=False)
+
+
+@pytest.fixture
+def sim():
+    """Overrides the modules' simulator: the catalogue above, an empty fleet, short lifecycle delays."""
+    from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
+
+    with Simulator(api_key=API_KEY, instance_types=CATALOGUE, creating_delay=0.2, pending_delay=0.2, deleting_delay=0.2) as simulator:
+        yield simulator
+
+
+def requests_to(sim, method, suffix):
+    return [r for r in sim.requests if r["method"] == method and r["path"].split("?")[0].endswith(suffix)]
+
+
+def members(sim, name="trainers"):
+    return [i for i in sim.instances if "fleet={0}".format(name) in (i.get("tags") or []) and i["status"] != "deleting"]
+
+
+def placement(instances):
+    return sorted((i["cloud"], i["region"]) for i in instances)
+
+
+def test_launches_on_the_cheapest_offer_then_changes_nothing(run_module, sim):
+    first = run_module(main, dict(FLEET, count=2, tags=["env=test"]))
+    assert first["rc"] == 0 and first["changed"] is True, first
+    assert sorted(m["name"] for m in first["instances"]) == ["trainers-1", "trainers-2"]
+    assert all(m["ready"] and m["status"] == "active" and m["ip"] for m in first["instances"])
+    assert placement(members(sim)) == [("hyperstack", "canada-1")] * 2
+    assert all(sorted(i["tags"]) == ["env=test", "fleet=trainers"] for i in members(sim))
+    assert [a["outcome"] for a in first["attempts"]] == ["ready", "ready"]
+    assert first["attempts"][0]["hourly_price"] == 19.2 and first["instances"][0]["hourly_price"] == 19.2
+    assert sorted(first["created"]) == sorted(i["id"] for i in members(sim)) and first["deleted"] == []
+
+    again = run_module(main, dict(FLEET, count=2, tags=["env=test"]))
+    assert again["rc"] == 0 and again["changed"] is False, again
+    assert again["attempts"] == [] and again["created"] == [] and again["deleted"] == []
+    assert len(requests_to(sim, "POST", "/instances/create")) == 2
+    assert not requests_to(sim, "POST", "/delete")
+
+
+def test_price_cap_and_allow_lists_choose_the_offer(run_module, sim):
+    capped = run_module(main, dict(FLEET, name="capped", count=1, max_hourly_price=20.0))
+    assert capped["rc"] == 0, capped
+    assert placement(members(sim, "capped")) == [("hyperstack", "canada-1")]
+    by_cloud = run_module(main, dict(FLEET, name="lambda", count=1, clouds=["lambdalabs", "datacrunch"]))
+    assert by_cloud["rc"] == 0, by_cloud
+    assert placement(members(sim, "lambda")) == [("datacrunch", "FIN-01")]
+    by_region = run_module(main, dict(FLEET, name="west", count=1, regions=["us-west-1"]))
+    assert by_region["rc"] == 0, by_region
+    assert placement(members(sim, "west")) == [("lambdalabs", "us-west-1")]
+
+
+@pytest.mark.parametrize("constraint, named", [
+    (dict(max_hourly_price=5.0), "max_hourly_price 5.0"),
+    (dict(clouds=["aws"]), "clouds aws"),
+    (dict(regions=["norway-1"]), "available capacity"),
+    (dict(gpu_type="B200"), "the GPU type, GPU count and instance type asked for"),
+])
+def test_no_offer_left_fails_before_creating_anything(run_module, sim, constraint, named):
+    result = run_module(main, dict(FLEET, count=2, **constraint))
+    assert result["rc"] == 1 and result["changed"] is False
+    assert "none is left after filtering on {0}".format(named) in result["msg"], result["msg"]
+    assert "Nothing was created" in result["msg"]
+    assert not requests_to(sim, "POST", "/instances/create") and sim.instances == []
+
+
+def test_check_mode_reports_the_plan_and_changes_nothing(run_module, sim):
+    assert run_module(main, dict(FLEET, count=1))["rc"] == 0
+    existing = members(sim)[0]["id"]
+    sim.clear_requests()
+    grow = run_module(main, dict(FLEET, count=3), check_mode=True)
+    assert grow["rc"] == 0 and grow["changed"] is True, grow
+    assert grow["plan"]["create"] == 2 and grow["plan"]["delete"] == []
+    assert [(o["cloud"], o["region"], o["hourly_price"]) for o in grow["plan"]["offers"]] == [
+        ("hyperstack", "canada-1", 19.2), ("datacrunch", "FIN-01", 21.0), ("lambdalabs", "us-east-1", 23.9),
+        ("lambdalabs", "us-west-1", 23.9)]
+    shrink = run_module(main, dict(FLEET, count=0), check_mode=True)
+    assert shrink["changed"] is True and shrink["plan"]["delete"] == [existing]
+    assert not [r for r in sim.requests if r["method"] == "POST"]
+    assert len(members(sim)) == 1
+
+
+def test_scale_down_deletes_the_most_expensive_then_the_newest(run_module, sim):
+    assert run_module(main, dict(FLEET, count=1, clouds=["lambdalabs"]))["rc"] == 0          # 23.90
+    assert run_module(main, dict(FLEET, count=3, clouds=["hyperstack"]))["rc"] == 0          # two more at 19.20
+    by_name = dict((i["name"], i) for i in members(sim))
+    assert sorted(by_name) == ["trainers-1", "trainers-2", "trainers-3"]
+    assert by_name["trainers-1"]["cloud"] == "lambdalabs"
+
+    shrunk = run_module(main, dict(FLEET, count=2))
+    assert shrunk["rc"] == 0 and shrunk["changed"] is True, shrunk
+    assert shrunk["deleted"] == [by_name["trainers-1"]["id"]]
+    assert sorted(i["name"] for i in members(sim)) == ["trainers-2", "trainers-3"]
+
+    newest = max(members(sim), key=lambda i: i["created_at"])
+    oldest = min(members(sim), key=lambda i: i["created_at"])
+    if newest["created_at"] != oldest["created_at"]:  # same millisecond: no "newest" to tell apart
+        again = run_module(main, dict(FLEET, count=1))
+        assert again["deleted"] == [newest["id"]]
+
+
+def test_state_absent_deletes_every_member_and_waits_until_gone(run_module, sim):
+    assert run_module(main, dict(FLEET, count=2))["rc"] == 0
+    assert run_module(main, dict(FLEET, name="others", count=1))["rc"] == 0
+    gone = run_module(main, dict(name="trainers", state="absent", poll_interval=0.1, wait_timeout=30))
+    assert gone["rc"] == 0 and gone["changed"] is True, gone
+    assert len(gone["deleted"]) == 2 and gone["instances"] == []
+    assert [i["name"] for i in sim.instances] == ["others-1"]  # gone from the list, not just deleting
+    again = run_module(main, dict(name="trainers", state="absent", poll_interval=0.1))
+    assert again["rc"] == 0 and again["changed"] is False and again["deleted"] == []
+
+
+def test_every_failed_launch_is_rolled_back_and_the_next_offer_tried(run_module, sim):
+    sim.launch_error = "out of capacity"  # every launch ends in status error
+    result = run_module(main, dict(FLEET, count=1))
+    assert result["rc"] == 1 and result["changed"] is True
+    tried = [(a["cloud"], a["region"], a["outcome"]) for a in result["attempts"]]
+    assert tried == [("hyperstack", "canada-1", "error"), ("datacrunch", "FIN-01", "error"),
+                     ("lambdalabs", "us-east-1", "error"), ("lambdalabs", "us-west-1", "error")]
+    assert all("out of capacity" in a["reason"] for a in result["attempts"])
+    # Each failed launch was deleted, and the task says why nothing is ready.
+    assert sorted(result["deleted"]) == sorted(a["id"] for a in result["attempts"])
+    assert members(sim) == [] and result["created"] == []
+    assert "0 of 1 members are ready" in result["msg"] and "out of capacity" in result["msg"]
+
+
+def test_a_member_in_error_is_replaced(run_module, sim):
+    assert run_module(main, dict(FLEET, count=2))["rc"] == 0
+    broken = members(sim)[0]
+    sim.update_instance(broken["id"], status="error", status_details="hardware fault")
+    result = run_module(main, dict(FLEET, count=2))
+    assert result["rc"] == 0 and result["changed"] is True, result
+    assert result["deleted"] == [broken["id"]] and len(result["created"]) == 1
+    assert broken["name"] in [i["name"] for i in members(sim)]  # the replacement takes the free name
+    assert broken["id"] not in [i["id"] for i in members(sim)]
+
+
+def test_a_launch_not_ready_in_time_is_deleted(run_module, sim, monkeypatch):
+    from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
+
+    with Simulator(api_key=API_KEY, instance_types=CATALOGUE, creating_delay=30, pending_delay=30, deleting_delay=0.1) as slow:
+        result = run_module(main, dict(FLEET, count=1, wait_timeout=1, clouds=["hyperstack"], api_url=slow.url))
+        assert result["rc"] == 1
+        assert [a["outcome"] for a in result["attempts"]] == ["timeout"]
+        assert "not ready within 1 seconds" in result["attempts"][0]["reason"]
+        assert result["deleted"] == [result["attempts"][0]["id"]]
+        assert all(i["status"] == "deleting" for i in slow.instances)
+
+
+def test_ready_waits_for_the_ssh_port(run_module):
+    from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    try:
+        pool = ["ubuntu@127.0.0.1:{0}".format(listener.getsockname()[1])]
+        with Simulator(api_key=API_KEY, instance_types=CATALOGUE, ip_pool=pool, creating_delay=0.1, pending_delay=0.1) as api:
+            ready = run_module(main, dict(FLEET, count=1, wait_for_ssh=True, api_url=api.url))
+            assert ready["rc"] == 0, ready
+            assert ready["instances"][0]["ssh_port"] == listener.getsockname()[1]
+        pool = ["ubuntu@127.0.0.1:{0}".format(closed.getsockname()[1])]
+        with Simulator(api_key=API_KEY, instance_types=CATALOGUE, ip_pool=pool, creating_delay=0.1, pending_delay=0.1,
+                       deleting_delay=0.1) as api:
+            unreachable = run_module(main, dict(FLEET, count=1, wait_for_ssh=True, wait_timeout=2, clouds=["hyperstack"], api_url=api.url))
+            assert unreachable["rc"] == 1
+            assert [a["outcome"] for a in unreachable["attempts"]] == ["timeout"]
+            assert "'active'" in unreachable["attempts"][0]["reason"]  # active with an address, but SSH never answered
+    finally:
+        listener.close()
+        closed.close()
+
+
+def test_one_list_call_per_poll_for_the_whole_fleet(run_module, sim):
+    result = run_module(main, dict(FLEET, count=4, poll_interval=0.1))
+    assert result["rc"] == 0, result
+    # No per-member reads while waiting: the fleet is read with GET /instances, once per poll.
+    assert not [r for r in sim.requests if r["method"] == "GET" and "/info" in r["path"]]
+    lists = requests_to(sim, "GET", "/instances")
+    creates = requests_to(sim, "POST", "/instances/create")
+    assert len(creates) == 4
+    # The members boot in ~0.4 s: about 4 polls plus the list before launching and the one after.
+    assert len(lists) <= 12, len(lists)
+
+
+def test_secrets_never_reach_the_output(run_module, sim):
+    launch = dict(type="docker", docker_configuration=dict(image="vllm/vllm-openai:latest", envs=[dict(name="HF_TOKEN", value=SECRET)]))
+    result = run_module(main, dict(FLEET, count=1, launch_configuration=launch, envs=[dict(name="TOKEN", value=SECRET)]))
+    assert result["rc"] == 0, result
+    assert SECRET not in result["stdout"]
+    created = sim.instances[0]
+    assert created["launch_configuration"]["docker_configuration"]["envs"][0]["value"] == SECRET  # it did reach the API
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(count=None), "count is required"),
+    (dict(count=-1), "count must be 0 or more"),
+    (dict(count=1, name="bad name"), "may hold only letters"),
+    (dict(count=1, max_hourly_price=0), "max_hourly_price must be a positive"),
+    (dict(count=1, launch_configuration=dict(type="docker", script_configuration=dict(base64_script="ZWNobwo="))),
+     "launch_configuration.type is docker: give launch_configuration.docker_configuration"),
+])
+def test_bad_options_fail_before_any_call(run_module, sim, args, message):
+    result = run_module(main, dict(FLEET, **args))
+    assert result["rc"] == 1 and message in result["msg"], result
+    assert sim.requests == []
