@@ -114,8 +114,9 @@ def sync(installed_collection, simulator, tmp_path, monkeypatch, credential_inpu
     # ansible-runner looks ansible-inventory up on PATH: the one of this environment, as in an execution environment.
     monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
     monkeypatch.delenv("SHADEFORM_API_KEY", raising=False)  # the key comes from the credential only
+    # AWX's standard environment for every inventory update, then the credential's injected variables.
     envvars = dict(injected_env(credential_inputs) if credential_inputs else {},
-                   ANSIBLE_INVENTORY_UNPARSED_FAILED="True",
+                   ANSIBLE_INVENTORY_UNPARSED_FAILED="True", ANSIBLE_INVENTORY_EXPORT="True", ANSIBLE_VERBOSE_TO_STDERR="True",
                    ANSIBLE_COLLECTIONS_PATH=install_dir, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="False")
     statuses = []
     output = tmp_path / "inventory.json"
