@@ -83,11 +83,12 @@ fi
 
 # One line per pytest run (a session each), then the totals, so that the end of the output says it all.
 summary='^=+ .*(passed|failed|errors?|no tests ran).* in [0-9.]+s.* =+$'
-if cat "${logs[@]}" | grep -qE "$summary"; then
+# grep reads the logs itself: `cat | grep -q` would end cat early and fail the pipeline under pipefail.
+if grep -qE "$summary" "${logs[@]}"; then
     echo
     echo "pytest summaries:"
-    cat "${logs[@]}" | grep -E "$summary"
-    cat "${logs[@]}" | grep -E "$summary" | awk '
+    grep -hE "$summary" "${logs[@]}"
+    grep -hE "$summary" "${logs[@]}" | awk '
         {
             for (i = 2; i <= NF; i++) {
                 word = $i; sub(/,$/, "", word)
