@@ -2,10 +2,25 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test, lint and build sessions for the shadeform.cloud collection (https://nox.thea.codes/).
 
-    nox -l                      # list the sessions
-    nox -s "tests(2.21)"        # unit + functional + end-to-end tests on ansible-core 2.21
-    nox -t tests                # the tests on every supported ansible-core
-    nox -s sanity docs lint build
+    nox -l                          # list the sessions
+    nox -s "inprocess(2.21)"        # unit, parse(), property and module tests on ansible-core 2.21
+    nox -s "cli(2.21)"              # tests that start ansible-* commands (markers functional, e2e)
+    nox -t inprocess                # the in-process tests on every supported ansible-core
+    nox -s sanity artifact docs lint
+
+Which tests run where (the markers are declared in pytest.ini):
+
+- in-process tests run on every supported ansible-core: their results can differ between cores and
+  they are cheap;
+- tests marked ``functional`` or ``e2e`` start ansible-* commands and run on the oldest core, the first
+  with data tagging (2.19) and the newest (CLI_CORES);
+- tests marked ``artifact`` use the built collection (Galaxy's importer, ansible-builder, ansible-runner):
+  the ``artifact`` session builds it once and runs them.
+
+scripts/test.sh runs the sessions tagged ``ci-a`` and ``ci-b`` as two nox processes side by side (CI has
+two cores); each tag holds about half of the work. ``ci-a`` holds every test that starts sshd (marker e2e):
+the daemons listen on fixed loopback addresses, so two such runs must not overlap. On a fresh clone
+on 2 cores the three cli sessions took 15 minutes, the rest about 14.
 
 Each ansible-core series runs on the Python that its controller supports. The interpreters are looked
 up under pyenv ($PYENV_ROOT/versions/X.Y.*) and on PATH; a missing one fails the session with a message
@@ -19,6 +34,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import zlib
 
 import nox
 
@@ -43,8 +59,27 @@ CORE_PYTHON = {
 NEWEST_CORE = "2.21"
 NEWEST_PYTHON = CORE_PYTHON[NEWEST_CORE]
 
+# The cores that run the tests marked functional or e2e: the oldest, the first with data tagging, the newest.
+CLI_CORES = ("2.16", "2.19", "2.21")
+IN_PROCESS_TESTS = "not functional and not e2e"
+CLI_TESTS = "(functional or e2e) and not artifact"
+
+# Python versions that target code (modules, module_utils) supports, as tests/config.yml says. Controller code
+# (inventory plugin, plugin_utils) is checked on each Python of the controllers that ansible-test knows.
+TARGET_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
+# ansible-test of which core runs which sanity tests. The newest runs every test; the oldest brings the
+# Pythons (3.10, 3.11) that only older controllers support, and its compile and import tests are the
+# only ones whose result depends on the Python version.
+SANITY_TESTS = {
+    NEWEST_CORE: (),
+    "2.16": ("compile", "import"),
+}
+
 TEST_REQUIREMENTS = "tests/requirements.txt"
+ARTIFACT_REQUIREMENTS = "tests/requirements-artifact.txt"
+DOCS_REQUIREMENTS = "tests/requirements-docs.txt"
 SANITY_SUPPORT = os.path.join(ROOT, "tests", "sanity")
+BUILD_DIR = os.path.join(ROOT, "build")
 
 
 def _version_key(path):
@@ -124,18 +159,36 @@ def collections_root(tmp_dir, copy=False):
     return collection_dir
 
 
-@nox.session(tags=["tests"])
+def install_core(session, core, *requirements):
+    session.install(f"ansible-core=={core}.*", *requirements)
+
+
+@nox.session(tags=["inprocess"])
 @nox.parametrize(
     "python,core",
-    [(session_python(python), core) for core, python in CORE_PYTHON.items()],
-    ids=list(CORE_PYTHON),
+    [nox.param(session_python(python), core, id=core, tags=["ci-b"]) for core, python in CORE_PYTHON.items()],
 )
-def tests(session, core):
-    """Unit, functional and end-to-end tests (pytest) on one ansible-core series."""
+def inprocess(session, core):
+    """Tests that run inside pytest's process (unit, parse() over fixtures, properties, modules) on one core."""
     require_python(session, CORE_PYTHON[core])
-    session.install(f"ansible-core=={core}.*", "-r", TEST_REQUIREMENTS)
+    install_core(session, core, "-r", TEST_REQUIREMENTS)
     session.run("ansible", "--version")
-    session.run("pytest", *(session.posargs or ["tests"]))
+    # helpers.cli_path() refuses to start an ansible-* command here: such a test must be marked functional.
+    session.run("pytest", "-m", IN_PROCESS_TESTS, *(session.posargs or ["tests"]),
+                env={"SHADEFORM_TESTS_IN_PROCESS_ONLY": "1"})
+
+
+@nox.session(tags=["cli"])
+@nox.parametrize(
+    "python,core",
+    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-a"]) for core in CLI_CORES],
+)
+def cli(session, core):
+    """Tests that start ansible-* commands (functional) or log in over SSH (e2e) on one core."""
+    require_python(session, CORE_PYTHON[core])
+    install_core(session, core, "-r", TEST_REQUIREMENTS)
+    session.run("ansible", "--version")
+    session.run("pytest", "-m", CLI_TESTS, *(session.posargs or ["tests"]))
 
 
 def seed_get_pip_cache(session, home):
@@ -144,38 +197,60 @@ def seed_get_pip_cache(session, home):
     See that file for why. A real get-pip.py already in the cache (copied from a machine with full
     internet access) is left alone; an older copy of ours is replaced.
     """
-    pip_version = session.run(
+    pip_versions = session.run(
         "python", "-c",
         # ansible-test's own table of the pip version it installs into the virtualenvs it creates.
         "import types; from ansible_test._internal.python_requirements import get_venv_packages; "
-        f"print(get_venv_packages(types.SimpleNamespace(version='{NEWEST_PYTHON}'))['pip'])",
+        f"print(' '.join(sorted({{get_venv_packages(types.SimpleNamespace(version=v))['pip'] for v in {TARGET_PYTHONS!r}}})))",
         silent=True,
-    ).strip()
-    # Same path as ansible_test/_util/target/setup/requirements.py, bootstrap().
-    cache_path = os.path.join(home, ".ansible", "test", "cache", f"get_pip_{pip_version.replace('.', '_')}.py")
+    ).split()
     seed_path = os.path.join(SANITY_SUPPORT, "get_pip_offline.py")
     with open(seed_path, encoding="utf-8") as handle:
         seed = handle.read()
-    if os.path.exists(cache_path):
-        with open(cache_path, encoding="utf-8", errors="replace") as handle:
-            if "shadeform.cloud offline get-pip" not in handle.read():
-                session.log(f"Using the get-pip.py already cached at {cache_path}")
-                return
-    os.makedirs(os.path.dirname(cache_path), exist_ok=True)
-    with open(cache_path, "w", encoding="utf-8") as handle:
-        handle.write(seed)
-    session.log(f"Seeded {cache_path} (pip {pip_version}) from {os.path.relpath(seed_path, ROOT)}")
+    for pip_version in pip_versions:
+        # Same path as ansible_test/_util/target/setup/requirements.py, bootstrap().
+        cache_path = os.path.join(home, ".ansible", "test", "cache", f"get_pip_{pip_version.replace('.', '_')}.py")
+        if os.path.exists(cache_path):
+            with open(cache_path, encoding="utf-8", errors="replace") as handle:
+                if "shadeform.cloud offline get-pip" not in handle.read():
+                    session.log(f"Using the get-pip.py already cached at {cache_path}")
+                    continue
+        os.makedirs(os.path.dirname(cache_path), exist_ok=True)
+        with open(cache_path, "w", encoding="utf-8") as handle:
+            handle.write(seed)
+        session.log(f"Seeded {cache_path} (pip {pip_version}) from {os.path.relpath(seed_path, ROOT)}")
 
 
-@nox.session(python=session_python(NEWEST_PYTHON))
-def sanity(session):
-    """ansible-test sanity on the newest ansible-core, on a clean copy of the collection, no ignore files."""
-    require_python(session, NEWEST_PYTHON)
+def python_bin_dir(session, directory):
+    """A directory of pythonX.Y links to every target Python, for ansible-test to find them on PATH."""
+    os.makedirs(directory, exist_ok=True)
+    for version in TARGET_PYTHONS:
+        require_python(session, version)
+        link = os.path.join(directory, f"python{version}")
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(find_python(version), link)
+    return directory
+
+
+@nox.session(tags=["sanity"])
+@nox.parametrize(
+    "python,core",
+    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-b"])
+     for core in SANITY_TESTS],
+)
+def sanity(session, core):
+    """ansible-test sanity on a clean copy of the collection, no ignore files, on every target Python.
+
+    Without --python, ansible-test runs the tests that depend on the Python version (compile, import)
+    once for every Python it supports and finds on PATH, and the others once.
+    """
+    require_python(session, CORE_PYTHON[core])
     if not shutil.which("shellcheck"):
         session.error("ansible-test's shellcheck test needs shellcheck: apt-get install -y shellcheck")
     if glob.glob(os.path.join(SANITY_SUPPORT, "ignore-*.txt")):
         session.error("tests/sanity/ignore-*.txt found: this collection fixes sanity findings instead of ignoring them")
-    session.install(f"ansible-core=={NEWEST_CORE}.*")
+    install_core(session, core)
     # ansible-test keeps its cache and the virtualenvs of each sanity test under ~/.ansible/test. A HOME
     # of this session's own keeps them apart from other ansible-test runs on the machine (two runs that
     # share ~/.ansible/test delete each other's half-made virtualenvs) and out of the user's home; they
@@ -183,44 +258,76 @@ def sanity(session):
     home = os.path.join(session.virtualenv.location, "home")
     os.makedirs(home, exist_ok=True)
     seed_get_pip_cache(session, home)
+    pythons = python_bin_dir(session, os.path.join(session.virtualenv.location, "pythons"))
+    tests = [argument for name in SANITY_TESTS[core] for argument in ("--test", name)]
     with tempfile.TemporaryDirectory(prefix="shadeform-sanity-") as tmp_dir:
         collection_dir = collections_root(tmp_dir, copy=True)
         session.chdir(collection_dir)
         session.run(
-            "ansible-test", "sanity", "--color", "--truncate", "0",
-            "--python", NEWEST_PYTHON, "--venv", "--requirements",
-            *session.posargs,
-            env={"HOME": home},
+            "ansible-test", "sanity", "--color", "--truncate", "0", "--venv", "--requirements",
+            *tests, *session.posargs,
+            env={"HOME": home, "PATH": os.pathsep.join([os.path.join(session.virtualenv.location, "bin"), pythons,
+                                                       os.environ.get("PATH", "")])},
         )
         session.chdir(ROOT)
 
 
-@nox.session(python=session_python(NEWEST_PYTHON))
-def build(session):
-    """Build the collection artifact, install it offline and check the installed copy works."""
-    require_python(session, NEWEST_PYTHON)
-    session.install(f"ansible-core=={NEWEST_CORE}.*", "-r", TEST_REQUIREMENTS)
-    output_dir = os.path.join(ROOT, "build")
-    os.makedirs(output_dir, exist_ok=True)
-    session.run("ansible-galaxy", "collection", "build", "--force", "--output-path", output_dir, ROOT)
+def collection_version():
     with open(os.path.join(ROOT, "galaxy.yml"), encoding="utf-8") as handle:
-        version = re.search(r"^version:\s*(\S+)", handle.read(), re.MULTILINE).group(1)
-    tarball = os.path.join(output_dir, f"{NAMESPACE}-{NAME}-{version}.tar.gz")
-    # tests/functional/test_galaxy_build.py installs this artifact with
-    # `ansible-galaxy collection install --offline` into a temporary directory and runs ansible-doc
-    # and ansible-inventory with ANSIBLE_COLLECTIONS_PATH set to that directory only.
-    session.run(
-        "pytest", "tests/functional/test_galaxy_build.py", *session.posargs,
-        env={"SHADEFORM_COLLECTION_TARBALL": tarball},
-    )
+        return re.search(r"^version:\s*(\S+)", handle.read(), re.MULTILINE).group(1)
+
+
+@nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-b"])
+def artifact(session):
+    """Build the collection artifact once; the tests marked artifact install and check it.
+
+    They install it offline and use the installed copy, run Galaxy's importer on it, make an
+    execution-environment build context from it, and sync the inventory through ansible-runner as AWX does.
+    """
+    require_python(session, NEWEST_PYTHON)
+    install_core(session, NEWEST_CORE, "-r", TEST_REQUIREMENTS, "-r", ARTIFACT_REQUIREMENTS)
+    os.makedirs(BUILD_DIR, exist_ok=True)
+    session.run("ansible-galaxy", "collection", "build", "--force", "--output-path", BUILD_DIR, ROOT)
+    tarball = os.path.join(BUILD_DIR, f"{NAMESPACE}-{NAME}-{collection_version()}.tar.gz")
+    session.run("pytest", "-m", "artifact", *(session.posargs or ["tests"]),
+                env={"SHADEFORM_COLLECTION_TARBALL": tarball})
     session.log(f"Collection artifact: {os.path.relpath(tarball, ROOT)}")
 
 
-@nox.session(python=session_python(NEWEST_PYTHON))
+# The Ansible docs pages that the generated pages link to, as lines of a Sphinx inventory
+# (name, domain:role, priority, page#anchor, title). CI reaches no documentation site, so intersphinx
+# reads this inventory instead of downloading Ansible's; a new link to those docs is a build warning
+# until its target is added here.
+ANSIBLE_DOCS_URL = "https://docs.ansible.com/projects/ansible/devel/"
+ANSIBLE_DOCS_TARGETS = [
+    "ansible_configuration_settings std:label -1 reference_appendices/config.html#ansible-configuration-settings Ansible Configuration Settings",
+    "common_return_values std:label -1 reference_appendices/common_return_values.html#common-return-values Return Values",
+] + [
+    f"{name} std:envvar 1 reference_appendices/config.html#envvar-$ -"
+    for name in ("ANSIBLE_CACHE_PLUGIN", "ANSIBLE_CACHE_PLUGIN_CONNECTION", "ANSIBLE_CACHE_PLUGIN_PREFIX",
+                 "ANSIBLE_CACHE_PLUGIN_TIMEOUT")
+]
+
+
+def write_ansible_docs_inventory(path):
+    """A Sphinx objects.inv (format version 2) of ANSIBLE_DOCS_TARGETS."""
+    header = "# Sphinx inventory version 2\n# Project: Ansible\n# Version: devel\n" \
+             "# The remainder of this file is compressed using zlib.\n"
+    with open(path, "wb") as handle:
+        handle.write(header.encode("utf-8") + zlib.compress("".join(f"{line}\n" for line in ANSIBLE_DOCS_TARGETS).encode("utf-8")))
+
+
+@nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-b"])
 def docs(session):
-    """Plugin documentation renders and passes antsibull-docs; the changelog fragments are valid."""
+    """The documentation: ansible-doc, antsibull-docs lint, the changelog, and the docs site (Sphinx, no warnings).
+
+    The site is built the way Ansible's collection docs are: `antsibull-docs sphinx-init` writes a Sphinx
+    project whose build.sh has antsibull-docs write the collection's pages, then Sphinx turns them into
+    HTML with warnings as errors. Output: build/docsite/build/html/ (not committed).
+    """
     require_python(session, NEWEST_PYTHON)
-    session.install(f"ansible-core=={NEWEST_CORE}.*", "-r", "requirements.txt", "antsibull-docs", "antsibull-changelog")
+    install_core(session, NEWEST_CORE, "-r", "requirements.txt", "-r", DOCS_REQUIREMENTS)
+    site_dir = os.path.join(BUILD_DIR, "docsite")
     with tempfile.TemporaryDirectory(prefix="shadeform-docs-") as tmp_dir:
         collection_dir = collections_root(tmp_dir)
         env = {"ANSIBLE_COLLECTIONS_PATH": tmp_dir}
@@ -230,13 +337,24 @@ def docs(session):
                     "--validate-collection-refs", "dependent", "--disallow-unknown-collection-refs", ".", env=env)
         session.run("antsibull-changelog", "lint")
         session.chdir(ROOT)
+        shutil.rmtree(site_dir, ignore_errors=True)
+        os.makedirs(site_dir)
+        session.run("antsibull-docs", "sphinx-init", "--use-current", "--squash-hierarchy", "--fail-on-error",
+                    "--dest-dir", site_dir, f"{NAMESPACE}.{NAME}", env=env)
+        inventory = os.path.join(site_dir, "ansible_devel.inv")
+        write_ansible_docs_inventory(inventory)
+        with open(os.path.join(site_dir, "conf.py"), "a", encoding="utf-8") as handle:
+            handle.write(f"\n# Offline: links to the Ansible docs resolve through a local inventory, nothing is downloaded.\n"
+                         f"intersphinx_mapping = {{'ansible_devel': ({ANSIBLE_DOCS_URL!r}, {inventory!r})}}\n")
+        session.run("bash", os.path.join(site_dir, "build.sh"), env=env, external=True)
+    session.log(f"Docs site: {os.path.relpath(os.path.join(site_dir, 'build', 'html', 'index.html'), ROOT)}")
 
 
-@nox.session(python=session_python(NEWEST_PYTHON))
+@nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-b"])
 def lint(session):
-    """ansible-lint on the example playbooks (docs/ and tests/e2e/playbooks/); see .ansible-lint."""
+    """ansible-lint on the example playbooks, the module EXAMPLES and the AWX example; see .ansible-lint."""
     require_python(session, NEWEST_PYTHON)
-    session.install(f"ansible-core=={NEWEST_CORE}.*", "ansible-lint")
+    install_core(session, NEWEST_CORE, "ansible-lint")
     session.run("ansible-lint", "--version")
     # The playbooks use this collection's modules and action group: the working tree must be installed.
     with tempfile.TemporaryDirectory(prefix="shadeform-lint-") as tmp_dir:

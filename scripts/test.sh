@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Run every check of the shadeform.cloud collection: the nox sessions of noxfile.py (pytest on each
-# supported ansible-core, ansible-test sanity, build, docs, lint).
+# Run every check of the shadeform.cloud collection: the nox sessions of noxfile.py (in-process tests on
+# each supported ansible-core, CLI and end-to-end tests on three of them, ansible-test sanity, the built
+# artifact through Galaxy's importer, ansible-builder and ansible-runner, the docs site, ansible-lint).
 #
-#   ./scripts/test.sh                  # everything (this is what CI runs, through .ci/run)
-#   ./scripts/test.sh -s "tests(2.21)" # arguments go to nox: one session, nox -l lists them
+#   ./scripts/test.sh                     # everything (this is what CI runs, through .ci/run)
+#   ./scripts/test.sh -s "inprocess(2.21)" # arguments go to nox: one session, nox -l lists them
+#
+# Without arguments it runs the sessions tagged ci-a and those tagged ci-b as two nox processes at the
+# same time, one per core; each line of live output starts with its lane, the logs are in tests/output/.
 #
 # Works on a fresh Debian machine as root with only python3: the system packages the tests need
 # (sshd for the end-to-end tests, shellcheck for ansible-test sanity, git, python3-venv) are installed
@@ -36,17 +40,55 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements-nox.txt
 
 mkdir -p tests/output
-log=tests/output/test-run.log
 status=0
-"$venv/bin/python" -m nox "$@" 2>&1 | tee "$log" || status=$?
+if [ "$#" -gt 0 ]; then
+    logs=(tests/output/test-run.log)
+    "$venv/bin/python" -m nox "$@" 2>&1 | tee "${logs[0]}" || status=$?
+else
+    # Everything, as two nox processes side by side (CI has two cores): the sessions tagged ci-a and
+    # those tagged ci-b (see noxfile.py). A session in neither tag would never run: refuse that.
+    untagged=$("$venv/bin/python" -m nox -l --json | "$venv/bin/python" -c '
+import json, sys
+print(" ".join(s["session"] for s in json.load(sys.stdin) if not {"ci-a", "ci-b"} & set(s["tags"])))')
+    if [ -n "$untagged" ]; then
+        echo "test.sh: these nox sessions are tagged neither ci-a nor ci-b, so CI would skip them: $untagged" >&2
+        exit 1
+    fi
+    lanes=(a b)
+    logs=(tests/output/test-run-a.log tests/output/test-run-b.log)
+    nox_pids=()
+    for i in 0 1; do
+        "$venv/bin/python" -m nox -t "ci-${lanes[$i]}" > "${logs[$i]}" 2>&1 &
+        nox_pids+=($!)
+    done
+    # The full output of each lane goes to its log; the terminal shows it live, each line marked with its
+    # lane. Each tail ends by itself once its nox process has ended and it has shown the rest of the log.
+    tail_pids=()
+    for i in 0 1; do
+        tail -n +1 --pid="${nox_pids[$i]}" -F "${logs[$i]}" 2>/dev/null | sed -u "s/^/[ci-${lanes[$i]}] /" &
+        tail_pids+=($!)
+    done
+    lane_statuses=()
+    for i in 0 1; do
+        lane_status=0
+        wait "${nox_pids[$i]}" || lane_status=$?
+        lane_statuses+=("$lane_status")
+        [ "$lane_status" -eq 0 ] || status=$lane_status
+    done
+    wait "${tail_pids[@]}" || true
+    for i in 0 1; do
+        echo "test.sh: lane ci-${lanes[$i]}: nox exit status ${lane_statuses[$i]}"
+    done
+fi
 
 # One line per pytest run (a session each), then the totals, so that the end of the output says it all.
 summary='^=+ .*(passed|failed|errors?|no tests ran).* in [0-9.]+s.* =+$'
-if grep -qE "$summary" "$log"; then
+# grep reads the logs itself: `cat | grep -q` would end cat early and fail the pipeline under pipefail.
+if grep -qE "$summary" "${logs[@]}"; then
     echo
     echo "pytest summaries:"
-    grep -E "$summary" "$log"
-    grep -E "$summary" "$log" | awk '
+    grep -hE "$summary" "${logs[@]}"
+    grep -hE "$summary" "${logs[@]}" | awk '
         {
             for (i = 2; i <= NF; i++) {
                 word = $i; sub(/,$/, "", word)
@@ -59,6 +101,6 @@ if grep -qE "$summary" "$log"; then
     '
 fi
 if [ "$status" -ne 0 ]; then
-    echo "test.sh: FAILED (nox exit status $status); the full log is in $log" >&2
+    echo "test.sh: FAILED (nox exit status $status); the full log is in ${logs[*]}" >&2
 fi
 exit "$status"

@@ -4,11 +4,15 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
 
+import yaml
+
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(TESTS_DIR)
 FIXTURES_DIR = os.path.join(TESTS_DIR, "fixtures")
 # The key the simulator fixture accepts.
 API_KEY = "sim-test-key-0123456789"
@@ -21,7 +25,26 @@ def load_fixture(name):
 
 def cli_path(name):
     """An ansible-* command of the Python environment running the tests."""
+    # The in-process nox sessions run on every ansible-core; tests that start commands run on three of them.
+    if os.environ.get("SHADEFORM_TESTS_IN_PROCESS_ONLY"):
+        raise AssertionError(f"this test starts {name}: mark it @pytest.mark.functional (or e2e when it needs sshd)")
     return os.path.join(os.path.dirname(sys.executable), name)
+
+
+# Unsets every proxy variable when merged into a CLI's environment: no proxy may stand between a CLI and 127.0.0.1.
+NO_PROXY_ENV = {name: None for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")}
+
+
+def free_port(address="127.0.0.1"):
+    """A TCP port on ``address`` that nothing listens on (bound, then closed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((address, 0))
+        return sock.getsockname()[1]
+
+
+def cache_options(tmp_path):
+    """Inventory file options for a jsonfile cache in ``<tmp_path>/cache``."""
+    return "cache: true\ncache_plugin: ansible.builtin.jsonfile\ncache_connection: {0}\ncache_timeout: 300\n".format(tmp_path / "cache")
 
 
 def cli_env(env=None):
@@ -58,3 +81,18 @@ def _plain(value):
 def inventory_list(stdout):
     """ansible-inventory's JSON output as plain data on every ansible-core version."""
     return json.loads(stdout, object_hook=_plain)
+
+
+def run_checked(command, env, cwd, timeout=300):
+    """Run a command of the test environment (``command[0]`` is looked up next to pytest's Python) and fail
+    the test, with the command's output, unless it exits 0."""
+    command = [cli_path(command[0])] + list(command[1:])
+    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    assert result.returncode == 0, f"{command} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result
+
+
+def galaxy_metadata():
+    """galaxy.yml of the working tree."""
+    with open(os.path.join(REPO_ROOT, "galaxy.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)

@@ -1,77 +1,40 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The collection artifact: build it, install it offline, and use the installed copy.
+"""The collection artifact: what it holds, Galaxy's importer on it, and its offline install in use.
 
-``nox -s build`` builds the artifact and passes its path in SHADEFORM_COLLECTION_TARBALL; without it
-these tests build one from the working tree themselves. Every ``ansible-*`` command here runs with
-ANSIBLE_COLLECTIONS_PATH set to the install directory only (tests/conftest.py points it at the working
-tree for the other tests), and the tests check that the plugin is loaded from there.
+Every ``ansible-*`` command here runs with ANSIBLE_COLLECTIONS_PATH set to the install directory only
+(tests/conftest.py points it at the working tree for the other tests), and the tests check that the
+plugin is loaded from there. The artifact and its install come from tests/functional/conftest.py.
 """
 
 import json
 import os
-import subprocess
+import re
+import sys
 import tarfile
 
 import pytest
-import yaml
 
-from helpers import API_KEY, TESTS_DIR, cli_path, inventory_list, load_fixture
+from helpers import API_KEY, TESTS_DIR, galaxy_metadata, inventory_list, load_fixture, run_checked
 
-pytestmark = pytest.mark.functional
+pytestmark = [pytest.mark.functional, pytest.mark.artifact]
 
 PLUGIN = "shadeform.cloud.shadeform"
-REPO_ROOT = os.path.dirname(TESTS_DIR)
 
 # Files a user needs, and development files that build_ignore in galaxy.yml must keep out.
 SHIPPED = [
     "MANIFEST.json", "FILES.json", "README.md", "LICENSE", "requirements.txt", "meta/runtime.yml",
     "meta/execution-environment.yml", "plugins/inventory/shadeform.py", "changelogs/changelog.yaml",
-    "changelogs/config.yaml",
+    "changelogs/config.yaml", ".ansible-lint", ".ansible-lint-ignore",
+    "extensions/awx/shadeform_api_credential_type.yml", "playbooks/awx_credential_type.yml",
 ]
-NOT_SHIPPED_PREFIXES = [".dev/", ".ci/", ".nox/", ".venv", ".git/", "scripts/", "benchmarks/", "demo/", "build/", "tests/output/"]
-NOT_SHIPPED = ["noxfile.py", ".gitignore", ".ansible-lint", "galaxy.yml"]
+NOT_SHIPPED_PREFIXES = [".dev/", ".ci/", ".nox/", ".venv", ".git/", "scripts/", "benchmarks/", "demo/", "build/",
+                        "context/", "tests/output/"]
+NOT_SHIPPED = ["noxfile.py", ".gitignore", "galaxy.yml", "execution-environment.yml"]
 
 
-def galaxy_metadata():
-    with open(os.path.join(REPO_ROOT, "galaxy.yml"), encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-def run(command, env, cwd):
-    command = [cli_path(command[0])] + command[1:]
-    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, f"{command} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
-
-
-@pytest.fixture(scope="module")
-def tarball(tmp_path_factory):
-    given = os.environ.get("SHADEFORM_COLLECTION_TARBALL")
-    if given:
-        return given
-    output_dir = tmp_path_factory.mktemp("dist")
-    run(["ansible-galaxy", "collection", "build", "--output-path", str(output_dir), REPO_ROOT],
-        env=dict(os.environ), cwd=str(output_dir))
-    metadata = galaxy_metadata()
-    return str(output_dir / f"{metadata['namespace']}-{metadata['name']}-{metadata['version']}.tar.gz")
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory, tarball):
-    """(collections path holding only the installed artifact, environment for ansible-* commands)."""
-    install_dir = tmp_path_factory.mktemp("installed")
-    env = dict(os.environ)
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(install_dir)
-    env["ANSIBLE_COLLECTIONS_SCAN_SYS_PATH"] = "false"
-    env.pop("ANSIBLE_CONFIG", None)
-    run(["ansible-galaxy", "collection", "install", "--offline", tarball, "-p", str(install_dir)],
-        env=env, cwd=str(install_dir))
-    return str(install_dir), env
-
-
-def test_artifact_holds_what_users_need_and_nothing_else(tarball):
-    with tarfile.open(tarball) as archive:
+def test_artifact_holds_what_users_need_and_nothing_else(collection_tarball):
+    with tarfile.open(collection_tarball) as archive:
         names = [name.removeprefix("./") for name in archive.getnames()]
     for name in SHIPPED:
         assert name in names
@@ -79,46 +42,63 @@ def test_artifact_holds_what_users_need_and_nothing_else(tarball):
         assert name not in NOT_SHIPPED
         assert not any(name.startswith(prefix) for prefix in NOT_SHIPPED_PREFIXES), name
         assert not name.endswith(".tar.gz"), name
-    with tarfile.open(tarball) as archive:
+    with tarfile.open(collection_tarball) as archive:
         manifest = json.load(archive.extractfile("MANIFEST.json"))["collection_info"]
     metadata = galaxy_metadata()
     assert (manifest["namespace"], manifest["name"], manifest["version"]) == (metadata["namespace"], metadata["name"], metadata["version"])
     assert manifest["license"] == ["GPL-3.0-or-later"]
 
 
-def test_installed_copy_is_the_one_ansible_uses(installed):
-    install_dir, env = installed
+def test_galaxy_importer_accepts_the_artifact_with_no_warning(collection_tarball, tmp_path):
+    """Galaxy's own import code, offline and with no container runtime (tests/galaxy-importer.cfg)."""
+    # The importer finds ansible-lint and ansible-doc on PATH: those of this environment.
+    env = dict(os.environ, GALAXY_IMPORTER_CONFIG=os.path.join(TESTS_DIR, "galaxy-importer.cfg"),
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+               PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+    env.pop("ANSIBLE_COLLECTIONS_PATH", None)  # the importer installs the artifact where it wants it
+    result = run_checked(["python", "-m", "galaxy_importer.main", collection_tarball], env=env, cwd=str(tmp_path), timeout=600)
+    lines = result.stdout.splitlines()
+    assert "Linting collection via ansible-lint" in result.stdout, result.stdout  # the lint step did run
+    assert "Loading module instance" in result.stdout, result.stdout
+    assert lines[-1] == "Importer processing completed successfully", result.stdout
+    problems = [line for line in lines if re.match(r"(WARNING|ERROR|CRITICAL)\b", line)]
+    assert problems == [], result.stdout
+
+
+def test_installed_copy_is_the_one_ansible_uses(installed_collection):
+    install_dir, env = installed_collection
     collection_dir = os.path.join(install_dir, "ansible_collections", "shadeform", "cloud")
     assert os.path.isfile(os.path.join(collection_dir, "MANIFEST.json"))
     assert not os.path.islink(collection_dir)
 
-    listed = json.loads(run(["ansible-galaxy", "collection", "list", "shadeform.cloud", "--format", "json"], env, install_dir).stdout)
+    listed = json.loads(run_checked(["ansible-galaxy", "collection", "list", "shadeform.cloud", "--format", "json"], env, install_dir).stdout)
     assert list(listed) == [os.path.join(install_dir, "ansible_collections")]
 
-    docs = json.loads(run(["ansible-doc", "-t", "inventory", "--json", PLUGIN], env, install_dir).stdout)
+    docs = json.loads(run_checked(["ansible-doc", "-t", "inventory", "--json", PLUGIN], env, install_dir).stdout)
     filename = docs[PLUGIN]["doc"]["filename"]
     assert os.path.realpath(filename) == os.path.join(os.path.realpath(collection_dir), "plugins", "inventory", "shadeform.py")
 
 
-def test_ansible_doc_renders_the_installed_plugin(installed):
-    install_dir, env = installed
-    text = run(["ansible-doc", "-t", "inventory", PLUGIN], env, install_dir).stdout
+def test_ansible_doc_renders_the_installed_plugin(installed_collection):
+    install_dir, env = installed_collection
+    text = run_checked(["ansible-doc", "-t", "inventory", PLUGIN], env, install_dir).stdout
     assert PLUGIN in text
     for option in ("api_key", "api_url", "hostnames", "SHADEFORM_API_KEY"):
         assert option in text
 
 
-def test_ansible_inventory_with_the_installed_plugin(installed, shadeform_api, tmp_path):
-    install_dir, env = installed
+def test_ansible_inventory_with_the_installed_plugin(installed_collection, shadeform_api, tmp_path):
+    install_dir, env = installed_collection
     source = tmp_path / "shadeform.yml"
     source.write_text("plugin: shadeform.cloud.shadeform\n", encoding="utf-8")
     env = dict(env, SHADEFORM_API_KEY=API_KEY, SHADEFORM_API_URL=shadeform_api.url)
 
-    graph = run(["ansible-inventory", "-i", str(source), "--graph"], env, str(tmp_path)).stdout
+    graph = run_checked(["ansible-inventory", "-i", str(source), "--graph"], env, str(tmp_path)).stdout
     assert "@shadeform:" in graph
-    for instance in load_fixture("instances-example.json")["instances"]:
-        assert instance["name"] in graph
+    names = [instance["name"] for instance in load_fixture("instances-example.json")["instances"]]
+    for name in names:
+        assert name in graph
 
-    listing = inventory_list(run(["ansible-inventory", "-i", str(source), "--list"], env, str(tmp_path)).stdout)
-    assert listing["shadeform"]["hosts"]
+    listing = inventory_list(run_checked(["ansible-inventory", "-i", str(source), "--list"], env, str(tmp_path)).stdout)
+    assert sorted(listing["shadeform"]["hosts"]) == sorted(names)
     assert any(request["api_key_ok"] and request["path"].endswith("/instances") for request in shadeform_api.requests)

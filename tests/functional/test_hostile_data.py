@@ -21,7 +21,7 @@ import textwrap
 
 import pytest
 
-from helpers import API_KEY, ansible_inventory, cli_env, cli_path, inventory_list, load_fixture, write_inventory
+from helpers import API_KEY, NO_PROXY_ENV, ansible_inventory, cli_env, cli_path, inventory_list, load_fixture, write_inventory
 
 # The ansible_host of an instance without an address (plugin_utils/hosts.py: NO_ADDRESS).
 NO_ADDRESS = "shadeform-no-address-yet.invalid"
@@ -29,7 +29,6 @@ NO_ADDRESS = "shadeform-no-address-yet.invalid"
 pytestmark = pytest.mark.functional
 
 EXAMPLE = load_fixture("instances-example.json")["instances"][0]
-NO_PROXY_ENV = {name: None for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")}
 # Names of magic variables and of the implicit localhost: fine as host names.
 RESERVED_NAMES = ("localhost", "hostvars", "inventory_hostname", "groups", "omit")
 # Names of groups that exist (all, ungrouped) or that the plugin makes (shadeform, cloud_aws, tag_gpu).

@@ -9,7 +9,9 @@ import subprocess
 
 import pytest
 
-from helpers import API_KEY, ansible_inventory, cli_env, cli_path, inventory_list, load_fixture, write_inventory
+from helpers import API_KEY, ansible_inventory, cache_options, cli_env, cli_path, inventory_list, load_fixture, write_inventory
+
+pytestmark = pytest.mark.functional
 
 MIXED = load_fixture("fleet-mixed.json")["instances"]
 EXAMPLE_ID = "d290f1ee-6c54-4b01-90e6-d701748f0851"
@@ -86,10 +88,6 @@ def test_yaml_extension_and_api_key_template_from_extra_vars(shadeform_api, tmp_
     assert result.returncode == 0, result.stderr
     assert "cool-gpu-server" in result.stdout
     assert shadeform_api.requests[-1]["api_key_ok"] is True
-
-
-def cache_options(tmp_path):
-    return "cache: true\ncache_plugin: ansible.builtin.jsonfile\ncache_connection: %s\ncache_timeout: 300\n" % (tmp_path / "cache")
 
 
 def test_cache_hit_makes_no_request_and_flush_cache_refetches(shadeform_api, tmp_path):

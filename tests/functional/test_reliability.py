@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import stat
 import subprocess
@@ -21,14 +20,13 @@ import time
 
 import pytest
 
-from helpers import API_KEY, ansible_inventory, cli_env, cli_path, inventory_list, load_fixture, write_inventory
+from helpers import (API_KEY, NO_PROXY_ENV, ansible_inventory, cache_options, cli_env, cli_path, free_port, inventory_list,
+                     load_fixture, write_inventory)
 
 pytestmark = pytest.mark.functional
 
 EXAMPLE_NAME = "cool-gpu-server"
 MIXED = load_fixture("fleet-mixed.json")["instances"]
-# No proxy may stand between the CLI and 127.0.0.1.
-NO_PROXY_ENV = {name: None for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")}
 FAIL_ENV = dict(NO_PROXY_ENV, ANSIBLE_INVENTORY_UNPARSED_FAILED="true")
 
 
@@ -63,13 +61,6 @@ def assert_clean_failure(result, *phrases, secrets=()):
 
 def hostnames(result):
     return sorted(inventory_list(result.stdout)["_meta"]["hostvars"])
-
-
-def closed_port():
-    """A 127.0.0.1 port that nothing listens on (bound, then closed)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- Credentials and addresses -----------------------------------------------------------------------------------
@@ -111,7 +102,7 @@ def test_wrong_api_url_is_a_404_message_naming_the_url(shadeform_api, tmp_path):
 
 
 def test_nothing_listening_is_a_connection_message_after_every_attempt(tmp_path):
-    url = "http://127.0.0.1:{0}/v1".format(closed_port())
+    url = "http://127.0.0.1:{0}/v1".format(free_port())
     path = tmp_path / "shadeform.yml"
     path.write_text("plugin: shadeform.cloud.shadeform\napi_url: {0}\nretries: 1\n".format(url))
     result = run_failing(str(path))
@@ -330,43 +321,46 @@ def test_missing_requests_library_gives_the_usual_message(shadeform_api, tmp_pat
 
 # --- Cache -------------------------------------------------------------------------------------------------------
 
-def _cache_options(tmp_path):
-    return "cache: true\ncache_plugin: ansible.builtin.jsonfile\ncache_connection: {0}\ncache_timeout: 300\n".format(tmp_path / "cache")
-
-
 def _cache_entries(tmp_path):
     directory = tmp_path / "cache"
     return [directory / name for name in os.listdir(str(directory))]
 
 
-@pytest.mark.parametrize("garbage", [
+# Each kind of damage an entry can have. ansible-core 2.19+ wraps entries as {"__payload__": "<json>"}: garbage
+# inside the wrapper too.
+CACHE_GARBAGE = [
     "{not json at all", "", "[1, 2, 3]", '"a string"', '{"format": 99, "instances": "x"}', "\x00\xff binary",
-    # ansible-core 2.19+ wraps entries as {"__payload__": "<json>"}: garbage inside the wrapper too.
     '{"__payload__": "{not json"}', '{"__payload__": 5}', '{"__payload__": "[1, 2, 3]"}',
-])
-def test_corrupted_cache_entry_leads_to_a_fresh_fetch_not_a_crash(shadeform_api, tmp_path, garbage):
+]
+
+
+def test_corrupted_cache_entry_leads_to_a_fresh_fetch_not_a_crash(shadeform_api, tmp_path):
+    # One inventory file and cache for every kind of damage: each damaged entry must be fetched again and
+    # rewritten exactly as the first good run wrote it (so the next run can use it, which the last run checks).
     shadeform_api.set_instances(MIXED)
-    path = write_inventory(tmp_path, shadeform_api, _cache_options(tmp_path))
+    path = write_inventory(tmp_path, shadeform_api, cache_options(tmp_path))
     first = run_ok(path)
     assert len(shadeform_api.requests) == 1
     (entry,) = _cache_entries(tmp_path)
-    entry.write_text(garbage, encoding="utf-8", errors="surrogateescape")
+    good = json.loads(entry.read_text())
 
-    second = run_ok(path)
-    assert len(shadeform_api.requests) == 2  # fetched again instead of using (or dying on) the garbage
-    assert inventory_list(second.stdout) == inventory_list(first.stdout)
-    assert "Traceback" not in second.stderr
+    for fetches, garbage in enumerate(CACHE_GARBAGE, start=2):
+        entry.write_text(garbage, encoding="utf-8", errors="surrogateescape")
+        second = run_ok(path)
+        assert len(shadeform_api.requests) == fetches, garbage  # fetched again instead of using (or dying on) it
+        assert inventory_list(second.stdout) == inventory_list(first.stdout), garbage
+        assert "Traceback" not in second.stderr, garbage
+        (entry,) = _cache_entries(tmp_path)  # rewritten with good data, for the owner only
+        assert stat.S_IMODE(os.stat(str(entry)).st_mode) == 0o600, garbage
+        assert json.loads(entry.read_text()) == good, garbage
 
-    (entry,) = _cache_entries(tmp_path)  # rewritten with good data, for the owner only
-    assert stat.S_IMODE(os.stat(str(entry)).st_mode) == 0o600
-    assert json.loads(entry.read_text())
     run_ok(path)
-    assert len(shadeform_api.requests) == 2  # and used again
+    assert len(shadeform_api.requests) == 1 + len(CACHE_GARBAGE)  # and the rewritten entry used again
 
 
 def test_cache_file_is_private_and_holds_neither_key_nor_secrets(shadeform_api, tmp_path):
     shadeform_api.set_instances(MIXED)
-    run_ok(write_inventory(tmp_path, shadeform_api, _cache_options(tmp_path)))
+    run_ok(write_inventory(tmp_path, shadeform_api, cache_options(tmp_path)))
     (entry,) = _cache_entries(tmp_path)
     assert stat.S_IMODE(os.stat(str(entry)).st_mode) == 0o600
     content = entry.read_text()

@@ -16,19 +16,16 @@ import re
 from unittest import mock
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
+from ansible.inventory.data import InventoryData
+from ansible.inventory.helpers import get_group_vars
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import inventory_loader
+from ansible.utils.vars import combine_vars
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402  pylint: disable=wrong-import-position
-
-from ansible.inventory.data import InventoryData  # noqa: E402  pylint: disable=wrong-import-position
-from ansible.inventory.helpers import get_group_vars  # noqa: E402  pylint: disable=wrong-import-position
-from ansible.parsing.dataloader import DataLoader  # noqa: E402  pylint: disable=wrong-import-position
-from ansible.plugins.loader import inventory_loader  # noqa: E402  pylint: disable=wrong-import-position
-from ansible.utils.vars import combine_vars  # noqa: E402  pylint: disable=wrong-import-position
-
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.shadeform.cloud.plugins.plugin_utils.hosts import NO_ADDRESS  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
+from ansible_collections.shadeform.cloud.plugins.plugin_utils.hosts import NO_ADDRESS
 
 VALID_VARIABLE_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 PROBE = "zz_probe"  # an extra field on every generated object, to find its host again

@@ -22,7 +22,7 @@ try:
 except ImportError:
     VaultSecretsContext = None
 from ansible.plugins.loader import inventory_loader
-from ansible.errors import AnsibleParserError
+from ansible.errors import AnsibleOptionsError, AnsibleParserError
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
@@ -90,12 +90,59 @@ def test_reference_example_becomes_one_reachable_host_in_every_default_group(inv
     assert run.hosts() == ["cool-gpu-server"]
     for group in ("shadeform", "cloud_hyperstack", "region_canada_1", "gpu_A100", "status_active", "instance_type_A6000", "tag_tag1"):
         assert run.hosts(group) == ["cool-gpu-server"], group
-    variables = run.vars("cool-gpu-server")
-    assert (variables["ansible_host"], variables["ansible_user"], variables["ansible_port"]) == ("1.0.0.1", "shadeform", 22)
-    assert variables["shadeform_id"] == "d290f1ee-6c54-4b01-90e6-d701748f0851"
-    assert variables["shadeform_configuration"]["vcpus"] == 6
-    assert variables["shadeform_gpu_type"] == "A100"
-    assert variables["shadeform_num_gpus"] == 1
+    # The full host variables of the API reference's example, written out: every field under shadeform_, the
+    # shortcuts, the connection variables, launch secrets redacted, and nothing else.
+    assert run.vars("cool-gpu-server") == {
+        "inventory_file": None, "inventory_dir": None,
+        "inventory_hostname": "cool-gpu-server", "inventory_hostname_short": "cool-gpu-server",
+        "group_names": ["cloud_hyperstack", "gpu_A100", "instance_type_A6000", "region_canada_1", "shadeform",
+                        "status_active", "tag_tag1"],
+        "ansible_host": "1.0.0.1", "ansible_user": "shadeform", "ansible_port": 22,
+        "shadeform_id": "d290f1ee-6c54-4b01-90e6-d701748f0851",
+        "shadeform_cloud": "hyperstack",
+        "shadeform_region": "canada-1",
+        "shadeform_shade_instance_type": "A6000",
+        "shadeform_cloud_instance_type": "gpu_1x_a6000",
+        "shadeform_cloud_assigned_id": "13b057d7-e266-4869-985f-760fe75a78b3",
+        "shadeform_shade_cloud": True,
+        "shadeform_name": "cool-gpu-server",
+        "shadeform_configuration": {
+            "memory_in_gb": 12, "storage_in_gb": 256, "vcpus": 6, "num_gpus": 1, "gpu_type": "A100",
+            "interconnect": "pcie", "nvlink": True, "vram_per_gpu_in_gb": 48, "gpu_manufacturer": "nvidia",
+            "os": "ubuntu_22_shade_os",
+        },
+        "shadeform_ip": "1.0.0.1",
+        "shadeform_ssh_user": "shadeform",
+        "shadeform_ssh_port": 22,
+        "shadeform_status": "active",
+        "shadeform_status_details": "downloading",
+        "shadeform_cost_estimate": "103.4",
+        "shadeform_hourly_price": 210,
+        "shadeform_launch_configuration": {
+            "type": "docker",
+            "docker_configuration": {
+                "image": "vllm/vllm-openai:latest",
+                "args": "--model mistralai/Mistral-7B-v0.1",
+                "shared_memory_in_gb": 8,
+                "envs": [{"name": "HUGGING_FACE_HUB_TOKEN", "value": REDACTED}],
+                "port_mappings": [{"host_port": 80, "container_port": 8000}],
+                "volume_mounts": [{"host_path": "~/.cache/huggingface", "container_path": "/root/.cache/huggingface"}],
+                "registry_credentials": {"username": "username", "password": REDACTED},
+            },
+            "script_configuration": {"base64_script": REDACTED},
+        },
+        "shadeform_tags": ["tag1"],
+        "shadeform_port_mappings": [{"internal_port": 8000, "external_port": 80}],
+        "shadeform_active_at": "2016-08-29T09:12:33.001Z",
+        "shadeform_created_at": "2016-08-29T09:12:33.001Z",
+        "shadeform_deleted_at": "2016-08-29T09:12:33.001Z",
+        "shadeform_boot_time": {"min_boot_in_sec": 180, "max_boot_in_sec": 300},
+        "shadeform_gpu_type": "A100",
+        "shadeform_num_gpus": 1,
+        "shadeform_gpu_manufacturer": "nvidia",
+        "shadeform_vram_per_gpu_in_gb": 48,
+        "shadeform_labels": {},
+    }
     assert run.api_key_used == "unit-test-key"
 
 
@@ -198,7 +245,8 @@ def test_hostnames_option(inventory_run, hostnames, expected):
 
 
 def test_hostnames_rejects_unknown_sources(inventory_run):
-    with pytest.raises(Exception, match="cloud"):
+    # The message names the option and the bad value ("cloud" alone would match the plugin's own name).
+    with pytest.raises(AnsibleOptionsError, match=r"Invalid value .*\bcloud\b.* for .*\bhostnames\b"):
         inventory_run("hostnames: [cloud]\n")
 
 

@@ -6,14 +6,13 @@ The list_instances tests were written for the inventory plugin; the rest covers 
 """
 
 import email.utils
-import socket
 import time
 
 import pytest
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import MAX_RETRY_DELAY, ShadeformAPIError, ShadeformClient, path_segment
 
-from helpers import API_KEY
+from helpers import API_KEY, free_port
 
 
 @pytest.fixture
@@ -157,9 +156,7 @@ def test_timeout(shadeform_api, sleep):
 
 
 def test_nothing_listening(sleep):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     with pytest.raises(ShadeformAPIError) as error:
         ShadeformClient(API_KEY, "http://127.0.0.1:%d/v1" % port, retries=1, sleep=sleep).list_instances()
     assert "Could not get http://127.0.0.1:%d/v1/instances after 2 attempts" % port in str(error.value)

@@ -29,13 +29,23 @@ def test_redact_secrets_replaces_every_launch_secret_and_leaves_the_input_alone(
 
 
 @pytest.mark.parametrize("launch", [
-    None, "docker", [], {"docker_configuration": None}, {"docker_configuration": {"envs": "A=B"}},
+    None, "docker", [], {"docker_configuration": None},
     {"docker_configuration": {"envs": [None, "x", {"name": "N"}], "registry_credentials": []}},
-    {"script_configuration": "x"},
 ])
-def test_redact_secrets_survives_odd_shapes(launch):
+def test_redact_secrets_survives_odd_shapes_that_hold_no_secret(launch):
     instance = {"id": "i-1", "launch_configuration": launch}
-    assert instance_data.redact_secrets(instance)["id"] == "i-1"
+    assert instance_data.redact_secrets(copy.deepcopy(instance)) == instance
+
+
+@pytest.mark.xfail(strict=True, reason="a secret field of an unexpected type (a string) is passed through unredacted")
+@pytest.mark.parametrize("launch", [
+    {"docker_configuration": {"envs": "HF_TOKEN=odd-shape-secret"}},
+    {"script_configuration": "odd-shape-secret"},
+])
+def test_redact_secrets_hides_secret_fields_of_odd_shapes(launch):
+    redacted = instance_data.redact_secrets({"id": "i-1", "launch_configuration": launch})
+    assert redacted["id"] == "i-1"
+    assert "odd-shape-secret" not in repr(redacted)
 
 
 @pytest.mark.parametrize("criteria, kept", [

@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """instance_info, instance_types_info and ssh_key against the simulator."""
 
+import copy
 import urllib.parse
 
 import pytest
@@ -44,15 +45,28 @@ def test_instance_info_filters_like_the_inventory(run_module, sim):
 
 
 def test_instance_info_redacts_secrets(run_module, sim):
-    sim.set_instances(fleet())
+    instances = fleet()
+    sim.set_instances(instances)
     result = run_module(instance_info.main, {})
     assert "SIMULATED-SECRET" not in result["stdout"]
-    launched = [i for i in result["instances"] if "launch_configuration" in i]
-    assert launched
-    for instance in launched:
-        launch = instance["launch_configuration"]
-        if launch["type"] == "script":
-            assert launch["script_configuration"]["base64_script"] == REDACTED
+    launched = {i["launch_configuration"]["type"] for i in instances if "launch_configuration" in i}
+    assert launched == {"docker", "script"}  # both kinds of launch secrets are in the fleet
+    # Every secret replaced, everything else exactly as the API sent it.
+    assert result["instances"] == [redacted_copy(instance) for instance in instances]
+
+
+def redacted_copy(instance):
+    """The instance with each launch secret (docker env values, registry password, script) replaced by REDACTED."""
+    instance = copy.deepcopy(instance)
+    launch = instance.get("launch_configuration") or {}
+    docker = launch.get("docker_configuration") or {}
+    for env in docker.get("envs") or []:
+        env["value"] = REDACTED
+    if docker.get("registry_credentials"):
+        docker["registry_credentials"]["password"] = REDACTED
+    if launch.get("script_configuration"):
+        launch["script_configuration"]["base64_script"] = REDACTED
+    return instance
 
 
 def test_instance_info_works_in_check_mode_with_the_example(run_module, sim):
