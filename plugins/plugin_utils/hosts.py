@@ -9,6 +9,7 @@ reaches Ansible.  Every field may be absent, null or of the wrong type; only ``i
 """
 
 import functools
+import ipaddress
 import re
 
 from ansible.plugins.inventory import to_safe_group_name
@@ -31,8 +32,12 @@ LABEL_SEPARATOR = re.compile(r"[=:]")
 ASCII_DIGITS = re.compile(r"^[0-9]+$")
 # Jinja delimiters all start with "{": a host name without braces can never become a template,
 # not even through derived values such as inventory_hostname_short on ansible-core < 2.19.
-# Whitespace and commas would make a host impossible to name in a pattern, --limit or --host.
-UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\s,\x00-\x1f\x7f]")
+# The rest is ansible-core's pattern syntax (inventory/manager.py): whitespace and "," separate
+# patterns, ":" separates them too unless the whole pattern parses as an address, "[" and "]" make
+# ranges and subscripts; in first place "!" excludes, "&" intersects, "~" starts a regex, "@" names a
+# --limit file and "-" reads as a command-line option. Each such character becomes "_", so a host
+# name always selects itself and only itself in a pattern, --limit or --host.
+UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\s,:\[\]\x00-\x1f\x7f]|^[!&~@-]")
 # Host names with a meaning of their own in Ansible: the implicit localhost and the built-in groups.
 RESERVED_HOSTNAMES = frozenset(("localhost", "127.0.0.1", "::1", "all", "ungrouped"))
 
@@ -116,10 +121,12 @@ def default_groups(instance):
 safe_group_name = functools.lru_cache(maxsize=4096)(to_safe_group_name)
 
 
-def assign_hostnames(instances, sources=("name",), group_names=frozenset()):
+def assign_hostnames(instances, sources=("name",), group_names=frozenset(), preferred=None):
     """Give every instance a unique host name, deterministically.
 
-    The first source with a non-empty value names the host, then the id.  Instances that would
+    ``preferred`` (one entry per instance, from the hostname_template option) names the host when its
+    entry is a non-empty text; otherwise the first source with a non-empty value does, then the id.
+    Every name is made safe with ``safe_hostname``.  Instances that would
     share a name, take a name Ansible reserves (``localhost`` would become the controller's
     implicit localhost, ``all`` is a pattern) or the name of one of ``group_names`` (Ansible looks
     a name up among groups first, so the host's variables would go to the group) get
@@ -129,7 +136,7 @@ def assign_hostnames(instances, sources=("name",), group_names=frozenset()):
     Returns ``(names, notes)``: one name per instance, in order, and messages for the user about
     renamed hosts.
     """
-    bases = [_base_hostname(instance, sources) for instance in instances]
+    bases = [_base_hostname(instance, sources, preferred[index] if preferred else None) for index, instance in enumerate(instances)]
     reserved = RESERVED_HOSTNAMES.union(group_names)
     notes = []
     names = list(bases)
@@ -164,16 +171,36 @@ def _unique_name(base, instance_id, taken):
     return "{0}-{1}".format(base, counter)
 
 
-def _base_hostname(instance, sources):
+def _base_hostname(instance, sources, preferred=None):
+    if isinstance(preferred, str) and preferred.strip():
+        return safe_hostname(preferred)
     for source in tuple(sources) + ("id",):
         text = _scalar_text(instance.get(source))
         if text and text.strip():
-            return UNSAFE_HOSTNAME_CHARACTERS.sub("_", text.strip())
+            return safe_hostname(text)
     return "shadeform-instance"
 
 
+def safe_hostname(text):
+    """``text`` without surrounding whitespace, with every character of pattern or template syntax
+    replaced by ``_``; an IPv6 address (``hostnames: [ip]``) keeps its colons, since ansible-core
+    reads a pattern that parses as an address as one host."""
+    text = text.strip()
+    if ":" in text and _is_ipv6_address(text):
+        return text
+    return UNSAFE_HOSTNAME_CHARACTERS.sub("_", text)
+
+
+def _is_ipv6_address(text):
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _id_text(instance):
-    return UNSAFE_HOSTNAME_CHARACTERS.sub("_", _scalar_text(instance.get("id")) or "")
+    return safe_hostname(_scalar_text(instance.get("id")) or "")
 
 
 def _scalar_text(value):

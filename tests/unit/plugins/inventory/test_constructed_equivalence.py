@@ -63,6 +63,8 @@ CONFIGURATIONS = {
           first_tag: shadeform_tags | first
           is_big: shadeform_num_gpus is defined and shadeform_num_gpus >= 8
           name_or_id: shadeform_name if shadeform_name is string and shadeform_name else shadeform_id
+          underscored: shadeform_name | regex_replace('-', '_')
+          trains: shadeform_name is match('train')
         keyed_groups:
           - key: shadeform_labels.team | default('none')
             prefix: team
@@ -71,6 +73,23 @@ CONFIGURATIONS = {
           - key: site
             prefix: composed
           - key: shadeform_status | replace('_', '-')
+    """,
+    "magic variables": """
+        strict: true
+        compose:
+          short: inventory_hostname_short
+          full: inventory_hostname
+          member_of: group_names
+          source_file: inventory_file
+          first_group: group_names | first
+        groups:
+          in_shadeform: "'shadeform' in group_names"
+          dotted: "'.' in inventory_hostname"
+        keyed_groups:
+          - key: group_names
+            prefix: member
+          - key: inventory_hostname_short
+            prefix: short
     """,
     "no leading separator": """
         leading_separator: false
@@ -147,6 +166,9 @@ def test_same_groups_and_variables_as_ansible_core(tmp_path, mocker, name):
 
 FILTERS = [
     "shadeform_status != 'deleting'",
+    "'status_active' in group_names",
+    "inventory_hostname is match('trainer|batch')",
+    "inventory_hostname_short != inventory_hostname or shadeform_num_gpus | default(0) | int > 1",
     "shadeform_num_gpus | default(0) | int >= 4",
     "shadeform_labels.env | default('') in ['prod', 'dev']",
     "'training' in shadeform_tags",
