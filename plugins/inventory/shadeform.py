@@ -517,8 +517,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         known_groups = set(self.inventory.groups)
         for name, variables, groups in hosts:
             # Host names are sanitized (no braces) and can never be templates: plain text on every ansible-core,
-            # so that ansible-inventory prints them as strings.
-            name = str(name)
+            # so that ansible-inventory prints them as strings (str() would keep AnsibleUnsafeText, whose
+            # __str__ returns itself; str's own __str__ copies into a plain str).
+            name = str.__str__(name)
             view = None
             if conditionals:
                 # Filters see the host as it would be once added, without adding it: a host they leave out leaves no trace.
