@@ -197,12 +197,13 @@ def detached_host(inventory, name, variables, group_names):
     if existing is not None:
         host.vars = dict(existing.vars)
         host.groups = list(existing.groups)
+        for variable, value in variables.items():
+            host.set_variable(variable, value)  # merges a dictionary into the one already there, as adding would
     else:
         source = inventory.current_source
-        host.set_variable("inventory_file", source if source else None)
-        host.set_variable("inventory_dir", basedir(source) if source else None)
-    for variable, value in variables.items():
-        host.set_variable(variable, value)
+        # On a new host, set_variable only assigns (after checking the name, which adding the host checks again).
+        host.vars = {"inventory_file": source if source else None, "inventory_dir": basedir(source) if source else None}
+        host.vars.update(variables)
     for group_name in group_names:
         group = inventory.groups.get(group_name)
         host.add_group(group if group is not None else Group(group_name))
@@ -213,7 +214,10 @@ def host_view(host):
     """The variables ansible.builtin.constructed evaluates its options over for this host: group
     variables, then the host's own variables and its magic variables (inventory_hostname,
     inventory_hostname_short, group_names), by ansible-core's own code on every release."""
-    return combine_vars(get_group_vars(host.get_groups()), host.get_vars())
+    groups = host.get_groups()
+    if not any(group.vars for group in groups):
+        return host.get_vars()  # what combining with no group variables gives, without copying every variable again
+    return combine_vars(get_group_vars(groups), host.get_vars())
 
 
 # Filters and tests whose result depends on their input alone (no randomness, clock, I/O or lookups).

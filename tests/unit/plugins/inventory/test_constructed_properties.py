@@ -17,6 +17,7 @@ from unittest import mock
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from ansible.errors import AnsibleError
+from ansible.inventory.data import InventoryData
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 
@@ -41,7 +42,13 @@ INSTANCE = st.fixed_dictionaries({
 FLEETS = st.lists(INSTANCE, min_size=1, max_size=4).map(
     lambda instances: [dict(instance, id="00000000-0000-0000-0000-%012d" % index) for index, instance in enumerate(instances)])
 
-VARIABLES = ["shadeform_name", "shadeform_cloud", "shadeform_region", "shadeform_status", "shadeform_num_gpus",
+# What other inventory sources may have set before this one: group variables, and a host of the same name as the
+# fleet's first instance (constructed goes over every host of the inventory, the plugin over its own: the host
+# another source added alone would be compared with nothing).
+PRIOR_HOST = "prior-host"
+PRIOR = st.fixed_dictionaries({"group_vars": st.booleans(), "existing_host": st.booleans()})
+
+VARIABLES = ["owner", "cloud_note", "note", "shadeform_name", "shadeform_cloud", "shadeform_region", "shadeform_status", "shadeform_num_gpus",
              "shadeform_gpu_type", "shadeform_labels", "shadeform_labels.env", "shadeform_tags", "shadeform_hourly_price",
              "shadeform_configuration.gpu_type", "shadeform_ip", "ansible_port", "undefined_variable"]
 MAGIC_VARIABLES = ["inventory_hostname", "inventory_hostname_short", "group_names", "inventory_file", "inventory_dir"]
@@ -131,7 +138,7 @@ def outcome(build):
         groups, hostvars = snapshot(build())
     except AnsibleError:
         return "error"
-    return groups, {name: typed(variables) for name, variables in hostvars.items()}
+    return [groups, {name: typed(variables) for name, variables in hostvars.items()}]
 
 
 def config_of(options):
@@ -139,11 +146,28 @@ def config_of(options):
     return "".join("%s: %s\n" % (option, json.dumps(value)) for option, value in options.items())
 
 
-def both(tmp_path, fleet, plugin_config, core_config):
+def prior_inventory(prior):
+    """An inventory as an earlier source (a YAML file, say) could leave it."""
+    inventory = InventoryData()
+    if prior["group_vars"]:
+        for group, variable, value in (("shadeform", "owner", "ml"), ("cloud_aws", "cloud_note", {"from": "group"})):
+            inventory.add_group(group)
+            inventory.set_variable(group, variable, value)
+    if prior["existing_host"]:
+        inventory.add_group("manual")
+        inventory.add_host(PRIOR_HOST, group="manual")
+        inventory.set_variable(PRIOR_HOST, "note", {"k": "set by hand"})
+        inventory.set_variable(PRIOR_HOST, "shadeform_labels", {"by": "hand"})
+    return inventory
+
+
+def both(tmp_path, fleet, plugin_config, core_config, prior):
+    if prior["existing_host"]:
+        fleet = [dict(fleet[0], name=PRIOR_HOST)] + fleet[1:]
     with mock.patch.object(ShadeformClient, "list_instances", autospec=True, side_effect=lambda client: [dict(i) for i in fleet]), \
             mock.patch("ansible.plugins.inventory.load_extra_vars", return_value=dict(EXTRA_VARS)):
-        expected = outcome(lambda: reference(tmp_path, core_config))
-        actual = outcome(lambda: run(tmp_path, plugin_config))
+        expected = outcome(lambda: reference(tmp_path, core_config, prior_inventory(prior)))
+        actual = outcome(lambda: run(tmp_path, plugin_config, prior_inventory(prior)))
     return actual, expected
 
 
@@ -153,26 +177,26 @@ PROPERTY_SETTINGS = settings(max_examples=50, deadline=None, database=None,
 
 
 @PROPERTY_SETTINGS
-@given(fleet=FLEETS, options=OPTIONS, fast_path=st.booleans())
-def test_compose_groups_and_keyed_groups_as_ansible_core(tmp_path, monkeypatch, fleet, options, fast_path):
+@given(fleet=FLEETS, options=OPTIONS, fast_path=st.booleans(), prior=PRIOR)
+def test_compose_groups_and_keyed_groups_as_ansible_core(tmp_path, monkeypatch, fleet, options, fast_path, prior):
     monkeypatch.setenv("SHADEFORM_PROPERTY_VALUE", LOOKUP_VALUE)
     plugin_options = dict(options, constructed_fast_path=fast_path)
-    actual, expected = both(tmp_path, fleet, config_of(plugin_options), config_of(options))
+    actual, expected = both(tmp_path, fleet, config_of(plugin_options), config_of(options), prior)
     event("ansible-core failed" if expected == "error" else "ansible-core built %d groups" % min(len(expected[0]), 12))
     assert actual == expected
 
 
 @PROPERTY_SETTINGS
-@given(fleet=FLEETS, conditional=CONDITIONALS, strict=st.booleans(), fast_path=st.booleans())
-def test_filters_keep_what_a_groups_entry_of_ansible_core_holds(tmp_path, monkeypatch, fleet, conditional, strict, fast_path):
+@given(fleet=FLEETS, conditional=CONDITIONALS, strict=st.booleans(), fast_path=st.booleans(), prior=PRIOR)
+def test_filters_keep_what_a_groups_entry_of_ansible_core_holds(tmp_path, monkeypatch, fleet, conditional, strict, fast_path, prior):
     monkeypatch.setenv("SHADEFORM_PROPERTY_VALUE", LOOKUP_VALUE)
     plugin_config = config_of({"filters": [conditional], "strict": strict, "constructed_fast_path": fast_path})
-    actual, expected = both(tmp_path, fleet, plugin_config, config_of({"groups": {"kept": conditional}, "strict": strict}))
+    actual, expected = both(tmp_path, fleet, plugin_config, config_of({"groups": {"kept": conditional}, "strict": strict}), prior)
     event("ansible-core failed" if expected == "error" else "kept %d of %d" % (len(expected[0].get("kept", ([], []))[0]), len(fleet)))
-    if expected != "error":
-        expected_groups, expected_vars = expected
-        kept = set(expected_groups.get("kept", ([], []))[0])
-        expected = sorted(kept), {name: variables for name, variables in expected_vars.items() if name in kept}
-    if actual != "error":
-        actual = sorted(actual[1]), actual[1]
+    # The hosts a filter keeps are the shadeform group's; a host of another source stays whatever the filter says.
+    for kept_group, result in (("kept", expected), ("shadeform", actual)):
+        if result != "error":
+            groups, hostvars = result
+            kept = groups.get(kept_group, ([], []))[0]
+            result[:] = [sorted(kept), {name: hostvars[name] for name in kept}]
     assert actual == expected
