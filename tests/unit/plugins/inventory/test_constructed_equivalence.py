@@ -18,6 +18,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
+from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 
 from helpers import load_fixture
 from shadeform_simulator import generate_fleet
@@ -172,6 +173,16 @@ def test_same_groups_and_variables_as_ansible_core(tmp_path, name):
     assert hostvars == expected_vars
     # The configurations do build groups and variables, so the comparison is not between empty inventories.
     assert len(groups) > 20
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGURATIONS))
+def test_ansible_cores_own_path_gives_the_same_inventory(tmp_path, monkeypatch, name):
+    """The fallback the plugin takes when the compile-once shortcut's checks fail, on every ansible-core."""
+    config = textwrap.dedent(CONFIGURATIONS[name]) + "filters:\n  - shadeform_status != 'deleting'\n"
+    fast = snapshot(run(tmp_path, config))
+    monkeypatch.setattr(constructed, "_unusable_compile_method", lambda method: "forced by the test")
+    assert snapshot(run(tmp_path, config)) == fast
+    assert snapshot(run(tmp_path, config + "constructed_fast_path: false\n")) == fast
 
 
 FILTERS = [
