@@ -135,14 +135,18 @@ def test_hostname_template_keeps_two_workspaces_apart(shadeform_api, tmp_path):
 
 def test_environment_dependent_options_may_be_templates_in_the_file(shadeform_api, tmp_path):
     shadeform_api.set_instances([dict(EXAMPLE, id="id-1", name="up", status="active"),
-                                 dict(EXAMPLE, id="id-2", name="down", status="pending")])
+                                 dict(EXAMPLE, id="id-2", name="down", status="pending"),
+                                 dict(EXAMPLE, id="id-3", name="elsewhere", status="active", cloud="aws")])
     path = tmp_path / "shadeform.yml"
     path.write_text(textwrap.dedent("""
         plugin: shadeform.cloud.shadeform
         api_url: "{{ lookup('ansible.builtin.env', 'FLEET_API') }}"
         statuses: ["{{ lookup('ansible.builtin.env', 'FLEET_STATUS') }}"]
+        filters:
+          - shadeform_cloud == lookup('ansible.builtin.env', 'FLEET_CLOUD')
     """))
-    result = ansible_inventory(path, "--list", env={"FLEET_API": shadeform_api.url, "FLEET_STATUS": "active"})
+    result = ansible_inventory(path, "--list", env={"FLEET_API": shadeform_api.url, "FLEET_STATUS": "active",
+                                                    "FLEET_CLOUD": EXAMPLE["cloud"]})
     assert result.returncode == 0, result.stderr
     assert sorted(inventory_list(result.stdout)["_meta"]["hostvars"]) == ["up"]
 
