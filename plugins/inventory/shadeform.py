@@ -139,7 +139,7 @@ options:
     default: true
   constructed_fast_path:
     description:
-      - Whether O(compose), O(groups), O(keyed_groups), O(filters) and O(hostname_template) use the plugin's shortcuts (plain
+      - Whether O(compose), O(groups), O(keyed_groups) and O(filters) use the plugin's shortcuts (plain
         variables read directly, string literals and side-effect-free expressions evaluated once per distinct input,
         and, on ansible-core 2.19 and later, each expression compiled once instead of once per host).
       - The results are the same either way. The compile-once shortcut stands in for a private ansible-core method; it
