@@ -162,6 +162,8 @@ def assign_hostnames(instances, sources=("name",), group_names=frozenset(), pref
 
 
 def _unique_name(base, instance_id, taken):
+    # An IPv6 address keeps its colons only as a whole: with a suffix, it is made safe like any name.
+    base = safe_hostname(base + "-")[:-1]
     for candidate in (base + "-" + instance_id[:8], base + "-" + instance_id):
         if instance_id and candidate not in taken:
             return candidate
@@ -186,7 +188,7 @@ def safe_hostname(text):
     replaced by ``_``; an IPv6 address (``hostnames: [ip]``) keeps its colons, since ansible-core
     reads a pattern that parses as an address as one host."""
     text = text.strip()
-    if ":" in text and _is_ipv6_address(text):
+    if ":" in text and "%" not in text and _is_ipv6_address(text):  # a scope (fe80::1%eth0) is no pattern ansible-core reads
         return text
     return UNSAFE_HOSTNAME_CHARACTERS.sub("_", text)
 

@@ -57,22 +57,26 @@ def assert_each_name_selects_itself(manager):
 
 CHARACTERS = [character for character in string.printable if character not in string.ascii_letters + string.digits]
 NAMES = ["%sx" % c for c in CHARACTERS] + ["a%sb" % c for c in CHARACTERS] + ["y%s" % c for c in CHARACTERS] + [
-    "gpu:a100", "!prod", "&prod", "~re", "@file", "-lead", "a]b", "gpu[1]", "gpu[0:1]", "x,y", "a*", "?b", "2001:db8::5"]
+    "gpu:a100", "!prod", "&prod", "~re", "@file", "-lead", "a]b", "gpu[1]", "gpu[0:1]", "x,y", "a*", "?b", "2001:db8::5",
+    # Renamed: reserved, or repeated; the suffix must not undo the rule.
+    "::1", "2001:db8::7", "2001:db8::7", "fe80::1%eth0"]
 
 
 def test_every_character_anywhere_in_a_name_can_be_targeted(tmp_path):
     manager = manager_for(tmp_path, NAMES)
     names = assert_each_name_selects_itself(manager)
-    expected = {safe_hostname(name) for name in NAMES}
-    # The sanitized names are the hosts' names (repeated ones get an id suffix), decided by the documented rule.
-    assert expected - set(names) <= {name for name in expected if sum(safe_hostname(n) == name for n in NAMES) > 1}
-    assert "gpu_a100" in names and "2001:db8::5" in names
+    assert len(names) == len(NAMES) + len(DECOYS)
+    # Every host name, renamed ones (reserved or repeated, with an id suffix) included, follows the documented rule.
+    assert all(safe_hostname(name) == name for name in names)
+    assert {"gpu_a100", "2001:db8::5", "fe80__1%eth0"} <= set(names)
+    assert sum(name.startswith("__1-id-") for name in names) == 1
+    assert sum(name.startswith("2001_db8__7-id-") for name in names) == 2
 
 
 @pytest.mark.parametrize("name, expected", [
     ("gpu:a100", "gpu_a100"), ("!prod", "_prod"), ("&prod", "_prod"), ("~re", "_re"), ("@file", "_file"),
     ("-lead", "_lead"), ("a]b", "a_b"), ("gpu[0:1]", "gpu_0_1_"), ("x,y", "x_y"), ("a!b&c~d@e-f", "a!b&c~d@e-f"),
-    (" {{ x }} ", "___x___"), ("2001:db8::5", "2001:db8::5"), ("a*?.b", "a*?.b"),
+    (" {{ x }} ", "___x___"), ("2001:db8::5", "2001:db8::5"), ("a*?.b", "a*?.b"), ("fe80::1%eth0", "fe80__1%eth0"),
 ])
 def test_pattern_syntax_is_replaced_deterministically(name, expected):
     assert safe_hostname(name) == expected
