@@ -106,7 +106,6 @@ options:
         instance for which it fails is named by O(hostnames) with a warning, or fails the inventory when O(strict=true).
       - The result is made safe and unique as O(hostnames) describes.
     type: str
-    version_added: 1.1.0
   filters:
     description:
       - Jinja conditionals over each host's variables; a host is kept only when all hold. They see exactly what the
@@ -148,7 +147,6 @@ options:
         out while investigating a problem.
     type: bool
     default: true
-    version_added: 1.1.0
   expose_secrets:
     description:
       - Whether to show launch secrets (docker C(envs) values, the registry password and the startup script) in host
