@@ -32,7 +32,14 @@ description:
   - With a file cache plugin, the O(cache_connection) directory is made its owner's only (mode 0700) before anything
     is written to it, and the entry's file is 0600, so no other user can read the inventory, not even for a moment.
     When the directory is not the user's own and open to others, nothing is written to it, with a warning.
-  - The configuration file name must end in C(shadeform.yml) or C(shadeform.yaml).
+  - The configuration file name must end in C(shadeform.yml) or C(shadeform.yaml), and C(plugin) must be the full
+    name C(shadeform.cloud.shadeform); run with C(-vvv) to see why a file was declined.
+  - An option this plugin does not know (for example C(status) for O(statuses)) is reported with the closest valid
+    option, as a warning, or as an error when O(strict=true).
+  - O(api_url), O(hostname_template), O(statuses), O(clouds), O(regions), O(gpu_types) and O(tags) may be templates
+    when written in the file, for example C({{ lookup('ansible.builtin.env', 'FLEET_REGION') }}), so that one file
+    serves several environments (AWX hands a sync its inputs as environment variables). An element of a list option
+    that renders to a list is replaced by its items. Values taken from environment variables are used as they are.
 requirements:
   - requests
 extends_documentation_fragment:
@@ -60,6 +67,7 @@ options:
       - Base URL of the Shadeform API, up to and including C(/v1); it must start with C(https://) (or C(http://)).
       - The key is sent to this host only. Redirects are never followed, so that neither the key nor a request body
         ever reaches another host; a redirect is an error naming both URLs.
+      - May be a template when set in the file; the value of the environment variable is used as it is.
     type: str
     default: https://api.shadeform.ai/v1
     env:
@@ -95,16 +103,33 @@ options:
       - Instances named C(localhost), C(127.0.0.1), C(::1), C(all), C(ungrouped), C(shadeform) or like one of the
         default groups (for example C(tag_gpu)) are renamed the same way, so that no instance ever stands in for the
         controller's implicit localhost, hides behind a group, or hands its variables to one.
-      - The characters C({) and C(}), whitespace, commas and control characters are replaced by C(_) in host names, so
-        a host name can never become a template and can always be named in a pattern, C(--limit) or C(--host).
+      - In host names, the characters C({) and C(}), whitespace, control characters and the pattern syntax C(,),
+        C(:), C([) and C(]) are replaced by C(_), and so is a first character C(!), C(&), C(~), C(@) or C(-); an IPv6
+        address keeps its colons. So a host name can never become a template, and it selects that host and only that
+        host as it is written, in a play's C(hosts), C(--limit) or C(--host).
+      - Host names are plain strings in C(ansible-inventory) output on every ansible-core version.
     type: list
     elements: str
     choices: [name, id, ip, cloud_assigned_id]
     default: [name]
+  hostname_template:
+    description:
+      - A Jinja template that names each host, over the host's variables (the instance fields such as
+        C(shadeform_name), C(shadeform_region) and C(shadeform_id)) and, with O(use_extra_vars=true), the extra vars.
+        For example V({{ shadeform_name }}.{{ shadeform_region }}), or a workspace prefix such as
+        V(prod-{{ shadeform_name }}) so that two inventory sources of two workspaces never merge their hosts.
+      - It takes precedence over O(hostnames); an instance for which it renders empty is named by O(hostnames). An
+        instance for which it fails is named by O(hostnames) with a warning, or fails the inventory when O(strict=true).
+      - The result is made safe and unique as O(hostnames) describes.
+    type: str
   filters:
     description:
-      - Jinja conditionals over each host's variables (as the C(groups) option takes them); a host is kept only when
-        all hold. They are evaluated after the other filters and before the host is added.
+      - Jinja conditionals over each host's variables; a host is kept only when all hold. They see exactly what the
+        O(compose) option sees (and what O(groups) sees, but for the results of O(compose)), as
+        C(ansible.builtin.constructed) gives it (the host's variables, group variables, and the magic variables
+        C(inventory_hostname), C(inventory_hostname_short), C(group_names) (C(shadeform) and the default groups),
+        C(inventory_file) and C(inventory_dir)). With O(use_extra_vars=true) they also see the extra vars.
+      - They are evaluated after the other filters and before O(compose); a host they leave out is in no group.
       - A conditional that cannot be evaluated for a host leaves the host out with a warning, or fails the inventory
         when O(strict=true).
     type: list
@@ -129,6 +154,17 @@ options:
     description:
       - Whether to add hosts to the C(cloud_), C(region_), C(gpu_), C(status_), C(instance_type_) and C(tag_) groups.
         Turn this off to build your own groups with O(keyed_groups). The C(shadeform) group is always made.
+    type: bool
+    default: true
+  constructed_fast_path:
+    description:
+      - Whether O(compose), O(groups), O(keyed_groups) and O(filters) use the plugin's shortcuts (plain
+        variables read directly, string literals and side-effect-free expressions evaluated once per distinct input,
+        and, on ansible-core 2.19 and later, each expression compiled once instead of once per host).
+      - The results are the same either way. The compile-once shortcut stands in for a private ansible-core method; it
+        is only used after that method's signature and a test expression have been checked, and otherwise the plugin
+        falls back to ansible-core's own path by itself (C(-vvv) says why). Set this to V(false) to rule the shortcuts
+        out while investigating a problem.
     type: bool
     default: true
   expose_secrets:
@@ -160,6 +196,13 @@ keyed_groups:
   - key: shadeform_labels.team | default('none')
     prefix: team
 
+# prod.shadeform.yml: one file per workspace; host names carry the workspace and the region, so two
+# workspaces never merge hosts, and the regions to keep come from an environment variable.
+plugin: shadeform.cloud.shadeform
+api_key: "{{ lookup('ansible.builtin.env', 'SHADEFORM_PROD_KEY') }}"
+hostname_template: "prod-{{ shadeform_name }}.{{ shadeform_region }}"
+regions: ["{{ lookup('ansible.builtin.env', 'FLEET_REGIONS') | split(',') }}"]
+
 # shadeform.yml: the key from Ansible Vault, answers cached for ten minutes.
 plugin: shadeform.cloud.shadeform
 api_key: !vault |
@@ -172,6 +215,7 @@ cache_timeout: 600
 """
 
 import contextlib
+import difflib
 import functools
 import hashlib
 import os
@@ -182,7 +226,6 @@ from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible.parsing.utils.addresses import patterns
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 
@@ -217,13 +260,6 @@ def _private_files():
         os.umask(previous)
 
 
-def _magic_variables(name, groups):
-    """The magic variables ansible-core's Host.get_magic_vars gives a host in ``groups`` (and shadeform), before it is added."""
-    is_address = patterns["ipv4"].match(name) or patterns["ipv6"].match(name)
-    return {"inventory_hostname": name, "inventory_hostname_short": name if is_address else name.split(".")[0],
-            "group_names": sorted(set(groups).union(("shadeform",)))}
-
-
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "shadeform.cloud.shadeform"
 
@@ -234,19 +270,69 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._pure_results = constructed.PureResults()
 
     def verify_file(self, path):
-        return super().verify_file(path) and path.endswith(("shadeform.yml", "shadeform.yaml"))
+        if not super().verify_file(path):
+            return False
+        if path.endswith(("shadeform.yml", "shadeform.yaml")):
+            return True
+        # ansible-core only says the source "could not be verified": say what would make it acceptable.
+        self.display.vvv("{0} declined {1}: the file name must end in 'shadeform.yml' or 'shadeform.yaml', for example "
+                         "'prod.shadeform.yml'.".format(self.NAME, to_native(path)))
+        return False
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
         with _private_files():  # a file cache plugin makes its directory here
             config = self._read_config_data(path)
+        self._check_option_names(config)
         if requests_is_missing():
             raise AnsibleError(missing_required_lib("requests"))
         prefix, suffix = self._hostvars_affixes()
+        self._template_options_from_file(config)
 
         instances = self._instances(path, cache, key_from_file="api_key" in config, validate_certs=self._validate_certs(config))
-        with constructed.compiled_once(self.templar):
+        with constructed.compiled_once(self.templar, enabled=self.get_option("constructed_fast_path")) as fallback_reason:
+            if fallback_reason:
+                self.display.vvv("Shadeform inventory: compiling expressions through ansible-core's own path, since "
+                                 "{0}.".format(fallback_reason))
             self._add_hosts(self._hosts(instances, prefix, suffix))
+
+    # Reading the configuration.
+
+    def _check_option_names(self, config):
+        """Name each key of the file that is no option (ansible-core ignores them), with the closest option."""
+        valid = sorted(self._options)
+        for key in config:
+            if key in self._options:
+                continue
+            close = difflib.get_close_matches(to_text(key), valid, n=1)
+            message = "Unknown option {0!r} in the Shadeform inventory file: {1}".format(
+                to_native(key), "did you mean {0!r}?".format(close[0]) if close else "see ansible-doc -t inventory {0} for the "
+                "options.".format(self.NAME))
+            if self.get_option("strict"):
+                raise AnsibleParserError(message)
+            self.display.warning(message + " It is ignored.")
+
+    def _template_options_from_file(self, config):
+        """Render the environment-dependent options written as templates in the file (as api_key is rendered):
+        values from environment variables, and defaults, are used as they are."""
+        for option in ("api_url",) + FILTER_OPTIONS:
+            if option not in config:
+                continue
+            value = self.get_option(option)
+            if isinstance(value, list):
+                rendered = []
+                for item in value:
+                    item = self._render_from_file(item)
+                    rendered.extend(item if isinstance(item, list) else [item])
+                self.set_option(option, [to_text(item) for item in rendered])
+            else:
+                self.set_option(option, self._render_from_file(value))
+
+    def _render_from_file(self, value):
+        if isinstance(value, str) and self.templar.is_template(value):
+            self.templar.available_variables = self._vars
+            return self.templar.template(value)
+        return value
 
     # Fetching, through the cache.
 
@@ -394,22 +480,48 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """(name, variables, groups) for every instance that passes the filters, in API order; warnings shown."""
         options = dict((option, self.get_option(option)) for option in ("hostnames", "default_groups") + FILTER_OPTIONS)
         options.update(hostvars_prefix=prefix, hostvars_suffix=suffix)
-        conditionals = self.get_option("filters")
-        keep = None
-        if conditionals:
-            def keep(name, variables, groups):
-                return self._passes_conditionals(name, dict(variables, **_magic_variables(name, groups)), conditionals)
-        mapping = hosts.inventory_hosts(instances, options, keep=keep, untrusted=make_untrusted)
+        mapping = hosts.inventory_hosts(instances, options, untrusted=make_untrusted,
+                                        preferred_names=lambda valid: self._template_hostnames(valid, prefix, suffix))
         for warning in mapping.warnings:
             self.display.warning(warning)
         for detail in mapping.details:
             self.display.vvv(detail)
         return mapping.hosts
 
+    def _template_hostnames(self, instances, prefix, suffix):
+        """The hostname_template's text for every instance (None where it fails), or None when it is unset."""
+        template = self.get_option("hostname_template")
+        if not template:
+            return None
+        names = []
+        failures = []
+        for instance in instances:
+            variables = make_untrusted(hosts.host_variables(instance, prefix, suffix)[0])
+            if self.get_option("use_extra_vars"):
+                variables = combine_vars(variables, self._vars)
+            self.templar.available_variables = variables
+            try:
+                name = self.templar.template(template)
+            except Exception as exc:  # pylint: disable=broad-except
+                message = "Could not render hostname_template for Shadeform instance {0}: {1}".format(
+                    to_native(instance.get("id")), to_native(exc))
+                if self.get_option("strict"):
+                    raise AnsibleParserError(message) from None
+                failures.append(message)
+                name = None
+            # A rendered name is plain text: it is made safe for patterns and templates before use.
+            names.append(str(name) if isinstance(name, (str, int, float)) and not isinstance(name, bool) else None)
+        for message in failures[:hosts.MAX_RENAME_WARNINGS]:
+            self.display.warning(message + "; the host is named by the hostnames option.")
+        if len(failures) > hosts.MAX_RENAME_WARNINGS:
+            self.display.warning("hostname_template failed for {0} more Shadeform instances; they are named by the hostnames "
+                                 "option.".format(len(failures) - hosts.MAX_RENAME_WARNINGS))
+        return names
+
     def _passes_conditionals(self, name, variables, conditionals):
         for conditional in conditionals:
             try:
-                if self.get_option("use_extra_vars"):
+                if self.get_option("use_extra_vars") or not self.get_option("constructed_fast_path"):
                     passed = self._evaluate_conditional(conditional, variables)
                 else:
                     passed = self._pure_results.evaluate("conditional", conditional, variables,
@@ -436,11 +548,24 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # Adding to the inventory.
 
     def _add_hosts(self, hosts):
+        """Add the hosts, then evaluate the constructed options over the variables ansible.builtin.constructed
+        would give each host (constructed.host_view): its variables, group variables and magic variables."""
         strict = self.get_option("strict")
         compose, composed_groups, keyed_groups = (self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
+        conditionals = self.get_option("filters")
         self.inventory.add_group("shadeform")
         known_groups = set(self.inventory.groups)
         for name, variables, groups in hosts:
+            # Host names are sanitized (no braces) and can never be templates: plain text on every ansible-core,
+            # so that ansible-inventory prints them as strings (str() would keep AnsibleUnsafeText, whose
+            # __str__ returns itself; str's own __str__ copies into a plain str).
+            name = str.__str__(name)
+            view = None
+            if conditionals:
+                # Filters see the host as it would be once added, without adding it: a host they leave out leaves no trace.
+                view = constructed.host_view(constructed.detached_host(self.inventory, name, variables, ["shadeform"] + groups))
+                if not self._passes_conditionals(name, view, conditionals):
+                    continue
             host = self.inventory.hosts[self.inventory.add_host(name, group="shadeform")]
             for variable, value in variables.items():
                 host.set_variable(variable, value)
@@ -450,20 +575,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     known_groups.add(group)
                 self.inventory.add_child(group, name)
             if compose:
-                # The host's own inventory_hostname and group_names, as ansible-core's constructed plugin shows them.
-                self._set_composite_vars(compose, combine_vars(variables, host.get_magic_vars()), name, strict=strict)
+                self._set_composite_vars(compose, constructed.host_view(host) if view is None else view, name, strict=strict)
+                view = None  # groups and keyed_groups see the composed variables too
             if composed_groups or keyed_groups:
-                # What ansible-core's fetch_hostvars would merge again for every entry, merged once.
-                host_vars = combine_vars(variables, host.get_vars())
-                self._add_host_to_composed_groups(composed_groups, host_vars, name, strict=strict, fetch_hostvars=False)
-                self._add_host_to_keyed_groups(keyed_groups, host_vars, name, strict=strict, fetch_hostvars=False)
+                if view is None:
+                    view = constructed.host_view(host)
+                self._add_host_to_composed_groups(composed_groups, view, name, strict=strict, fetch_hostvars=False)
+                self._add_host_to_keyed_groups(keyed_groups, view, name, strict=strict, fetch_hostvars=False)
 
     # ansible-core's rule for constructed group names, remembered: a fleet repeats few names many times.
     _sanitize_group_name = staticmethod(hosts.safe_group_name)
 
     def _compose(self, template, variables, disable_lookups=...):
         """ansible-core's _compose, with plain variable paths looked up and string literals evaluated once."""
-        if constructed.is_string_literal(template):
+        if constructed.is_string_literal(template) and self.get_option("constructed_fast_path"):
             value = self._literal_values.get(template, constructed.NOT_PLAIN)
             if value is constructed.NOT_PLAIN:
                 value = self._core_compose(template, {}, disable_lookups)
@@ -471,7 +596,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 if isinstance(value, (str, int, float, bool)):
                     self._literal_values[template] = value
             return value
-        if self.get_option("use_extra_vars"):
+        if self.get_option("use_extra_vars") or not self.get_option("constructed_fast_path"):
             return self._core_compose(template, variables, disable_lookups)
         value = constructed.plain_value(template, variables, TEMPLATES_STRINGS)
         if value is not constructed.NOT_PLAIN:

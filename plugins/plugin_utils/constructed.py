@@ -14,16 +14,32 @@ host.  Four shortcuts keep ansible-core's exact results:
   calls) gives the same result for the same values of the variables it reads: ansible-core
   evaluates it once per distinct set of values, and hosts that share them share the result;
 - on ansible-core 2.19 and later, each expression is compiled once per inventory source instead of
-  once per host (the compiled form does not depend on the host's variables).
+  once per host (the compiled form does not depend on the host's variables); this replaces a private
+  ansible-core method, so it is checked (signature and a canary) before each use.
 
-Anything else goes through ansible-core's own templating, unchanged.
+Anything else goes through ansible-core's own templating, unchanged; the plugin's
+``constructed_fast_path: false`` turns every shortcut off.  The variables every option sees are the
+ones ansible.builtin.constructed gives (``host_view``), magic variables included.
 """
 
 import contextlib
+import inspect
 import re
 
 import jinja2
 from jinja2 import meta, nodes
+
+from ansible.inventory.group import Group
+from ansible.inventory.helpers import get_group_vars
+from ansible.inventory.host import Host
+from ansible.utils.path import basedir
+from ansible.utils.vars import combine_vars
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # before 2.19 there is no compile method to stand in for, and no trust to give
+    def trust_as_template(text):
+        return text
 
 NOT_PLAIN = object()
 PLAIN_PATH = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*$")
@@ -74,17 +90,31 @@ def is_string_literal(expression):
     return isinstance(expression, str) and STRING_LITERAL.match(expression) is not None
 
 
+# The private method the compile-once shortcut stands in for, with the parameters it must have.
+COMPILE_METHOD = "_compile_expression"
+COMPILE_PARAMETERS = ("expression", "options")
+# An expression that reads variables through impure filters: compiled once, it must still give each call's
+# own answer, exactly as ansible-core's uncached path does.
+CANARY_EXPRESSION = "canary_items | map('string') | join(canary_separator) ~ ('%s' | format(canary_items | length))"
+CANARY_VARIABLES = ({"canary_items": [1, 2], "canary_separator": ","}, {"canary_items": ["x"], "canary_separator": "-"})
+
+
 @contextlib.contextmanager
-def compiled_once(templar):
+def compiled_once(templar, enabled=True):
     """Within the block, the templar compiles each expression once (ansible-core 2.19 and later).
 
-    Older releases compile through Jinja's ``from_string`` with per-call state (disabled lookups)
-    written into the compiled template, so they are left as they are.
+    Yields None when the shortcut is in use, else the reason it is not. The shortcut replaces the
+    private ``_compile_expression`` method of the templar's engine, so it is only used when that
+    method has the expected parameters and a canary expression gives, through the shortcut, the
+    very results ansible-core's own path gives; on any doubt ansible-core's path is left as it is
+    (the same results, only slower). Older releases compile through Jinja's ``from_string`` with
+    per-call state written into the compiled template: they are left as they are.
     """
     engine = getattr(templar, "_engine", None)
-    compile_expression = getattr(engine, "_compile_expression", None)
-    if compile_expression is None:
-        yield
+    compile_expression = getattr(engine, COMPILE_METHOD, None)
+    reason = _unusable_compile_method(compile_expression) if enabled else "turned off by the constructed_fast_path option"
+    if reason:
+        yield reason
         return
     compiled = {}
 
@@ -95,14 +125,99 @@ def compiled_once(templar):
         return compiled[key]
 
     try:
-        engine._compile_expression = compile_once  # pylint: disable=protected-access
+        setattr(engine, COMPILE_METHOD, compile_once)
     except AttributeError:  # a future engine with slots: no shortcut, same results
-        yield
+        yield "the templar's engine does not let its compile method be replaced"
         return
     try:
-        yield
+        reason = _canary_differs(templar, compiled)
+        if reason:
+            delattr(engine, COMPILE_METHOD)
+            engine = None
+        yield reason
     finally:
-        del engine._compile_expression  # pylint: disable=protected-access
+        if engine is not None:
+            delattr(engine, COMPILE_METHOD)
+
+
+def _unusable_compile_method(method):
+    """Why ansible-core's private compile method cannot be replaced safely, or None when it can."""
+    if method is None:
+        return "this ansible-core has no {0} method to stand in for".format(COMPILE_METHOD)
+    try:
+        parameters = tuple(inspect.signature(method).parameters)
+    except (TypeError, ValueError):
+        return "the signature of ansible-core's {0} cannot be read".format(COMPILE_METHOD)
+    if parameters != COMPILE_PARAMETERS:
+        return "ansible-core's {0} takes {1}, not {2}".format(COMPILE_METHOD, parameters, COMPILE_PARAMETERS)
+    return None
+
+
+def _canary_differs(templar, compiled):
+    """Evaluate the canary through the installed shortcut and through ansible-core's own path; None when
+    the results agree and the shortcut was really used, else what went wrong."""
+    saved = templar.available_variables
+    expression = trust_as_template(CANARY_EXPRESSION)
+    try:
+        fast = []
+        for variables in CANARY_VARIABLES:
+            templar.available_variables = variables
+            fast.append(templar.evaluate_expression(expression))
+        if len(compiled) != 1:
+            return "the canary expression was not compiled through {0}".format(COMPILE_METHOD)
+        engine = templar._engine  # pylint: disable=protected-access
+        shortcut = engine.__dict__.pop(COMPILE_METHOD)
+        try:
+            core = []
+            for variables in CANARY_VARIABLES:
+                templar.available_variables = variables
+                core.append(templar.evaluate_expression(expression))
+        finally:
+            setattr(engine, COMPILE_METHOD, shortcut)
+    except Exception as exc:  # pylint: disable=broad-except
+        return "the canary expression failed: {0}".format(exc)
+    finally:
+        templar.available_variables = saved
+        compiled.clear()
+    if fast != core or fast[0] == fast[1]:
+        return "the canary expression gave {0!r} through the shortcut and {1!r} through ansible-core".format(fast, core)
+    return None
+
+
+def detached_host(inventory, name, variables, group_names):
+    """A Host object as the inventory would hold it once ``name`` is added with ``variables`` to
+    ``group_names``, without adding it (so that a host a filter leaves out leaves no trace).
+
+    It is built the way InventoryData.add_host builds hosts (inventory_file and inventory_dir first,
+    then the variables, then the groups with their ancestors), starting from the host of that name
+    when another source already added it.
+    """
+    existing = inventory.hosts.get(name)
+    host = Host(name, gen_uuid=False)
+    if existing is not None:
+        host.vars = dict(existing.vars)
+        host.groups = list(existing.groups)
+        for variable, value in variables.items():
+            host.set_variable(variable, value)  # merges a dictionary into the one already there, as adding would
+    else:
+        source = inventory.current_source
+        # On a new host, set_variable only assigns (after checking the name, which adding the host checks again).
+        host.vars = {"inventory_file": source if source else None, "inventory_dir": basedir(source) if source else None}
+        host.vars.update(variables)
+    for group_name in group_names:
+        group = inventory.groups.get(group_name)
+        host.add_group(group if group is not None else Group(group_name))
+    return host
+
+
+def host_view(host):
+    """The variables ansible.builtin.constructed evaluates its options over for this host: group
+    variables, then the host's own variables and its magic variables (inventory_hostname,
+    inventory_hostname_short, group_names), by ansible-core's own code on every release."""
+    groups = host.get_groups()
+    if not any(group.vars for group in groups):
+        return host.get_vars()  # what combining with no group variables gives, without copying every variable again
+    return combine_vars(get_group_vars(groups), host.get_vars())
 
 
 # Filters and tests whose result depends on their input alone (no randomness, clock, I/O or lookups).
@@ -120,7 +235,11 @@ PURE_NODES = (nodes.Template, nodes.Output, nodes.Name, nodes.Const, nodes.Getat
               nodes.Pair, nodes.Filter, nodes.Test)
 IMMUTABLE = (str, int, float, bool, type(None))
 MISSING = object()
+# Only parses and lists variables; its compiler insists that every filter and test it meets exists, and
+# ansible-core's (regex_replace, match, ...) are not Jinja's own, so the pure ones are declared.
 _ANALYSIS = jinja2.Environment()
+_ANALYSIS.filters.update(dict.fromkeys(PURE_FILTERS.difference(_ANALYSIS.filters)))
+_ANALYSIS.tests.update(dict.fromkeys(PURE_TESTS.difference(_ANALYSIS.tests)))
 
 
 class Unfreezable(Exception):
@@ -171,7 +290,10 @@ def _pure_names(expression):
             return None
         if isinstance(node, nodes.Test) and node.name not in PURE_TESTS:
             return None
-    return tuple(sorted(meta.find_undeclared_variables(tree)))
+    try:
+        return tuple(sorted(meta.find_undeclared_variables(tree)))
+    except jinja2.TemplateError:  # not plain Jinja after all: ansible-core evaluates it, and reports any error itself
+        return None
 
 
 def _freeze(value):

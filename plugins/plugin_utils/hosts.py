@@ -10,6 +10,7 @@ reaches Ansible.  Every field may be absent, null or of the wrong type; only ``i
 
 import collections
 import functools
+import ipaddress
 import re
 
 from jinja2.defaults import DEFAULT_NAMESPACE
@@ -43,8 +44,12 @@ LABEL_SEPARATOR = re.compile(r"[=:]")
 ASCII_DIGITS = re.compile(r"^[0-9]+$")
 # Jinja delimiters all start with "{": a host name without braces can never become a template,
 # not even through derived values such as inventory_hostname_short on ansible-core < 2.19.
-# Whitespace and commas would make a host impossible to name in a pattern, --limit or --host.
-UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\s,\x00-\x1f\x7f]")
+# The rest is ansible-core's pattern syntax (inventory/manager.py): whitespace and "," separate
+# patterns, ":" separates them too unless the whole pattern parses as an address, "[" and "]" make
+# ranges and subscripts; in first place "!" excludes, "&" intersects, "~" starts a regex, "@" names a
+# --limit file and "-" reads as a command-line option. Each such character becomes "_", so a host
+# name always selects itself and only itself in a pattern, --limit or --host.
+UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\s,:\[\]\x00-\x1f\x7f]|^[!&~@-]")
 # ansible_host of an instance the API gives no address for yet (creating, pending, error). Without one Ansible
 # would connect to the host's *name*, which the API does not control: a pending instance named like a machine
 # on the user's network would get the play. RFC 6761 reserves .invalid: this name never resolves, so such a
@@ -61,13 +66,14 @@ Mapping = collections.namedtuple("Mapping", "hosts warnings details")
 Mapping.__doc__ = """What to add: ``hosts``, a list of (name, variables, groups); ``warnings`` for the user; ``details`` for -vvv."""
 
 
-def inventory_hosts(instances, options, keep=None, untrusted=lambda value: value):
+def inventory_hosts(instances, options, untrusted=lambda value: value, preferred_names=None):
     """Map the API's instance list and the plugin's options to the hosts to add, in API order.
 
     ``options`` holds hostnames, hostvars_prefix, hostvars_suffix, default_groups and the plain
-    filters (statuses, clouds, ...). ``keep(name, variables, groups)``, when given, decides on each
-    host that passes the plain filters (the plugin's Jinja ``filters``); ``untrusted`` marks API
-    data so that Ansible never templates it, before ``keep`` sees it.
+    filters (statuses, clouds, ...); the Jinja ``filters`` need Ansible's templar and are the plugin's.
+    ``untrusted`` marks API data so that Ansible never templates it. ``preferred_names(instances)``,
+    when given, returns a name (or None) for each valid instance, preferred to the ``hostnames``
+    fields: the plugin's rendered ``hostname_template``.
     """
     warnings = []
     valid = []
@@ -79,7 +85,8 @@ def inventory_hosts(instances, options, keep=None, untrusted=lambda value: value
                 position + 1, type(instance).__name__))
     groups_of = [default_groups(instance) for instance in valid]
     # Names are chosen over the whole fleet before any filter, so a host keeps its name whatever the filters.
-    names, notes = assign_hostnames(valid, options["hostnames"], {"shadeform"}.union(*groups_of))
+    names, notes = assign_hostnames(valid, options["hostnames"], {"shadeform"}.union(*groups_of),
+                                    preferred=preferred_names(valid) if preferred_names else None)
     plain_filters = dict((option, options.get(option)) for option in FILTER_OPTIONS)
     prefix, suffix = options["hostvars_prefix"], options["hostvars_suffix"]
     with_default_groups = options["default_groups"]
@@ -91,10 +98,7 @@ def inventory_hosts(instances, options, keep=None, untrusted=lambda value: value
         variables, skipped = host_variables(instance, prefix, suffix)
         skipped_fields.update(str(field) for field in skipped)
         variables = untrusted(variables)
-        groups = groups if with_default_groups else []
-        if keep is not None and not keep(name, variables, groups):
-            continue
-        kept.append((untrusted(name), variables, groups))
+        kept.append((untrusted(name), variables, groups if with_default_groups else []))
     warnings.extend(notes[:MAX_RENAME_WARNINGS])
     if len(notes) > MAX_RENAME_WARNINGS:
         warnings.append("{0} more names are shared by several Shadeform instances or reserved; run with -vvv to see how "
@@ -186,10 +190,12 @@ def default_groups(instance):
 safe_group_name = functools.lru_cache(maxsize=4096)(to_safe_group_name)
 
 
-def assign_hostnames(instances, sources=("name",), group_names=frozenset()):
+def assign_hostnames(instances, sources=("name",), group_names=frozenset(), preferred=None):
     """Give every instance a unique host name, deterministically.
 
-    The first source with a non-empty value names the host, then the id.  Instances that would
+    ``preferred`` (one entry per instance, from the hostname_template option) names the host when its
+    entry is a non-empty text; otherwise the first source with a non-empty value does, then the id.
+    Every name is made safe with ``safe_hostname``.  Instances that would
     share a name, take a name Ansible reserves (``localhost`` would become the controller's
     implicit localhost, ``all`` is a pattern) or the name of one of ``group_names`` (Ansible looks
     a name up among groups first, so the host's variables would go to the group) get
@@ -199,7 +205,7 @@ def assign_hostnames(instances, sources=("name",), group_names=frozenset()):
     Returns ``(names, notes)``: one name per instance, in order, and messages for the user about
     renamed hosts.
     """
-    bases = [_base_hostname(instance, sources) for instance in instances]
+    bases = [_base_hostname(instance, sources, preferred[index] if preferred else None) for index, instance in enumerate(instances)]
     reserved = RESERVED_HOSTNAMES.union(group_names)
     notes = []
     names = list(bases)
@@ -225,6 +231,8 @@ def assign_hostnames(instances, sources=("name",), group_names=frozenset()):
 
 
 def _unique_name(base, instance_id, taken):
+    # An IPv6 address keeps its colons only as a whole: with a suffix, it is made safe like any name.
+    base = safe_hostname(base + "-")[:-1]
     for candidate in (base + "-" + instance_id[:8], base + "-" + instance_id):
         if instance_id and candidate not in taken:
             return candidate
@@ -234,16 +242,36 @@ def _unique_name(base, instance_id, taken):
     return "{0}-{1}".format(base, counter)
 
 
-def _base_hostname(instance, sources):
+def _base_hostname(instance, sources, preferred=None):
+    if isinstance(preferred, str) and preferred.strip():
+        return safe_hostname(preferred)
     for source in tuple(sources) + ("id",):
         text = _scalar_text(instance.get(source))
         if text and text.strip():
-            return UNSAFE_HOSTNAME_CHARACTERS.sub("_", text.strip())
+            return safe_hostname(text)
     return "shadeform-instance"
 
 
+def safe_hostname(text):
+    """``text`` without surrounding whitespace, with every character of pattern or template syntax
+    replaced by ``_``; an IPv6 address (``hostnames: [ip]``) keeps its colons, since ansible-core
+    reads a pattern that parses as an address as one host."""
+    text = text.strip()
+    if ":" in text and "%" not in text and _is_ipv6_address(text):  # a scope (fe80::1%eth0) is no pattern ansible-core reads
+        return text
+    return UNSAFE_HOSTNAME_CHARACTERS.sub("_", text)
+
+
+def _is_ipv6_address(text):
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _id_text(instance):
-    return UNSAFE_HOSTNAME_CHARACTERS.sub("_", _scalar_text(instance.get("id")) or "")
+    return safe_hostname(_scalar_text(instance.get("id")) or "")
 
 
 def _scalar_text(value):

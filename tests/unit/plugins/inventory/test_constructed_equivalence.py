@@ -9,6 +9,7 @@ this plugin adds with no constructed options: the same expressions, evaluated by
 import copy
 import json
 import textwrap
+from unittest import mock
 
 import pytest
 
@@ -17,6 +18,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
+from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 
 from helpers import load_fixture
 from shadeform_simulator import generate_fleet
@@ -63,6 +65,8 @@ CONFIGURATIONS = {
           first_tag: shadeform_tags | first
           is_big: shadeform_num_gpus is defined and shadeform_num_gpus >= 8
           name_or_id: shadeform_name if shadeform_name is string and shadeform_name else shadeform_id
+          underscored: shadeform_name | regex_replace('-', '_')
+          trains: shadeform_name is match('train')
         keyed_groups:
           - key: shadeform_labels.team | default('none')
             prefix: team
@@ -71,6 +75,23 @@ CONFIGURATIONS = {
           - key: site
             prefix: composed
           - key: shadeform_status | replace('_', '-')
+    """,
+    "magic variables": """
+        strict: true
+        compose:
+          short: inventory_hostname_short
+          full: inventory_hostname
+          member_of: group_names
+          source_file: inventory_file | basename
+          first_group: group_names | first
+        groups:
+          in_shadeform: "'shadeform' in group_names"
+          dotted: "'.' in inventory_hostname"
+        keyed_groups:
+          - key: group_names
+            prefix: member
+          - key: inventory_hostname_short
+            prefix: short
     """,
     "no leading separator": """
         leading_separator: false
@@ -106,47 +127,69 @@ def api_answers_with_the_fleet(mocker):
     mocker.patch.object(ShadeformClient, "list_instances", autospec=True, side_effect=lambda client: fleet())
 
 
-def run(tmp_path, mocker, name, config):
-    path = tmp_path / name
-    path.write_text("plugin: shadeform.cloud.shadeform\napi_key: k\napi_url: http://127.0.0.1:9/v1\n" + textwrap.dedent(config))
-    inventory = InventoryData()
-    plugin = inventory_loader.get("shadeform.cloud.shadeform")
-    mocker.patch.object(plugin.display, "warning")
-    plugin.parse(inventory, DataLoader(), str(path), cache=False)
+def parse_source(inventory, plugin_name, path):
+    """Parse one source as InventoryManager.parse_source does (current_source set: inventory_file and
+    inventory_dir are real), with the plugin's warnings silenced."""
+    plugin = inventory_loader.get(plugin_name)
+    inventory.current_source = str(path)
+    try:
+        with mock.patch.object(plugin.display, "warning"):
+            plugin.parse(inventory, DataLoader(), str(path), cache=False)
+    finally:
+        inventory.current_source = None
     inventory.processed_sources.append(str(path))
     return inventory
 
 
-def reference(tmp_path, mocker, config):
-    inventory = run(tmp_path, mocker, "plain.shadeform.yml", "")
+def run(tmp_path, config, inventory=None):
+    # One file name for the plugin's run and the reference's, so that inventory_file and inventory_dir agree.
+    path = tmp_path / "fleet.shadeform.yml"
+    path.write_text("plugin: shadeform.cloud.shadeform\napi_key: k\napi_url: http://127.0.0.1:9/v1\n" + textwrap.dedent(config))
+    return parse_source(InventoryData() if inventory is None else inventory, "shadeform.cloud.shadeform", path)
+
+
+def reference(tmp_path, config, inventory=None):
+    """ansible.builtin.constructed with ``config``, over the hosts the plugin adds with no constructed options."""
+    inventory = run(tmp_path, "", inventory)
     path = tmp_path / "core.config"
     path.write_text("plugin: ansible.builtin.constructed\n" + textwrap.dedent(config))
-    inventory_loader.get("ansible.builtin.constructed").parse(inventory, DataLoader(), str(path), cache=False)
-    return inventory
+    return parse_source(inventory, "ansible.builtin.constructed", path)
 
 
 def snapshot(inventory):
     groups = {}
     for name, group in inventory.groups.items():
         groups[name] = (sorted(host.name for host in group.hosts), sorted(child.name for child in group.child_groups))
-    hostvars = {name: {key: value for key, value in host.vars.items() if key not in ("inventory_file", "inventory_dir")}
-                for name, host in inventory.hosts.items()}
+    hostvars = {name: dict(host.vars) for name, host in inventory.hosts.items()}
     return groups, hostvars
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGURATIONS))
-def test_same_groups_and_variables_as_ansible_core(tmp_path, mocker, name):
+def test_same_groups_and_variables_as_ansible_core(tmp_path, name):
     config = CONFIGURATIONS[name]
-    expected_groups, expected_vars = snapshot(reference(tmp_path, mocker, config))
-    groups, hostvars = snapshot(run(tmp_path, mocker, "fast.shadeform.yml", config))
+    expected_groups, expected_vars = snapshot(reference(tmp_path, config))
+    groups, hostvars = snapshot(run(tmp_path, config))
     assert groups == expected_groups
     assert hostvars == expected_vars
     # The configurations do build groups and variables, so the comparison is not between empty inventories.
     assert len(groups) > 20
 
 
+@pytest.mark.parametrize("name", sorted(CONFIGURATIONS))
+def test_ansible_cores_own_path_gives_the_same_inventory(tmp_path, monkeypatch, name):
+    """The fallback the plugin takes when the compile-once shortcut's checks fail, on every ansible-core."""
+    config = textwrap.dedent(CONFIGURATIONS[name]) + "filters:\n  - shadeform_status != 'deleting'\n"
+    fast = snapshot(run(tmp_path, config))
+    monkeypatch.setattr(constructed, "_unusable_compile_method", lambda method: "forced by the test")
+    assert snapshot(run(tmp_path, config)) == fast
+    assert snapshot(run(tmp_path, config + "constructed_fast_path: false\n")) == fast
+
+
 FILTERS = [
     "shadeform_status != 'deleting'",
+    "'status_active' in group_names",
+    "inventory_hostname is match('trainer|batch')",
+    "inventory_hostname_short != inventory_hostname or shadeform_num_gpus | default(0) | int > 1",
     "shadeform_num_gpus | default(0) | int >= 4",
     "shadeform_labels.env | default('') in ['prod', 'dev']",
     "'training' in shadeform_tags",
@@ -154,9 +197,9 @@ FILTERS = [
 
 
 @pytest.mark.parametrize("conditional", FILTERS)
-def test_filters_keep_the_hosts_ansible_core_puts_in_a_conditional_group(tmp_path, mocker, conditional):
+def test_filters_keep_the_hosts_ansible_core_puts_in_a_conditional_group(tmp_path, conditional):
     config = "groups:\n  kept: %s\n" % json.dumps(conditional)
-    expected = sorted(host.name for host in reference(tmp_path, mocker, config).groups["kept"].hosts)
-    kept = run(tmp_path, mocker, "filtered.shadeform.yml", "filters:\n  - %s\n" % json.dumps(conditional))
+    expected = sorted(host.name for host in reference(tmp_path, config).groups["kept"].hosts)
+    kept = run(tmp_path, "filters:\n  - %s\n" % json.dumps(conditional))
     assert sorted(kept.hosts) == expected
     assert 0 < len(expected) < len(fleet())

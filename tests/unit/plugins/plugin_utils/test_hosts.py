@@ -139,8 +139,10 @@ def test_host_names_can_never_hold_a_template():
 @pytest.mark.parametrize("reserved", ["localhost", "127.0.0.1", "::1", "all", "ungrouped"])
 def test_names_ansible_reserves_are_never_host_names(reserved):
     names, notes = hosts.assign_hostnames([{"id": "abcdef012345", "name": reserved}, {"id": "i-2", "name": "ok"}])
-    assert names == [reserved + "-abcdef01", "ok"]
-    assert notes == ["Shadeform instances named %r, a name Ansible reserves or a group's name, are added as %s-abcdef01." % (reserved, reserved)]
+    # "::1" keeps its colons only as a whole address: "::1-abcdef01" would be read as the patterns "" and "1-abcdef01".
+    renamed = {"::1": "__1"}.get(reserved, reserved) + "-abcdef01"
+    assert names == [renamed, "ok"]
+    assert notes == ["Shadeform instances named %r, a name Ansible reserves or a group's name, are added as %s." % (reserved, renamed)]
 
 
 def test_group_names_are_never_host_names():
@@ -170,25 +172,27 @@ def mapping_options(**changes):
 def test_inventory_hosts_maps_filters_and_warns_in_one_pure_call(example):
     pending = dict(example, id="p-1", name="twin", status="pending", ip=None)
     active = dict(example, id="a-1", name="twin", omit="api")
-    seen = []
+    marked = []
 
-    def keep(name, variables, groups):
-        seen.append((name, variables["status"], groups))
-        return True
+    def untrusted(value):
+        marked.append(value)
+        return value
 
     mapping = hosts.inventory_hosts([pending, "odd", active], mapping_options(statuses=["active"], hostvars_prefix=""),
-                                    keep=keep, untrusted=lambda value: value)
+                                    untrusted=untrusted)
     [(name, variables, groups)] = mapping.hosts
     assert name == "twin-a-1" and variables["ansible_host"] == "1.0.0.1" and "omit" not in variables
     assert "status_active" in groups
-    assert seen == [(name, "active", groups)]
+    assert marked == [variables, name]  # the API's data and the name derived from it, nothing else
     assert mapping.warnings[0] == "Skipping Shadeform instance #2: the API gave str, not an object."
     assert "would be named 'twin'" in mapping.warnings[1] and "'omit'" in mapping.warnings[2]
     assert mapping.details == []
 
 
-def test_inventory_hosts_without_default_groups_and_with_a_refusing_keep(example):
-    mapping = hosts.inventory_hosts([example], mapping_options(default_groups=False), keep=lambda *args: False)
-    assert mapping.hosts == []
+def test_inventory_hosts_without_default_groups_and_with_preferred_names(example):
     [(_name, _variables, groups)] = hosts.inventory_hosts([example], mapping_options(default_groups=False)).hosts
     assert groups == []
+    second = dict(example, id="i-2")
+    mapping = hosts.inventory_hosts([example, second], mapping_options(),
+                                    preferred_names=lambda valid: ["gpu:{0}".format(i["id"]) if i["id"] == "i-2" else None for i in valid])
+    assert [name for name, _variables, _groups in mapping.hosts] == ["cool-gpu-server", "gpu_i-2"]
