@@ -10,6 +10,9 @@ import re
 REDACTED = "<redacted>"
 # Fields whose value is a secret wherever they appear, including fields the API may add later.
 SECRET_FIELD_NAME = re.compile(r"private_key|password|passwd|token|secret", re.IGNORECASE)
+# Objects that hold secrets: when the API gives one of them as a plain value (a string such as "HF_TOKEN=..."),
+# the whole value is taken for a secret.
+SECRET_HOLDERS = ("envs", "script_configuration", "registry_credentials")
 
 
 def redact_secrets(data):
@@ -17,6 +20,7 @@ def redact_secrets(data):
 
     Secrets are the ``value`` of each entry of an ``envs`` list (the docker envs of a launch configuration,
     and the top-level envs that ``GET /instances/{id}/info`` adds), the startup script (``base64_script``),
+    ``envs``, ``script_configuration`` and ``registry_credentials`` given as plain values instead of objects,
     and the value of any field named like a secret (``private_key``, ``password``, ``token``, ``secret``, in
     any case and as part of a longer name), at any depth. The input is left untouched, and only the objects
     on the way to a secret are copied: a deep copy of every instance would dominate the inventory's run
@@ -37,6 +41,8 @@ def _redacted(value):
                 replacement = item if item is None or item == "" or item == REDACTED else REDACTED
             elif key == "envs" and isinstance(item, list):
                 replacement = _same_or_new(item, [_redacted_env(env) for env in item])
+            elif key in SECRET_HOLDERS and not isinstance(item, (dict, list)):
+                replacement = item if item is None or item == "" or item == REDACTED else REDACTED
             elif isinstance(item, (dict, list)):
                 replacement = _redacted(item)
             else:
@@ -52,6 +58,8 @@ def _redacted(value):
 
 
 def _redacted_env(env):
+    if isinstance(env, str) and env not in ("", REDACTED):
+        return REDACTED  # "NAME=value" written as a string
     env = _redacted(env)
     if isinstance(env, dict) and env.get("value") not in (None, "", REDACTED):
         return dict(env, value=REDACTED)

@@ -188,35 +188,76 @@ instances:
   type: list
   elements: dict
   contains:
-    id: {description: The instance id., type: str}
-    name: {description: The instance name., type: str}
-    ip: {description: Its address; null until it is ready., type: str}
-    ssh_user: {description: The SSH user., type: str}
-    ssh_port: {description: The SSH port., type: int}
-    cloud: {description: The cloud., type: str}
-    region: {description: The region., type: str}
-    shade_instance_type: {description: The Shadeform instance type., type: str}
-    rental_type: {description: V(on_demand) or V(spot)., type: str}
-    hourly_price: {description: Dollars per hour., type: float}
-    status: {description: The API's status., type: str}
-    ready: {description: Whether the member is ready (active, an address, SSH reachable when asked)., type: bool}
-    tags: {description: The member's tags., type: list, elements: str}
+    id:
+      description: The instance id.
+      type: str
+    name:
+      description: The instance name.
+      type: str
+    ip:
+      description: Its address; null until it is ready.
+      type: str
+    ssh_user:
+      description: The SSH user.
+      type: str
+    ssh_port:
+      description: The SSH port.
+      type: int
+    cloud:
+      description: The cloud.
+      type: str
+    region:
+      description: The region.
+      type: str
+    shade_instance_type:
+      description: The Shadeform instance type.
+      type: str
+    rental_type:
+      description: V(on_demand) or V(spot).
+      type: str
+    hourly_price:
+      description: Dollars per hour.
+      type: float
+    status:
+      description: The API's status.
+      type: str
+    ready:
+      description: Whether the member is ready (active, an address, SSH reachable when asked).
+      type: bool
+    tags:
+      description: The member's tags.
+      type: list
+      elements: str
 attempts:
   description: Every launch tried in this run, in order, with its outcome.
   returned: always
   type: list
   elements: dict
   contains:
-    cloud: {description: The offer's cloud., type: str}
-    region: {description: The offer's region., type: str}
-    shade_instance_type: {description: The offer's instance type., type: str}
-    rental_type: {description: The offer's rental type., type: str}
-    hourly_price: {description: The offer's price in dollars per hour., type: float}
-    id: {description: The launched instance's id; absent when the API refused the launch., type: str}
+    cloud:
+      description: The offer's cloud.
+      type: str
+    region:
+      description: The offer's region.
+      type: str
+    shade_instance_type:
+      description: The offer's instance type.
+      type: str
+    rental_type:
+      description: The offer's rental type.
+      type: str
+    hourly_price:
+      description: The offer's price in dollars per hour.
+      type: float
+    id:
+      description: The launched instance's id; absent when the API refused the launch.
+      type: str
     outcome:
       description: V(ready), V(launched) (not waited for), V(refused), V(error), V(timeout), V(gone) or V(not_needed).
       type: str
-    reason: {description: The API's message or what went wrong., type: str}
+    reason:
+      description: The API's message or what went wrong.
+      type: str
   sample:
     - {cloud: hyperstack, region: canada-1, shade_instance_type: H100x8, rental_type: on_demand, hourly_price: 19.2,
        outcome: refused, reason: "The Shadeform API answered HTTP 409: out of capacity"}
@@ -237,9 +278,17 @@ plan:
   returned: check mode
   type: dict
   contains:
-    create: {description: How many members would be launched., type: int}
-    offers: {description: The offers that would be tried, cheapest first., type: list, elements: dict}
-    delete: {description: Ids of the members that would be deleted., type: list, elements: str}
+    create:
+      description: How many members would be launched.
+      type: int
+    offers:
+      description: The offers that would be tried, cheapest first.
+      type: list
+      elements: dict
+    delete:
+      description: Ids of the members that would be deleted.
+      type: list
+      elements: str
 """
 
 import re
