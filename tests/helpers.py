@@ -4,6 +4,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -33,6 +34,28 @@ def cli_path(name):
 
 # Unsets every proxy variable when merged into a CLI's environment: no proxy may stand between a CLI and 127.0.0.1.
 NO_PROXY_ENV = {name: None for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")}
+
+
+# A source that cannot be parsed fails the command, as CI and AWX users are told to set.
+FAIL_ENV = dict(NO_PROXY_ENV, ANSIBLE_INVENTORY_UNPARSED_FAILED="true")
+
+
+def one_line(text):
+    """ansible-core < 2.19 wraps warnings at 79 columns; compare messages with whitespace collapsed."""
+    return re.sub(r"\s+", " ", text)
+
+
+def assert_clean_failure(result, *phrases, secrets=()):
+    """Non-zero exit, no traceback, every phrase in the message, no secret anywhere in the output."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output, result.stderr
+    message = one_line(result.stderr)
+    for phrase in phrases:
+        assert phrase in message, result.stderr
+    for secret in (API_KEY,) + tuple(secrets):
+        assert secret not in output, "secret {0!r} leaked:\n{1}".format(secret, output)
+    return message
 
 
 def free_port(address="127.0.0.1"):

@@ -10,7 +10,6 @@ leaves this machine.  Failures are run with ANSIBLE_INVENTORY_UNPARSED_FAILED=tr
 import http.server
 import json
 import os
-import re
 import shutil
 import ssl
 import stat
@@ -20,19 +19,13 @@ import time
 
 import pytest
 
-from helpers import (API_KEY, NO_PROXY_ENV, ansible_inventory, cache_options, cli_env, cli_path, free_port, inventory_list,
-                     load_fixture, write_inventory)
+from helpers import (API_KEY, FAIL_ENV, NO_PROXY_ENV, ansible_inventory, assert_clean_failure, cache_options, cli_env, cli_path,
+                     free_port, inventory_list, load_fixture, write_inventory)
 
 pytestmark = pytest.mark.functional
 
 EXAMPLE_NAME = "cool-gpu-server"
 MIXED = load_fixture("fleet-mixed.json")["instances"]
-FAIL_ENV = dict(NO_PROXY_ENV, ANSIBLE_INVENTORY_UNPARSED_FAILED="true")
-
-
-def one_line(text):
-    """ansible-core < 2.19 wraps warnings at 79 columns; compare messages with whitespace collapsed."""
-    return re.sub(r"\s+", " ", text)
 
 
 def run_failing(path, *args, env=None, timeout=180):
@@ -44,19 +37,6 @@ def run_ok(path, *args, env=None, timeout=180):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return result
-
-
-def assert_clean_failure(result, *phrases, secrets=()):
-    """Non-zero exit, no traceback, every phrase in the message, no secret anywhere in the output."""
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
-    assert "Traceback" not in output, result.stderr
-    message = one_line(result.stderr)
-    for phrase in phrases:
-        assert phrase in message, result.stderr
-    for secret in (API_KEY,) + tuple(secrets):
-        assert secret not in output, "secret {0!r} leaked:\n{1}".format(secret, output)
-    return message
 
 
 def hostnames(result):

@@ -14,9 +14,9 @@ import textwrap
 
 import pytest
 
-from helpers import API_KEY, ansible_inventory, cli_env, cli_path, inventory_list, load_fixture, write_inventory
+from helpers import (API_KEY, FAIL_ENV, NO_PROXY_ENV, ansible_inventory, assert_clean_failure, cli_env, cli_path, inventory_list,
+                     load_fixture, one_line, write_inventory)
 from hostile_servers import LoopbackServer, answering, counting, fleet, redirecting, silent, trickling
-from test_reliability import FAIL_ENV, NO_PROXY_ENV, assert_clean_failure, one_line
 
 pytestmark = pytest.mark.functional
 

@@ -9,17 +9,14 @@ this plugin adds with no constructed options: the same expressions, evaluated by
 import copy
 import json
 import textwrap
-from unittest import mock
 
 import pytest
 
-from ansible.inventory.data import InventoryData
-from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import inventory_loader
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 
+from constructed_reference import reference, run, snapshot
 from helpers import load_fixture
 from shadeform_simulator import generate_fleet
 
@@ -125,43 +122,6 @@ CONFIGURATIONS = {
 @pytest.fixture(autouse=True)
 def api_answers_with_the_fleet(mocker):
     mocker.patch.object(ShadeformClient, "list_instances", autospec=True, side_effect=lambda client: fleet())
-
-
-def parse_source(inventory, plugin_name, path):
-    """Parse one source as InventoryManager.parse_source does (current_source set: inventory_file and
-    inventory_dir are real), with the plugin's warnings silenced."""
-    plugin = inventory_loader.get(plugin_name)
-    inventory.current_source = str(path)
-    try:
-        with mock.patch.object(plugin.display, "warning"):
-            plugin.parse(inventory, DataLoader(), str(path), cache=False)
-    finally:
-        inventory.current_source = None
-    inventory.processed_sources.append(str(path))
-    return inventory
-
-
-def run(tmp_path, config, inventory=None):
-    # One file name for the plugin's run and the reference's, so that inventory_file and inventory_dir agree.
-    path = tmp_path / "fleet.shadeform.yml"
-    path.write_text("plugin: shadeform.cloud.shadeform\napi_key: k\napi_url: http://127.0.0.1:9/v1\n" + textwrap.dedent(config))
-    return parse_source(InventoryData() if inventory is None else inventory, "shadeform.cloud.shadeform", path)
-
-
-def reference(tmp_path, config, inventory=None):
-    """ansible.builtin.constructed with ``config``, over the hosts the plugin adds with no constructed options."""
-    inventory = run(tmp_path, "", inventory)
-    path = tmp_path / "core.config"
-    path.write_text("plugin: ansible.builtin.constructed\n" + textwrap.dedent(config))
-    return parse_source(inventory, "ansible.builtin.constructed", path)
-
-
-def snapshot(inventory):
-    groups = {}
-    for name, group in inventory.groups.items():
-        groups[name] = (sorted(host.name for host in group.hosts), sorted(child.name for child in group.child_groups))
-    hostvars = {name: dict(host.vars) for name, host in inventory.hosts.items()}
-    return groups, hostvars
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGURATIONS))

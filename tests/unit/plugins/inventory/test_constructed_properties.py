@@ -6,7 +6,7 @@ Hypothesis builds random fleets and random compose, groups and keyed_groups from
 expressions (host variables, magic variables, extra vars, literals, pure and impure filters, tests,
 operators, a lookup), with strict, use_extra_vars and leading_separator either way and the plugin's
 shortcuts on or off. The reference is ansible-core's constructed plugin over the hosts the plugin
-adds with no constructed options (test_constructed_equivalence.reference). Host variables are compared
+adds with no constructed options (constructed_reference.reference). Host variables are compared
 with their types, groups with their hosts and children, and failures as failures (strict).
 Filters are compared with the hosts ansible-core puts in a `groups` entry of the same conditional.
 """
@@ -21,7 +21,7 @@ from ansible.inventory.data import InventoryData
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 
-from test_constructed_equivalence import reference, run, snapshot
+from constructed_reference import reference, run, snapshot
 
 EXTRA_VARS = {"extra_site": "lab", "shadeform_cloud": "from-extra-vars", "extra_count": 2}
 LOOKUP_VALUE = "looked-up"
