@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # pylint: disable=wrong-import-position,import-error
 from e2e_helpers import (  # noqa: E402
     DAEMON_ADDRESSES, E2E, E2E_API_KEY, PORT_22_ADDRESS, Simulator, ansible_environment, build_fleet, missing_prerequisite,
-    write_inventory,
+    write_ssh_inventory,
 )
 from loopback_sshd import SshdFailed, SshdMissing, start_daemons  # noqa: E402
 
@@ -52,7 +52,7 @@ def e2e(ssh_daemons, tmp_path):  # pylint: disable=redefined-outer-name
     with Simulator(api_key=E2E_API_KEY) as api:
         api.set_instances(fleet)
         inventory = str(workdir / "shadeform.yml")
-        write_inventory(inventory, api.url, ssh_daemons.client_key)
+        write_ssh_inventory(inventory, api.url, ssh_daemons.client_key)
         env = ansible_environment(ssh_daemons, tmp_path)
         env["SHADEFORM_API_KEY"] = E2E_API_KEY
         yield E2E(daemons=ssh_daemons, api=api, fleet=fleet, inventory=inventory, proof_dir=str(proof_dir),

@@ -7,6 +7,7 @@ The daemons themselves are started by loopback_sshd.py, which scripts/demo.sh ru
 Kept out of conftest.py so that test modules can import them by a name no other conftest shares.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -140,7 +141,7 @@ class E2E:
 
     def write_inventory(self, *extra_lines):
         """Rewrite shadeform.yml with more options."""
-        write_inventory(self.inventory, self.api.url, self.daemons.client_key, extra_lines)
+        write_ssh_inventory(self.inventory, self.api.url, self.daemons.client_key, extra_lines)
 
     def proofs(self):
         """{file name without .json: proof dict} written by the playbooks on the hosts they reached."""
@@ -151,7 +152,7 @@ class E2E:
         return found
 
 
-def write_inventory(path, api_url, client_key, extra_lines=()):
+def write_ssh_inventory(path, api_url, client_key, extra_lines=()):
     """The inventory file a user writes (YAML); json.dumps gives YAML-safe quoted scalars."""
     text = "\n".join([
         "plugin: shadeform.cloud.shadeform",
@@ -166,6 +167,36 @@ def write_inventory(path, api_url, client_key, extra_lines=()):
     ])
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def describe(result):
+    """A finished command's exit status and output, for assertion messages."""
+    return f"exit {result.returncode}\n--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
+
+
+@contextlib.contextmanager
+def launching_simulator(ssh_daemons, tmp_path, playbook, daemons=2):
+    """A simulator with an empty fleet whose new instances get the first ``daemons`` daemons' addresses.
+
+    Yields ``(api, play, proof_dir)``: ``play(**extra_vars)`` runs ``playbooks/<playbook>`` with the inventory
+    file, the key and ``shadeform_api_url``/``proof_dir`` set, as a user's ansible-playbook would run.
+    """
+    pool = [f"{ssh_daemons.user}@{daemon.address}:{daemon.port}" for daemon in ssh_daemons.daemons[:daemons]]
+    workdir = tmp_path / "run"
+    proof_dir = tmp_path / "proof"
+    workdir.mkdir()
+    proof_dir.mkdir()
+    with Simulator(api_key=E2E_API_KEY, ip_pool=pool, creating_delay=0.5, pending_delay=0.5, deleting_delay=0.5) as api:
+        write_ssh_inventory(str(workdir / "shadeform.yml"), api.url, ssh_daemons.client_key)
+        env = ansible_environment(ssh_daemons, tmp_path)
+        env["SHADEFORM_API_KEY"] = E2E_API_KEY
+
+        def play(**extra_vars):
+            extra_vars.update(shadeform_api_url=api.url, proof_dir=str(proof_dir))
+            return run_cli(str(workdir), env, "ansible-playbook", "-i", "shadeform.yml", os.path.join(PLAYBOOKS_DIR, playbook),
+                           "-e", json.dumps(extra_vars))
+
+        yield api, play, str(proof_dir)
 
 
 def run_cli(cwd, env, program, *args):

@@ -16,7 +16,7 @@ import re
 import pytest
 
 # pylint: disable=import-error
-from e2e_helpers import ACTIVE, NOT_READY, PLAYBOOKS_DIR, SCALE_OUT, recap
+from e2e_helpers import ACTIVE, NOT_READY, PLAYBOOKS_DIR, SCALE_OUT, describe, recap
 from helpers import inventory_list
 
 pytestmark = pytest.mark.e2e
@@ -29,9 +29,6 @@ def by_gpu(e2e, gpu_type, names=ACTIVE):
 def by_tag(e2e, tag, names=ACTIVE):
     return sorted(n for n in names if tag in e2e.instance(n)["tags"])
 
-
-def describe(result):
-    return f"exit {result.returncode}\n--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
 
 
 def assert_reached_as_the_api_says(proof, instance):

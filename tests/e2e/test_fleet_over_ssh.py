@@ -16,36 +16,21 @@ import pytest
 from ansible_collections.shadeform.cloud.plugins.module_utils.offers import offers
 
 # pylint: disable=import-error
-from e2e_helpers import E2E_API_KEY, PLAYBOOKS_DIR, Simulator, ansible_environment, recap, run_cli, write_inventory
+from e2e_helpers import E2E_API_KEY, describe, launching_simulator, recap
 
 pytestmark = pytest.mark.e2e
 
 
-def describe(result):
-    return f"exit {result.returncode}\n--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
-
-
 def test_fleet_launches_is_configured_over_ssh_and_scales_to_zero(ssh_daemons, tmp_path):
     daemons = ssh_daemons.daemons[:2]
-    pool = [f"{ssh_daemons.user}@{daemon.address}:{daemon.port}" for daemon in daemons]
-    workdir = tmp_path / "run"
-    proof_dir = tmp_path / "proof"
-    workdir.mkdir()
-    proof_dir.mkdir()
-    with Simulator(api_key=E2E_API_KEY, ip_pool=pool, creating_delay=0.5, pending_delay=0.5, deleting_delay=0.5) as api:
-        write_inventory(str(workdir / "shadeform.yml"), api.url, ssh_daemons.client_key)
-        env = ansible_environment(ssh_daemons, tmp_path)
-        env["SHADEFORM_API_KEY"] = E2E_API_KEY
-
+    with launching_simulator(ssh_daemons, tmp_path, "fleet.yml") as (api, run_playbook, proof_dir):
         def play(count):
-            extra = {"shadeform_api_url": api.url, "proof_dir": str(proof_dir), "fleet_count": count}
-            return run_cli(str(workdir), env, "ansible-playbook", "-i", "shadeform.yml", os.path.join(PLAYBOOKS_DIR, "fleet.yml"),
-                           "-e", json.dumps(extra))
+            return run_playbook(fleet_count=count)
 
-        log_marks = [len(daemon.log()) for daemon in daemons]
         a6000 = [t for t in api.instance_types if t["configuration"]["gpu_type"] == "A6000" and t["configuration"]["num_gpus"] == 1]
         cheapest, runner_up = offers(a6000, max_hourly_price=1.5)[0][:2]
         api.set_capacity(cheapest["cloud"], cheapest["region"], cheapest["shade_instance_type"], "refuse")
+        log_marks = [len(daemon.log()) for daemon in daemons]
         launched = play(2)
         assert launched.returncode == 0, describe(launched)
         members = {i["name"]: i for i in api.instances}

@@ -17,36 +17,18 @@ import pytest
 
 # pylint: disable=import-error
 from api_endpoints import VOLUME_TYPES
-from e2e_helpers import E2E_API_KEY, PLAYBOOKS_DIR, Simulator, ansible_environment, recap, run_cli, write_inventory
+from e2e_helpers import E2E_API_KEY, describe, launching_simulator, recap
 
 pytestmark = pytest.mark.e2e
 
 FLEET = ("lifecycle-1", "lifecycle-2")
 
 
-def describe(result):
-    return f"exit {result.returncode}\n--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
-
-
 @pytest.fixture
 def lifecycle(ssh_daemons, tmp_path):
-    """A simulator with an empty fleet whose new instances get the first two daemons' addresses, and a run directory."""
-    pool = [f"{ssh_daemons.user}@{daemon.address}:{daemon.port}" for daemon in ssh_daemons.daemons[:2]]
-    workdir = tmp_path / "run"
-    proof_dir = tmp_path / "proof"
-    workdir.mkdir()
-    proof_dir.mkdir()
-    with Simulator(api_key=E2E_API_KEY, ip_pool=pool, creating_delay=0.5, pending_delay=0.5, deleting_delay=0.5) as api:
-        write_inventory(str(workdir / "shadeform.yml"), api.url, ssh_daemons.client_key)
-        env = ansible_environment(ssh_daemons, tmp_path)
-        env["SHADEFORM_API_KEY"] = E2E_API_KEY
-
-        def play(fleet_state):
-            extra = {"shadeform_api_url": api.url, "proof_dir": str(proof_dir), "fleet_state": fleet_state, "shadeform_poll_interval": 0.5}
-            return run_cli(str(workdir), env, "ansible-playbook", "-i", "shadeform.yml", os.path.join(PLAYBOOKS_DIR, "lifecycle.yml"),
-                           "-e", json.dumps(extra))
-
-        yield api, play, str(proof_dir)
+    """The simulator whose new instances get the first two daemons' addresses, and lifecycle.yml run against it."""
+    with launching_simulator(ssh_daemons, tmp_path, "lifecycle.yml") as (api, play, proof_dir):
+        yield api, (lambda fleet_state: play(fleet_state=fleet_state, shadeform_poll_interval=0.5)), proof_dir
 
 
 def test_launch_configure_and_retire_a_fleet_twice_over(lifecycle, ssh_daemons):
