@@ -71,6 +71,21 @@ def _same_or_new(old, new):
     return old if all(after is before for after, before in zip(new, old)) else new
 
 
+# Statuses of an instance on its way out: billing has stopped, and it leaves GET /instances soon.
+GONE_STATUSES = ("deleting", "deleted")
+
+
+def is_ready(instance):
+    """Whether the API says the instance can be reached: ``active`` and an address (as Shadeform's own clients wait)."""
+    return instance.get("status") == "active" and isinstance(instance.get("ip"), str) and bool(instance["ip"])
+
+
+def status_details_note(instance):
+    """``, <status_details>`` to follow a status in a message, or nothing."""
+    details = instance.get("status_details")
+    return ", {0}".format(details) if isinstance(details, str) and details else ""
+
+
 # The plain filters, named as the options of the inventory plugin and of instance_info.
 FILTER_OPTIONS = ("statuses", "clouds", "regions", "gpu_types", "tags")
 

@@ -31,14 +31,13 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
   - shadeform.cloud.launch
+  - shadeform.cloud.attributes
 attributes:
   check_mode:
     support: full
     details: Reports the plan (the offers that would be tried, cheapest first, and the members that would be deleted).
   diff_mode:
     support: none
-  platform:
-    platforms: all
 options:
   name:
     description:
@@ -298,9 +297,9 @@ import time
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (
     api_argument_spec, check_launch_configuration, launch_argument_spec, run_module, without_none)
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import GONE_STATUSES, is_ready, status_details_note
 from ansible_collections.shadeform.cloud.plugins.module_utils.offers import offer_key, offers
 
-GONE_STATUSES = ("deleting", "deleted")
 LAUNCH_FIELDS = ("os", "ssh_key_id") + tuple(launch_argument_spec())
 FLEET_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 # A refusal of these HTTP statuses is about the key or the account, not the offer: no other offer can fix it.
@@ -342,13 +341,6 @@ def fleet_tag(name):
 def is_member(instance, name):
     tags = instance.get("tags")
     return isinstance(tags, list) and fleet_tag(name) in tags and instance.get("status") not in GONE_STATUSES
-
-
-def is_ready_in_api(instance):
-    """Active with an address and a port: what the API can tell; SSH is probed separately."""
-    port = instance.get("ssh_port")
-    return (instance.get("status") == "active" and isinstance(instance.get("ip"), str) and bool(instance["ip"])
-            and isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536)
 
 
 def surplus_order(instance):
@@ -457,7 +449,7 @@ class Fleet:
         if self.module.check_mode:
             self.result["changed"] = bool(need > 0 or broken or surplus)
             self.result["plan"] = dict(create=max(need, 0), offers=offer_list, delete=[item.get("id") for item in broken + surplus])
-            self.result["instances"] = [member_summary(item, ready=is_ready_in_api(item)) for item in kept]
+            self.result["instances"] = [member_summary(item, ready=is_ready(item)) for item in kept]
             return
         for item in broken + surplus:
             self.result["changed"] = True
@@ -561,17 +553,17 @@ class Fleet:
                 if instance is None:
                     failure = ("gone", "the instance disappeared from the instance list")
                 elif instance.get("status") == "error":
-                    failure = ("error", "the instance went to status 'error'{0}".format(_details(instance)))
+                    failure = ("error", "the instance went to status 'error'{0}".format(status_details_note(instance)))
                 elif instance.get("status") in GONE_STATUSES:
-                    failure = ("gone", "the instance is {0}{1}".format(instance.get("status"), _details(instance)))
-                elif is_ready_in_api(instance) and self.reachable(instance):
+                    failure = ("gone", "the instance is {0}{1}".format(instance.get("status"), status_details_note(instance)))
+                elif is_ready(instance) and self.reachable(instance):
                     ready.add(launch.id)
                     if launch.attempt is not None:
                         launch.attempt["outcome"] = "ready"
                     continue
                 elif time.monotonic() >= launch.deadline:
                     failure = ("timeout", "not ready within {0} seconds (status {1!r}{2})".format(
-                        self.params["wait_timeout"], instance.get("status"), _details(instance)))
+                        self.params["wait_timeout"], instance.get("status"), status_details_note(instance)))
                 if failure is None:
                     still.append(launch)
                     continue
@@ -608,6 +600,9 @@ class Fleet:
     def reachable(self, instance):
         if not self.params["wait_for_ssh"]:
             return True
+        port = instance.get("ssh_port")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            return False
         try:
             # Only the address and port the API gives for this instance.
             with socket.create_connection((instance["ip"], instance["ssh_port"]), timeout=SSH_PROBE_TIMEOUT):
@@ -664,7 +659,7 @@ class Fleet:
         wait = self.params["wait"]
         members = []
         for instance_id, instance in listed.items():
-            ready = instance_id in ready_ids if wait else is_ready_in_api(instance)
+            ready = instance_id in ready_ids if wait else is_ready(instance)
             members.append(member_summary(instance, offers_by_id.get(instance_id), ready))
         members.sort(key=lambda item: (not item["ready"], str(item["name"])))
         self.result["instances"] = members
@@ -691,11 +686,6 @@ class Fleet:
 def _offer_text(offer):
     return "{0}/{1}/{2} ({3}, ${4}/h)".format(offer.get("cloud"), offer.get("region"), offer.get("shade_instance_type"),
                                               offer.get("rental_type"), offer.get("hourly_price"))
-
-
-def _details(instance):
-    details = instance.get("status_details")
-    return ", {0}".format(details) if isinstance(details, str) and details else ""
 
 
 def run(module, client, result):

@@ -28,13 +28,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
   - shadeform.cloud.launch
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
+  - shadeform.cloud.attributes
 options:
   state:
     description:
@@ -256,10 +250,10 @@ import time
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (api_argument_spec, check_launch_configuration,
                                                                              launch_argument_spec, run_module, without_none)
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_instance_details
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
+    GONE_STATUSES, is_ready, redact_instance_details, status_details_note)
 from ansible_collections.shadeform.cloud.plugins.module_utils.resources import list_volumes
 
-GONE_STATUSES = ("deleting", "deleted")
 PENDING_STATUSES = ("creating", "pending_provider", "pending")
 CREATION_ONLY = ("cloud", "region", "shade_instance_type")
 CREATE_FIELDS = ("cloud", "region", "shade_instance_type", "shade_cloud", "name", "rental_type", "os", "template_id", "ssh_key_id",
@@ -297,11 +291,6 @@ def argument_spec():
 
 def describe(instance):
     return "{0!r} ({1})".format(instance.get("name"), instance.get("id"))
-
-
-def is_ready(instance):
-    """Active and reachable: the status alone is not enough, the address comes later on some clouds."""
-    return instance.get("status") == "active" and bool(instance.get("ip"))
 
 
 def check_options(module, result):
@@ -383,7 +372,7 @@ class InstanceModule:
                 if status in ("error",) + GONE_STATUSES:
                     self.result["instance"] = redact_instance_details(listed)
                     self.fail("Shadeform instance {0} went to status {1!r}{2} instead of becoming active.".format(
-                        describe(listed), status, _details(listed)))
+                        describe(listed), status, status_details_note(listed)))
             last = listed
             if time.monotonic() + interval > deadline:
                 break
@@ -394,7 +383,7 @@ class InstanceModule:
         status = last.get("status") if last else None
         self.fail("Shadeform instance {0} is not {1} after {2} seconds (status {3!r}{4}). It may still get there: raise wait_timeout, "
                   "or run the task again later (it finds the instance again, nothing is duplicated).".format(
-                      describe(last) if last else instance_id, what, self.params["wait_timeout"], status, _details(last or {})))
+                      describe(last) if last else instance_id, what, self.params["wait_timeout"], status, status_details_note(last or {})))
         return None
 
     # -- states ----------------------------------------------------------------------------------------------------
@@ -421,7 +410,7 @@ class InstanceModule:
         if found.get("status") in GONE_STATUSES:
             self.result["instance"] = redact_instance_details(found)
             self.fail("Shadeform instance {0} is being deleted{1}; it cannot be updated. Leave id out to create a new one "
-                      "by name.".format(describe(found), _details(found)))
+                      "by name.".format(describe(found), status_details_note(found)))
         info = self.details(found)
         self.warn_about_creation_fields(info)
         changes = self.updates(info)
@@ -439,8 +428,8 @@ class InstanceModule:
             self.result["instance"] = redact_instance_details(info)
             if self.params["wait"] and not self.module.check_mode:
                 self.fail("Shadeform instance {0} is in status 'error'{1}: delete it (state: absent) and create it again.".format(
-                    describe(info), _details(info)))
-            self.module.warn("Shadeform instance {0} is in status 'error'{1}.".format(describe(info), _details(info)))
+                    describe(info), status_details_note(info)))
+            self.module.warn("Shadeform instance {0} is in status 'error'{1}.".format(describe(info), status_details_note(info)))
         elif self.params["wait"] and not self.module.check_mode and not is_ready(info):
             info = self.wait_until(info["id"], gone=False)
         self.result["instance"] = redact_instance_details(info)
@@ -595,11 +584,6 @@ def _apply(info, changes):
 
 def _diff_view(instance):
     return dict((field, instance.get(field)) for field in DIFF_FIELDS if instance.get(field) is not None or field in ("id", "name"))
-
-
-def _details(instance):
-    details = instance.get("status_details")
-    return ", {0}".format(details) if isinstance(details, str) and details else ""
 
 
 def run(module, client, result):

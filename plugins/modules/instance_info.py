@@ -16,13 +16,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
   - shadeform.cloud.filters
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: all
+  - shadeform.cloud.attributes.info_module
 options:
   id:
     description: Keep only the instance with this id.

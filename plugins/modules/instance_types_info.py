@@ -17,13 +17,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: all
+  - shadeform.cloud.attributes.info_module
 options:
   cloud:
     description: Only types of this cloud, for example V(hyperstack).

@@ -18,13 +18,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
   - shadeform.cloud.launch
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
+  - shadeform.cloud.attributes
 options:
   state:
     description: V(present) saves or updates the template; V(absent) deletes it when it exists.

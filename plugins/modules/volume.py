@@ -19,13 +19,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  platform:
-    platforms: all
+  - shadeform.cloud.attributes
 options:
   state:
     description: V(present) creates the volume unless it exists; V(absent) deletes it when it exists.

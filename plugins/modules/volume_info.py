@@ -13,13 +13,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: all
+  - shadeform.cloud.attributes.info_module
 options:
   id:
     description: Keep only the volume with this id.
