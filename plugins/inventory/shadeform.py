@@ -177,16 +177,18 @@ options:
 """
 
 EXAMPLES = r"""
+# Each document below is one inventory file on its own.
+
 # shadeform.yml: the smallest file; the key comes from the SHADEFORM_API_KEY environment variable.
 plugin: shadeform.cloud.shadeform
-
+---
 # shadeform.yml: only running instances, named by id, with the private key set per host.
 plugin: shadeform.cloud.shadeform
 statuses: [active]
 hostnames: [id]
 compose:
   ansible_ssh_private_key_file: "'~/.ssh/shadeform'"
-
+---
 # shadeform.yml: H100 and A100 machines of production, grouped by the "team=..." label.
 plugin: shadeform.cloud.shadeform
 gpu_types: [H100, A100]
@@ -195,14 +197,14 @@ filters:
 keyed_groups:
   - key: shadeform_labels.team | default('none')
     prefix: team
-
+---
 # prod.shadeform.yml: one file per workspace; host names carry the workspace and the region, so two
 # workspaces never merge hosts, and the regions to keep come from an environment variable.
 plugin: shadeform.cloud.shadeform
 api_key: "{{ lookup('ansible.builtin.env', 'SHADEFORM_PROD_KEY') }}"
 hostname_template: "prod-{{ shadeform_name }}.{{ shadeform_region }}"
 regions: ["{{ lookup('ansible.builtin.env', 'FLEET_REGIONS') | split(',') }}"]
-
+---
 # shadeform.yml: the key from Ansible Vault, answers cached for ten minutes.
 plugin: shadeform.cloud.shadeform
 api_key: !vault |

@@ -30,7 +30,6 @@ def by_tag(e2e, tag, names=ACTIVE):
     return sorted(n for n in names if tag in e2e.instance(n)["tags"])
 
 
-
 def assert_reached_as_the_api_says(proof, instance):
     """The note a host wrote: the connection arrived at the instance's ip and ssh_port, as its ssh_user."""
     client_ip, _client_port, server_ip, server_port = proof["ssh_connection"].split()

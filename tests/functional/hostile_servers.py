@@ -72,12 +72,12 @@ class LoopbackServer:
             if not chunk:
                 return None
             data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
+        head, _separator, body = data.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         method, path = lines[0].split(" ")[:2]
         headers = {}
         for line in lines[1:]:
-            name, _, value = line.partition(":")
+            name, _separator, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length", "0") or 0)
         while len(body) < length:

@@ -25,7 +25,7 @@ PLUGIN = "shadeform.cloud.shadeform"
 SHIPPED = [
     "MANIFEST.json", "FILES.json", "README.md", "LICENSE", "requirements.txt", "meta/runtime.yml",
     "meta/execution-environment.yml", "plugins/inventory/shadeform.py", "changelogs/changelog.yaml",
-    "changelogs/config.yaml", ".ansible-lint", ".ansible-lint-ignore",
+    "changelogs/config.yaml", ".ansible-lint",
     "extensions/awx/shadeform_api_credential_type.yml", "playbooks/awx_credential_type.yml",
 ]
 NOT_SHIPPED_PREFIXES = [".dev/", ".ci/", ".nox/", ".venv", ".git/", "scripts/", "benchmarks/", "demo/", "build/",

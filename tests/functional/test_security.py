@@ -308,7 +308,7 @@ def readable_by_others(modes):
 
 @pytest.mark.parametrize("directory_exists", [False, True])
 def test_cache_entry_is_never_readable_by_others_not_even_while_written(shadeform_api, tmp_path, directory_exists):
-    import ansible.plugins.cache.jsonfile as jsonfile  # pylint: disable=import-outside-toplevel
+    from ansible.plugins.cache import jsonfile  # pylint: disable=import-outside-toplevel
 
     plugins = tmp_path / "cache_plugins"
     plugins.mkdir()
@@ -321,7 +321,7 @@ def test_cache_entry_is_never_readable_by_others_not_even_while_written(shadefor
     record = tmp_path / "record.jsonl"
     path = write_inventory(tmp_path, shadeform_api, "cache: true\ncache_plugin: recording\ncache_connection: {0}\n".format(cache))
     result = ansible_inventory(path, "--list", env=dict(NO_PROXY_ENV, ANSIBLE_CACHE_PLUGINS=str(plugins),
-                                                         SHADEFORM_CACHE_RECORD=str(record)))
+                                                        SHADEFORM_CACHE_RECORD=str(record)))
     assert result.returncode == 0, result.stderr
     writes = [json.loads(line) for line in record.read_text().splitlines()]
     assert writes, "the cache plugin was not used"

@@ -482,4 +482,3 @@ def filter_instance_types(types, query=""):
     elif sort:
         raise SimulatorError(f"unknown sort {sort!r}; known: price")
     return selected
-

@@ -186,7 +186,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
 
-
 class HttpServer:
     """The loopback server, the fault queue and the request log; use as a context manager."""
 

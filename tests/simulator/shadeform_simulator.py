@@ -49,11 +49,13 @@ import signal
 import sys
 import threading
 
-from api_endpoints import (DEFAULT_CREATING_DELAY, DEFAULT_DELETING_DELAY, DEFAULT_PENDING_DELAY, VARIANTS,  # noqa: F401
-                           ShadeformApi)
-from fleet_data import (SECRET_MARKER, SimulatorError, apply_ip_pool, filter_instance_types, fleet_list,  # noqa: F401
-                        generate_fleet, generate_instance_types, load_fleet, load_fleet_file, parse_ip_pool)
-from http_server import DEFAULT_HOST, FAULT_KINDS, HttpServer, check_loopback, json_response, message_response, route  # noqa: F401
+from api_endpoints import DEFAULT_CREATING_DELAY, DEFAULT_DELETING_DELAY, DEFAULT_PENDING_DELAY, VARIANTS, ShadeformApi
+from fleet_data import (SimulatorError, apply_ip_pool, filter_instance_types, fleet_list, generate_fleet, generate_instance_types,
+                        load_fleet, load_fleet_file)
+from http_server import DEFAULT_HOST, HttpServer, check_loopback, json_response, message_response, route
+
+# What tests, benchmarks and scripts import from here: the simulator and the fleet and catalogue helpers.
+__all__ = ["Simulator", "SimulatorError", "filter_instance_types", "generate_fleet", "generate_instance_types", "load_fleet", "main"]
 
 DEFAULT_API_KEY = "demo-key"
 API_KEY_ENV = "SHADEFORM_SIMULATOR_API_KEY"

@@ -322,8 +322,8 @@ def test_volumes_mount_on_create_refuse_deletion_while_mounted(sim):
     item = next(t for t in filter_instance_types(sim.instance_types, "cloud=hyperstack&available=true")
                 if any(e["region"] == "canada-1" and e["rental_type"] == "on_demand" for e in t["availability"]))
     instance_id = call(sim, "/instances/create", dict(body, cloud="hyperstack", region="canada-1",
-                                                       shade_instance_type=item["shade_instance_type"],
-                                                       volume_ids=[elsewhere], volume_mount={"auto": True}))[1]["id"]
+                                                      shade_instance_type=item["shade_instance_type"],
+                                                      volume_ids=[elsewhere], volume_mount={"auto": True}))[1]["id"]
     info = call(sim, f"/instances/{instance_id}/info")[1]
     assert info["volume_ids"] == [elsewhere] and info["volume_mount"] == {"auto": True}
     assert call(sim, f"/volumes/{elsewhere}/info")[1]["mounted_by"] == instance_id
@@ -359,7 +359,7 @@ def test_fleet_file_variants_and_command_line(tmp_path):
     path.write_text(json.dumps({"instances": [], "variants": {"deleted_info": "status_deleted"}}))
     assert load_fleet_file(str(path)) == ([], {"deleted_info": "status_deleted"})
     assert _parse_variants(["first_key_default=True", "key_delete_refusal=409"]) == {"first_key_default": True,
-                                                                                      "key_delete_refusal": 409}
+                                                                                     "key_delete_refusal": 409}
     with pytest.raises(SimulatorError):
         _parse_variants(["deleted_info=sometimes"])
 

@@ -81,7 +81,7 @@ def test_a_sound_engine_gets_the_shortcut_and_gets_it_back_afterwards():
 @pytest.mark.parametrize("make_templar, why", [
     (lambda: FakeTemplar(OtherSignatureEngine()), "takes ('expression',), not ('expression', 'options')"),
     (lambda: FakeTemplar(fails=True), "the canary expression failed: the engine broke"),
-    (lambda: _compile_time_templar(), "the canary expression gave"),
+    (_compile_time_templar, "the canary expression gave"),
 ])
 def test_any_doubt_leaves_ansible_cores_own_path(make_templar, why):
     templar = make_templar()
