@@ -302,6 +302,9 @@ ANSIBLE_DOCS_URL = "https://docs.ansible.com/projects/ansible/devel/"
 ANSIBLE_DOCS_TARGETS = [
     "ansible_configuration_settings std:label -1 reference_appendices/config.html#ansible-configuration-settings Ansible Configuration Settings",
     "common_return_values std:label -1 reference_appendices/common_return_values.html#common-return-values Return Values",
+    "ansible_collections.ansible.builtin.wait_for_connection_module std:label -1 "
+    "collections/ansible/builtin/wait_for_connection_module.html#ansible-collections-ansible-builtin-wait-for-connection-module "
+    "ansible.builtin.wait_for_connection module",
 ] + [
     f"{name} std:envvar 1 reference_appendices/config.html#envvar-$ -"
     for name in ("ANSIBLE_CACHE_PLUGIN", "ANSIBLE_CACHE_PLUGIN_CONNECTION", "ANSIBLE_CACHE_PLUGIN_PREFIX",
