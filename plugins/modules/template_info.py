@@ -4,7 +4,7 @@
 DOCUMENTATION = r"""
 module: template_info
 short_description: List Shadeform launch templates
-version_added: 1.1.0
+version_added: 1.0.0
 author:
   - shadeform.cloud contributors (@shadeform)
 description:

@@ -4,7 +4,7 @@
 DOCUMENTATION = r"""
 module: volume
 short_description: Create and delete Shadeform storage volumes
-version_added: 1.1.0
+version_added: 1.0.0
 author:
   - shadeform.cloud contributors (@shadeform)
 description:

@@ -4,7 +4,7 @@
 DOCUMENTATION = r"""
 module: volume_info
 short_description: List Shadeform storage volumes, and where volumes can be made
-version_added: 1.1.0
+version_added: 1.0.0
 author:
   - shadeform.cloud contributors (@shadeform)
 description:
