@@ -375,7 +375,21 @@ def test_capacity_refusal_is_reported_whatever_the_error_body(run_module, sim, l
     sim.set_capacity(launch["cloud"], launch["region"], launch["shade_instance_type"], "refuse")
     result = run_module(main, launch)
     assert result["rc"] == 1 and "HTTP 409" in result["msg"]
+    # The server's words, whichever body shape carried them, and its error code where it gave one.
+    assert "Out of capacity for {0} in {1}".format(launch["shade_instance_type"], launch["region"]) in result["msg"]
+    assert ("OUT_OF_CAPACITY" in result["msg"]) is (error_body != "message")
     assert sim.instances == []
+
+
+def test_insufficient_funds_shows_the_whole_explanation_and_what_to_do(run_module, sim, launch):
+    sim.balance_low = True
+    result = run_module(main, launch)
+    assert result["rc"] == 1 and sim.instances == []
+    assert "INSUFFICIENT_FUNDS" in result["msg"]
+    # The server's whole sentence (well past 80 characters), then the collection's advice.
+    assert ("Balance must be a minimum of $5 to launch an instance. Add credits to your account on the billing page, "
+            "then try again.") in result["msg"]
+    assert "Add credits to the workspace's balance in the Shadeform console" in result["msg"]
 
 
 def test_tags_merged_by_the_api_are_survived_and_reported(run_module, sim, launch, monkeypatch):
