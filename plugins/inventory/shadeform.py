@@ -218,7 +218,6 @@ cache_timeout: 600
 
 import contextlib
 import difflib
-import functools
 import hashlib
 import os
 import re
@@ -527,7 +526,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     passed = self._evaluate_conditional(conditional, variables)
                 else:
                     passed = self._pure_results.evaluate("conditional", conditional, variables,
-                                                         functools.partial(self._evaluate_conditional, conditional, variables))
+                                                         lambda read: self._evaluate_conditional(conditional, read))
                 if not passed:
                     return False
             except Exception as exc:  # pylint: disable=broad-except
@@ -604,7 +603,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if value is not constructed.NOT_PLAIN:
             return value
         return self._pure_results.evaluate("value", template, variables,
-                                           functools.partial(self._core_compose, template, variables, disable_lookups))
+                                           lambda read: self._core_compose(template, read, disable_lookups))
 
     def _core_compose(self, template, variables, disable_lookups):
         if disable_lookups is ...:

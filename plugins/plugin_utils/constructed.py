@@ -251,6 +251,7 @@ class PureResults:
 
     def __init__(self):
         self._names = {}
+        self._read = {}
         self._results = {}
 
     def names(self, expression):
@@ -260,18 +261,34 @@ class PureResults:
             self._names[key] = _pure_names(key)
         return self._names[key]
 
+    def read_names(self, expression):
+        """The variables any expression reads, or None when it may read others by name (lookups, ``vars``)."""
+        key = str(expression)
+        if key not in self._read:
+            self._read[key] = _read_names(key)
+        return self._read[key]
+
     def evaluate(self, kind, expression, variables, evaluate):
-        """``evaluate()``'s result, shared by every call of this kind (a value, a conditional) with the same
-        values of the variables the expression reads."""
-        names = self.names(expression) if isinstance(expression, str) else None
+        """``evaluate(variables)``'s result, shared by every call of this kind (a value, a conditional) with the same
+        values of the variables a pure expression reads.
+
+        ansible-core wraps every variable it is given for each evaluation, so an expression is given only the
+        variables it reads, when those are known: the same result at a fraction of the cost on a host with many.
+        """
+        if not isinstance(expression, str):
+            return evaluate(variables)
+        read = self.read_names(expression)
+        if read is not None:
+            variables = dict((name, variables[name]) for name in read if name in variables)
+        names = self.names(expression)
         if names is None:
-            return evaluate()
+            return evaluate(variables)
         try:
-            key = (kind, str(expression)) + tuple(_freeze(variables.get(name, MISSING)) for name in names)
+            key = (kind, expression) + tuple(_freeze(variables.get(name, MISSING)) for name in names)
         except Unfreezable:
-            return evaluate()
+            return evaluate(variables)
         if key not in self._results:
-            value = evaluate()
+            value = evaluate(variables)
             if not isinstance(value, IMMUTABLE):
                 return value
             self._results[key] = value
@@ -294,6 +311,41 @@ def _pure_names(expression):
         return tuple(sorted(meta.find_undeclared_variables(tree)))
     except jinja2.TemplateError:  # not plain Jinja after all: ansible-core evaluates it, and reports any error itself
         return None
+
+
+class _AnyName(dict):
+    """Filters and tests for the name analysis only: every name exists (it is never called)."""
+
+    def __contains__(self, name):
+        return True
+
+    def get(self, name, default=None):
+        return dict.get(self, name) or _no_call
+
+    def __getitem__(self, name):
+        return self.get(name)
+
+
+def _no_call(*args, **kwargs):
+    raise AssertionError("analysis only")  # pragma: no cover
+
+
+_NAMES_ONLY = jinja2.Environment()
+_NAMES_ONLY.filters = _AnyName()
+_NAMES_ONLY.tests = _AnyName()
+# Names through which an expression can reach variables it does not name: every variable is then given.
+INDIRECT_NAMES = frozenset(("vars", "hostvars", "lookup", "query", "q", "varnames", "environment"))
+
+
+def _read_names(expression):
+    try:
+        tree = _NAMES_ONLY.parse("{{ " + expression + " }}")
+        if any(True for _call in tree.find_all(nodes.Call)):
+            return None  # a function call (lookup, query, a method) may read variables by name
+        read = meta.find_undeclared_variables(tree)
+    except jinja2.TemplateError:
+        return None
+    return None if read & INDIRECT_NAMES else tuple(sorted(read))
 
 
 def _freeze(value):

@@ -78,6 +78,12 @@ def test_a_sound_engine_gets_the_shortcut_and_gets_it_back_afterwards():
     assert templar.available_variables == {"host": "kept"}
 
 
+def _compile_time_templar():
+    templar = FakeTemplar()
+    templar._engine = CompileTimeEngine(templar)  # pylint: disable=protected-access
+    return templar
+
+
 @pytest.mark.parametrize("make_templar, why", [
     (lambda: FakeTemplar(OtherSignatureEngine()), "takes ('expression',), not ('expression', 'options')"),
     (lambda: FakeTemplar(fails=True), "the canary expression failed: the engine broke"),
@@ -90,12 +96,6 @@ def test_any_doubt_leaves_ansible_cores_own_path(make_templar, why):
         assert not installed(templar)
     assert not installed(templar)
     assert templar.available_variables == {"host": "kept"}
-
-
-def _compile_time_templar():
-    templar = FakeTemplar()
-    templar._engine = CompileTimeEngine(templar)  # pylint: disable=protected-access
-    return templar
 
 
 def test_turned_off_by_the_option():
