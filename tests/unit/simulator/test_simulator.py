@@ -27,6 +27,7 @@ if SIMULATOR_DIR not in sys.path:
     sys.path.insert(0, SIMULATOR_DIR)
 
 import api_endpoints  # noqa: E402
+import fleet_data  # noqa: E402
 import shadeform_simulator  # noqa: E402
 from shadeform_simulator import Simulator, SimulatorError, generate_fleet, load_fleet  # noqa: E402
 
@@ -651,10 +652,10 @@ def test_generated_fleet_carries_fake_secrets():
     scripts = [launch["script_configuration"]["base64_script"] for launch in launches if launch["type"] == "script"]
     assert dockers and scripts
     tokens = [env["value"] for docker in dockers for env in docker["envs"] if env["name"] == "HUGGING_FACE_HUB_TOKEN"]
-    assert tokens and all(shadeform_simulator.SECRET_MARKER in token for token in tokens)
+    assert tokens and all(fleet_data.SECRET_MARKER in token for token in tokens)
     passwords = [docker["registry_credentials"]["password"] for docker in dockers if "registry_credentials" in docker]
-    assert passwords and all(shadeform_simulator.SECRET_MARKER in password for password in passwords)
-    assert all(shadeform_simulator.SECRET_MARKER in base64.b64decode(script).decode() for script in scripts)
+    assert passwords and all(fleet_data.SECRET_MARKER in password for password in passwords)
+    assert all(fleet_data.SECRET_MARKER in base64.b64decode(script).decode() for script in scripts)
 
 
 def test_generate_fleet_at_benchmark_scale_has_unique_ids():
@@ -684,7 +685,7 @@ def test_ip_pool_overrides_active_addresses():
 @pytest.mark.parametrize("pool", [[], ["127.0.0.1:notaport"], ["127.0.0.1:0"], [":22"]])
 def test_bad_ip_pool(pool):
     with pytest.raises(SimulatorError):
-        shadeform_simulator.apply_ip_pool([{"status": "active"}], pool)
+        fleet_data.apply_ip_pool([{"status": "active"}], pool)
 
 
 # ---------------------------------------------------------------------------------------------------------------
