@@ -235,11 +235,8 @@ PURE_NODES = (nodes.Template, nodes.Output, nodes.Name, nodes.Const, nodes.Getat
               nodes.Pair, nodes.Filter, nodes.Test)
 IMMUTABLE = (str, int, float, bool, type(None))
 MISSING = object()
-# Only parses and lists variables; its compiler insists that every filter and test it meets exists, and
-# ansible-core's (regex_replace, match, ...) are not Jinja's own, so the pure ones are declared.
-_ANALYSIS = jinja2.Environment()
-_ANALYSIS.filters.update(dict.fromkeys(PURE_FILTERS.difference(_ANALYSIS.filters)))
-_ANALYSIS.tests.update(dict.fromkeys(PURE_TESTS.difference(_ANALYSIS.tests)))
+# Names through which an expression can reach variables it does not name: every variable is then given.
+INDIRECT_NAMES = frozenset(("vars", "hostvars", "lookup", "query", "q", "varnames", "environment"))
 
 
 class Unfreezable(Exception):
@@ -250,23 +247,14 @@ class PureResults:
     """Results of pure expressions, by expression and by the values of the variables each reads."""
 
     def __init__(self):
-        self._names = {}
-        self._read = {}
+        self._analyses = {}
         self._results = {}
 
-    def names(self, expression):
-        """The variables a pure expression reads, or None when it is not pure (or not plain Jinja)."""
-        key = str(expression)
-        if key not in self._names:
-            self._names[key] = _pure_names(key)
-        return self._names[key]
-
-    def read_names(self, expression):
-        """The variables any expression reads, or None when it may read others by name (lookups, ``vars``)."""
-        key = str(expression)
-        if key not in self._read:
-            self._read[key] = _read_names(key)
-        return self._read[key]
+    def analysis(self, expression):
+        """``(read, pure)`` for an expression: see ``_analysis``; each expression is parsed once."""
+        if expression not in self._analyses:
+            self._analyses[expression] = _analysis(expression)
+        return self._analyses[expression]
 
     def evaluate(self, kind, expression, variables, evaluate):
         """``evaluate(variables)``'s result, shared by every call of this kind (a value, a conditional) with the same
@@ -277,14 +265,14 @@ class PureResults:
         """
         if not isinstance(expression, str):
             return evaluate(variables)
-        read = self.read_names(expression)
-        if read is not None:
-            variables = dict((name, variables[name]) for name in read if name in variables)
-        names = self.names(expression)
-        if names is None:
+        read, pure = self.analysis(expression)
+        if read is None:
+            return evaluate(variables)
+        variables = dict((name, variables[name]) for name in read if name in variables)
+        if not pure:
             return evaluate(variables)
         try:
-            key = (kind, expression) + tuple(_freeze(variables.get(name, MISSING)) for name in names)
+            key = (kind, expression) + tuple(_freeze(variables.get(name, MISSING)) for name in read)
         except Unfreezable:
             return evaluate(variables)
         if key not in self._results:
@@ -295,57 +283,45 @@ class PureResults:
         return self._results[key]
 
 
-def _pure_names(expression):
-    try:
-        tree = _ANALYSIS.parse("{{ " + expression + " }}")
-    except jinja2.TemplateError:
-        return None
-    for node in tree.find_all(nodes.Node):
-        if not isinstance(node, PURE_NODES):
-            return None
-        if isinstance(node, nodes.Filter) and node.name not in PURE_FILTERS:
-            return None
-        if isinstance(node, nodes.Test) and node.name not in PURE_TESTS:
-            return None
-    try:
-        return tuple(sorted(meta.find_undeclared_variables(tree)))
-    except jinja2.TemplateError:  # not plain Jinja after all: ansible-core evaluates it, and reports any error itself
-        return None
-
-
 class _AnyName(dict):
-    """Filters and tests for the name analysis only: every name exists (it is never called)."""
+    """The filters and tests of the analysis environment: every name exists, and none is ever called."""
 
     def __contains__(self, name):
         return True
 
-    def get(self, name, default=None):
-        return dict.get(self, name) or _no_call
+    def __missing__(self, name):
+        return _no_call
 
-    def __getitem__(self, name):
-        return self.get(name)
+    def get(self, name, default=None):
+        return _no_call
 
 
 def _no_call(*args, **kwargs):
     raise AssertionError("analysis only")  # pragma: no cover
 
 
-_NAMES_ONLY = jinja2.Environment()
-_NAMES_ONLY.filters = _AnyName()
-_NAMES_ONLY.tests = _AnyName()
-# Names through which an expression can reach variables it does not name: every variable is then given.
-INDIRECT_NAMES = frozenset(("vars", "hostvars", "lookup", "query", "q", "varnames", "environment"))
+# Only parses and lists variables. Its compiler insists that every filter and test it meets exists, and
+# ansible-core's (regex_replace, match, ...) are not Jinja's own: any name is taken.
+_ANALYSIS = jinja2.Environment()
+_ANALYSIS.filters = _AnyName()
+_ANALYSIS.tests = _AnyName()
 
 
-def _read_names(expression):
+def _analysis(expression):
+    """``(read, pure)``: the variables the expression reads (None when a call, a lookup or ``vars`` may read others
+    by name, or when it is not plain Jinja), and whether it is pure (only PURE_NODES, PURE_FILTERS and PURE_TESTS)."""
     try:
-        tree = _NAMES_ONLY.parse("{{ " + expression + " }}")
-        if any(True for _call in tree.find_all(nodes.Call)):
-            return None  # a function call (lookup, query, a method) may read variables by name
+        tree = _ANALYSIS.parse("{{ " + expression + " }}")
         read = meta.find_undeclared_variables(tree)
-    except jinja2.TemplateError:
-        return None
-    return None if read & INDIRECT_NAMES else tuple(sorted(read))
+    except jinja2.TemplateError:  # not plain Jinja after all: ansible-core evaluates it, and reports any error itself
+        return None, False
+    every = list(tree.find_all(nodes.Node))
+    if read & INDIRECT_NAMES or any(isinstance(node, nodes.Call) for node in every):
+        return None, False
+    pure = all(isinstance(node, PURE_NODES)
+               and not (isinstance(node, nodes.Filter) and node.name not in PURE_FILTERS)
+               and not (isinstance(node, nodes.Test) and node.name not in PURE_TESTS) for node in every)
+    return tuple(sorted(read)), pure
 
 
 def _freeze(value):
