@@ -405,9 +405,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         api_key = self.get_option("api_key")
         # Only a value written in the configuration file may be a template (a lookup, or extra vars passed
         # with -e); the environment's value is used literally.
-        if from_file and api_key and self.templar.is_template(api_key):
-            self.templar.available_variables = self._vars
-            api_key = self.templar.template(api_key)
+        if from_file:
+            api_key = self._render_from_file(api_key)
         api_key = to_text(api_key or "").strip()
         if not api_key:
             raise AnsibleParserError("No Shadeform API key: export SHADEFORM_API_KEY, or set api_key in the inventory file "
