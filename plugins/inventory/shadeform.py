@@ -481,22 +481,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         options = dict((option, self.get_option(option)) for option in ("hostnames", "default_groups") + FILTER_OPTIONS)
         options.update(hostvars_prefix=prefix, hostvars_suffix=suffix)
         mapping = hosts.inventory_hosts(instances, options, untrusted=make_untrusted,
-                                        preferred_names=lambda valid: self._template_hostnames(valid, prefix, suffix))
+                                        preferred_names=self._template_hostnames if self.get_option("hostname_template") else None)
         for warning in mapping.warnings:
             self.display.warning(warning)
         for detail in mapping.details:
             self.display.vvv(detail)
         return mapping.hosts
 
-    def _template_hostnames(self, instances, prefix, suffix):
-        """The hostname_template's text for every instance (None where it fails), or None when it is unset."""
+    def _template_hostnames(self, instances, host_variables):
+        """The hostname_template's text for every instance (None where it fails), from its host variables."""
         template = self.get_option("hostname_template")
-        if not template:
-            return None
         names = []
         failures = []
-        for instance in instances:
-            variables = make_untrusted(hosts.host_variables(instance, prefix, suffix)[0])
+        for instance, variables in zip(instances, host_variables):
             if self.get_option("use_extra_vars"):
                 variables = combine_vars(variables, self._vars)
             self.templar.available_variables = variables

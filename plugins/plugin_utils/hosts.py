@@ -71,9 +71,9 @@ def inventory_hosts(instances, options, untrusted=lambda value: value, preferred
 
     ``options`` holds hostnames, hostvars_prefix, hostvars_suffix, default_groups and the plain
     filters (statuses, clouds, ...); the Jinja ``filters`` need Ansible's templar and are the plugin's.
-    ``untrusted`` marks API data so that Ansible never templates it. ``preferred_names(instances)``,
-    when given, returns a name (or None) for each valid instance, preferred to the ``hostnames``
-    fields: the plugin's rendered ``hostname_template``.
+    ``untrusted`` marks API data so that Ansible never templates it. ``preferred_names(instances, variables)``,
+    when given, returns a name (or None) for each valid instance, from the instances and their host
+    variables, preferred to the ``hostnames`` fields: the plugin's rendered ``hostname_template``.
     """
     warnings = []
     valid = []
@@ -84,20 +84,26 @@ def inventory_hosts(instances, options, untrusted=lambda value: value, preferred
             warnings.append("Skipping Shadeform instance #{0}: the API gave {1}, not an object.".format(
                 position + 1, type(instance).__name__))
     groups_of = [default_groups(instance) for instance in valid]
-    # Names are chosen over the whole fleet before any filter, so a host keeps its name whatever the filters.
-    names, notes = assign_hostnames(valid, options["hostnames"], {"shadeform"}.union(*groups_of),
-                                    preferred=preferred_names(valid) if preferred_names else None)
-    plain_filters = dict((option, options.get(option)) for option in FILTER_OPTIONS)
     prefix, suffix = options["hostvars_prefix"], options["hostvars_suffix"]
+
+    def mapped(instance):
+        variables, skipped = host_variables(instance, prefix, suffix)
+        return untrusted(variables), skipped
+
+    # Names are chosen over the whole fleet before any filter, so a host keeps its name whatever the filters.
+    # Preferred names read every instance's variables: each instance is then mapped once, for both.
+    mapped_all = [mapped(instance) for instance in valid] if preferred_names else None
+    preferred = preferred_names(valid, [variables for variables, _skipped in mapped_all]) if preferred_names else None
+    names, notes = assign_hostnames(valid, options["hostnames"], {"shadeform"}.union(*groups_of), preferred=preferred)
+    plain_filters = dict((option, options.get(option)) for option in FILTER_OPTIONS)
     with_default_groups = options["default_groups"]
     skipped_fields = set()
     kept = []
-    for name, instance, groups in zip(names, valid, groups_of):
+    for index, (name, instance, groups) in enumerate(zip(names, valid, groups_of)):
         if not matches(instance, **plain_filters):
             continue
-        variables, skipped = host_variables(instance, prefix, suffix)
+        variables, skipped = mapped_all[index] if mapped_all else mapped(instance)
         skipped_fields.update(str(field) for field in skipped)
-        variables = untrusted(variables)
         kept.append((untrusted(name), variables, groups if with_default_groups else []))
     warnings.extend(notes[:MAX_RENAME_WARNINGS])
     if len(notes) > MAX_RENAME_WARNINGS:

@@ -194,5 +194,6 @@ def test_inventory_hosts_without_default_groups_and_with_preferred_names(example
     assert groups == []
     second = dict(example, id="i-2")
     mapping = hosts.inventory_hosts([example, second], mapping_options(),
-                                    preferred_names=lambda valid: ["gpu:{0}".format(i["id"]) if i["id"] == "i-2" else None for i in valid])
+                                    preferred_names=lambda valid, variables: [
+                                        "gpu:{0}".format(v["shadeform_id"]) if i["id"] == "i-2" else None for i, v in zip(valid, variables)])
     assert [name for name, _variables, _groups in mapping.hosts] == ["cool-gpu-server", "gpu_i-2"]
