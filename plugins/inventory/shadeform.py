@@ -232,7 +232,7 @@ from ansible.utils.vars import combine_vars
 
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import DEFAULT_API_URL, ShadeformAPIError, ShadeformClient, requests_is_missing
+from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError, ShadeformClient, requests_is_missing
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, redact_secrets
 
 try:
@@ -389,13 +389,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                      "by a misspelling.".format(to_text(value))) from None
 
     def _client(self, key_from_file, validate_certs):
-        api_key = self._api_key(key_from_file)
-        api_url = self.get_option("api_url")
-        if not api_url:
-            raise AnsibleParserError("api_url is empty: leave it unset for {0}, or set the Shadeform API base URL.".format(DEFAULT_API_URL))
+        # The client itself refuses a bad api_url or timeout, naming the option, before anything is sent.
         return ShadeformClient(
-            api_key=api_key,
-            api_url=api_url,
+            api_key=self._api_key(key_from_file),
+            api_url=self.get_option("api_url") or "",
             timeout=self.get_option("timeout"),
             retries=self.get_option("retries"),
             validate_certs=validate_certs,

@@ -20,7 +20,7 @@ def api_argument_spec():
 
 
 def client_from_module(module):
-    """A ShadeformClient from the module's API options; fails the module with a clear message when one is missing."""
+    """A ShadeformClient from the module's API options; fails the module with a clear message when the key is missing."""
     if requests_is_missing():
         module.fail_json(msg=missing_required_lib("requests"))
     params = module.params
@@ -28,14 +28,10 @@ def client_from_module(module):
     if not api_key:
         module.fail_json(msg="No Shadeform API key: set api_key (once for all shadeform.cloud modules with module_defaults and "
                              "group/shadeform.cloud.shadeform), or export SHADEFORM_API_KEY where the module runs.")
-    api_url = (params.get("api_url") or "").strip()
-    if not api_url:
-        module.fail_json(msg="api_url is empty: leave it unset for {0}, or set the Shadeform API base URL.".format(DEFAULT_API_URL))
-    if params.get("timeout") is not None and params["timeout"] <= 0:
-        module.fail_json(msg="timeout must be a positive number of seconds, not {0}.".format(params["timeout"]))
+    # The client itself refuses a bad api_url, timeout or validate_certs, naming the option, before anything is sent.
     return ShadeformClient(
         api_key=api_key,
-        api_url=api_url,
+        api_url=(params.get("api_url") or "").strip(),
         timeout=params["timeout"],
         retries=params["retries"],
         validate_certs=params["validate_certs"],
