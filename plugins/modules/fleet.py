@@ -343,25 +343,23 @@ def is_member(instance, name):
     return isinstance(tags, list) and fleet_tag(name) in tags and instance.get("status") not in GONE_STATUSES
 
 
-def surplus_order(instance):
-    """Sort key: the most expensive first, then the newest (RFC 3339 UTC strings sort by time)."""
-    price = instance.get("hourly_price")
-    price = price if isinstance(price, (int, float)) and not isinstance(price, bool) else 0
-    return (-price, _negated(str(instance.get("created_at") or "")))
+def _cents(instance):
+    cents = instance.get("hourly_price")
+    return cents if isinstance(cents, (int, float)) and not isinstance(cents, bool) else None
 
 
-def _negated(text):
-    # Sorting by a string descending inside an ascending tuple sort.
-    return tuple(-ord(char) for char in text)
+def surplus_first(members):
+    """The members in the order a smaller count deletes them: the most expensive first, then the newest."""
+    newest_first = sorted(members, key=lambda item: str(item.get("created_at") or ""), reverse=True)  # RFC 3339 UTC sorts by time
+    return sorted(newest_first, key=lambda item: _cents(item) or 0, reverse=True)  # stable: the newest first among equals
 
 
 def member_summary(instance, offer=None, ready=False):
     summary = dict((field, instance.get(field)) for field in SUMMARY_FIELDS)
     terms = instance.get("rental_terms") if isinstance(instance.get("rental_terms"), dict) else {}
-    summary["rental_type"] = terms.get("rental_type") or (offer or {}).get("rental_type") or "on_demand"
-    cents = instance.get("hourly_price")
-    summary["hourly_price"] = (offer or {}).get("hourly_price") if offer else (
-        cents / 100.0 if isinstance(cents, (int, float)) and not isinstance(cents, bool) else None)
+    summary["rental_type"] = terms.get("rental_type") or (offer["rental_type"] if offer else "on_demand")
+    cents = _cents(instance)
+    summary["hourly_price"] = offer["hourly_price"] if offer else (None if cents is None else cents / 100.0)
     summary["ready"] = ready
     return summary
 
@@ -369,12 +367,12 @@ def member_summary(instance, offer=None, ready=False):
 class Launch:
     """One member launched in this run, until it is ready or has failed."""
 
-    def __init__(self, instance_id, name, offer, deadline):
+    def __init__(self, instance_id, name, offer, deadline, attempt=None):
         self.id = instance_id
         self.name = name
-        self.offer = offer
+        self.offer = offer  # None for a member of an earlier run
         self.deadline = deadline
-        self.attempt = None
+        self.attempt = attempt  # its entry in the result's attempts
 
 
 class Fleet:
@@ -425,23 +423,21 @@ class Fleet:
         check_launch_configuration(self.module, self.result)
 
     def absent(self, members):
-        doomed = list(members)
+        self.result["changed"] = bool(members)
         if self.module.check_mode:
-            self.result["changed"] = bool(doomed)
-            self.result["plan"] = dict(create=0, offers=[], delete=[item.get("id") for item in doomed])
+            self.result["plan"] = dict(create=0, offers=[], delete=[item.get("id") for item in members])
             return
-        for item in doomed:
+        for item in members:
             self.delete(item["id"])
-        self.result["changed"] = bool(doomed)
-        if self.params["wait"] and doomed:
-            self.wait_until_gone([item["id"] for item in doomed])
+        if self.params["wait"] and members:
+            self.wait_until_gone([item["id"] for item in members])
         self.retry_deletions(final=True)
 
     def present(self, members):
         count = self.params["count"]
         broken = [item for item in members if item.get("status") == "error"]
         healthy = [item for item in members if item.get("status") != "error"]
-        surplus = sorted(healthy, key=surplus_order)[:max(0, len(healthy) - count)]
+        surplus = surplus_first(healthy)[:max(0, len(healthy) - count)]
         surplus_ids = set(item.get("id") for item in surplus)
         kept = [item for item in healthy if item.get("id") not in surplus_ids]
         need = count - len(kept)
@@ -470,7 +466,7 @@ class Fleet:
             for launch in launches:
                 launch.attempt["outcome"] = "launched"
         self.retry_deletions(final=True)
-        self.report(kept, launches, ready_ids, count)
+        self.report(launches, ready_ids, count)
 
     # -- offers and launches ---------------------------------------------------------------------------------------
 
@@ -521,10 +517,8 @@ class Fleet:
                 continue
             self.result["changed"] = True
             attempt["id"] = instance_id
-            launch = Launch(instance_id, member_name, offer, time.monotonic() + self.params["wait_timeout"])
-            launch.attempt = attempt
             self.created.append(instance_id)
-            return launch
+            return Launch(instance_id, member_name, offer, time.monotonic() + self.params["wait_timeout"], attempt)
 
     def create_body(self, member_name, offer):
         params = self.params
@@ -605,7 +599,7 @@ class Fleet:
             return False
         try:
             # Only the address and port the API gives for this instance.
-            with socket.create_connection((instance["ip"], instance["ssh_port"]), timeout=SSH_PROBE_TIMEOUT):
+            with socket.create_connection((instance["ip"], port), timeout=SSH_PROBE_TIMEOUT):
                 return True
         except (OSError, ValueError):
             return False
@@ -653,7 +647,7 @@ class Fleet:
     def progress_note(self):
         return " Launched in this run and kept: {0}.".format(", ".join(self.created)) if self.created else ""
 
-    def report(self, kept, launches, ready_ids, count):
+    def report(self, launches, ready_ids, count):
         listed = dict((item.get("id"), item) for item in self.members())
         offers_by_id = dict((launch.id, launch.offer) for launch in launches)
         wait = self.params["wait"]
@@ -675,7 +669,7 @@ class Fleet:
                 self.delete(instance_id)
                 self.created.remove(instance_id)
             self.retry_deletions(final=False)
-            self.result["instances"] = [item for item in members if item["id"] in listed and item["id"] not in self.deleted]
+            self.result["instances"] = [item for item in members if item["id"] not in self.deleted]
             self.fail("Fleet {0!r}: only {1} of {2} members could be made ready, so the members launched in this run were deleted "
                       "(all_or_nothing). Every offer failed: {3}".format(self.params["name"], count - short, count, reasons or "none left"))
         self.fail("Fleet {0!r}: {1} of {2} members are ready; the offers ran out for the other {3}. The ready members are kept "
