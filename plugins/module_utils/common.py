@@ -64,6 +64,11 @@ def without_none(value):
     return value
 
 
+def has_the_given(item, params, fields):
+    """Whether ``item`` has, in each of ``fields``, the value of the option of that name, where the option is given."""
+    return all(params[field] is None or item.get(field) == params[field] for field in fields)
+
+
 def find_by_name(module, items, name, what, result):
     """The one item named ``name``, or None; fails the module when several carry it (names are not unique at Shadeform)."""
     named = [item for item in items if isinstance(item, dict) and item.get("name") == name]

@@ -29,10 +29,6 @@ def redact_secrets(data):
     return _redacted(data)
 
 
-# The instance modules' name for the same redaction.
-redact_instance_details = redact_secrets
-
-
 def _redacted(value):
     if isinstance(value, dict):
         copy = None

@@ -251,7 +251,7 @@ from ansible_collections.shadeform.cloud.plugins.module_utils.api import Shadefo
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (api_argument_spec, check_launch_configuration,
                                                                              launch_argument_spec, run_module, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
-    GONE_STATUSES, is_ready, redact_instance_details, status_details_note)
+    GONE_STATUSES, is_ready, redact_secrets, status_details_note)
 from ansible_collections.shadeform.cloud.plugins.module_utils.resources import list_volumes
 
 PENDING_STATUSES = ("creating", "pending_provider", "pending")
@@ -370,7 +370,7 @@ class InstanceModule:
                 if is_ready(listed):
                     return self.details(listed)
                 if status in ("error",) + GONE_STATUSES:
-                    self.result["instance"] = redact_instance_details(listed)
+                    self.result["instance"] = redact_secrets(listed)
                     self.fail("Shadeform instance {0} went to status {1!r}{2} instead of becoming active.".format(
                         describe(listed), status, status_details_note(listed)))
             last = listed
@@ -378,7 +378,7 @@ class InstanceModule:
                 break
             time.sleep(interval)
         if last is not None:
-            self.result["instance"] = redact_instance_details(last)
+            self.result["instance"] = redact_secrets(last)
         what = "gone" if gone else "active with an address"
         status = last.get("status") if last else None
         self.fail("Shadeform instance {0} is not {1} after {2} seconds (status {3!r}{4}). It may still get there: raise wait_timeout, "
@@ -408,7 +408,7 @@ class InstanceModule:
             self.create()
             return
         if found.get("status") in GONE_STATUSES:
-            self.result["instance"] = redact_instance_details(found)
+            self.result["instance"] = redact_secrets(found)
             self.fail("Shadeform instance {0} is being deleted{1}; it cannot be updated. Leave id out to create a new one "
                       "by name.".format(describe(found), status_details_note(found)))
         info = self.details(found)
@@ -425,14 +425,14 @@ class InstanceModule:
                 info = _apply(info, changes)
         self.result["diff"] = dict(before=before, after=_diff_view(info))
         if info.get("status") == "error":
-            self.result["instance"] = redact_instance_details(info)
+            self.result["instance"] = redact_secrets(info)
             if self.params["wait"] and not self.module.check_mode:
                 self.fail("Shadeform instance {0} is in status 'error'{1}: delete it (state: absent) and create it again.".format(
                     describe(info), status_details_note(info)))
             self.module.warn("Shadeform instance {0} is in status 'error'{1}.".format(describe(info), status_details_note(info)))
         elif self.params["wait"] and not self.module.check_mode and not is_ready(info):
             info = self.wait_until(info["id"], gone=False)
-        self.result["instance"] = redact_instance_details(info)
+        self.result["instance"] = redact_secrets(info)
 
     def updates(self, info):
         """The body of the update call: changed name and tags; auto_delete and alert set, or cleared (null) when given as {}."""
@@ -504,7 +504,7 @@ class InstanceModule:
         self.result["changed"] = True
         self.result["diff"] = dict(before={}, after=dict((k, v) for k, v in _diff_view(body).items() if v is not None))
         if self.module.check_mode:
-            self.result["instance"] = redact_instance_details(body)
+            self.result["instance"] = redact_secrets(body)
             return
         instance_id = self.client.create_instance(body)
         self.result["instance"] = {"id": instance_id, "name": body["name"]}
@@ -513,7 +513,7 @@ class InstanceModule:
         else:
             listed = next((item for item in self.listed() if item.get("id") == instance_id), dict(body, id=instance_id))
             info = self.details(listed)
-        self.result["instance"] = redact_instance_details(info)
+        self.result["instance"] = redact_secrets(info)
 
     def absent(self, found):
         if found is None:
@@ -559,13 +559,13 @@ class InstanceModule:
             self.fail("No Shadeform instance {0} to restart.".format(
                 "has the id {0}".format(self.params["id"]) if self.params["id"] else "is named {0!r}".format(self.params["name"])))
         if found.get("status") != "active":
-            self.result["instance"] = redact_instance_details(found)
+            self.result["instance"] = redact_secrets(found)
             self.fail("Shadeform instance {0} is {1!r}; only active instances can be restarted.".format(describe(found), found.get("status")))
         self.result["changed"] = True
         self.result["ready"] = None
         self.result["msg"] = RESTART_NOTE
         self.result["diff"] = dict(before=dict(_diff_view(found), restarted=False), after=dict(_diff_view(found), restarted=True))
-        self.result["instance"] = redact_instance_details(found)
+        self.result["instance"] = redact_secrets(found)
         if self.module.check_mode:
             return
         self.client.restart_instance(found["id"])

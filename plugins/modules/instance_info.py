@@ -68,7 +68,7 @@ instances:
       tags: [tag1]
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, run_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, has_the_given, run_module
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, matches, redact_secrets
 
 
@@ -84,17 +84,9 @@ def argument_spec():
 
 def run(module, client, result):
     filters = dict((option, module.params[option]) for option in FILTER_OPTIONS)
-    selected = []
-    for instance in client.list_instances():
-        if not isinstance(instance, dict):
-            continue
-        if module.params["id"] is not None and instance.get("id") != module.params["id"]:
-            continue
-        if module.params["name"] is not None and instance.get("name") != module.params["name"]:
-            continue
-        if matches(instance, **filters):
-            selected.append(redact_secrets(instance))
-    result["instances"] = selected
+    result["instances"] = [redact_secrets(instance) for instance in client.list_instances()
+                           if isinstance(instance, dict) and has_the_given(instance, module.params, ("id", "name"))
+                           and matches(instance, **filters)]
 
 
 def main():

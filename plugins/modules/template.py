@@ -110,7 +110,7 @@ template:
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (api_argument_spec, check_launch_configuration, find_by_name,
                                                                              launch_argument_spec, run_module, without_none)
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_instance_details
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_secrets
 from ansible_collections.shadeform.cloud.plugins.module_utils.resources import (delete_template, list_templates, save_template,
                                                                                 template_info, update_template)
 
@@ -161,7 +161,7 @@ def run(module, client, result):
     else:
         found = find_by_name(module, templates, params["name"], "template", result)
     if params["state"] == "absent":
-        result["diff"] = dict(before=redact_instance_details(found or {}), after={})
+        result["diff"] = dict(before=redact_secrets(found or {}), after={})
         if found is not None:
             result["changed"] = True
             if not module.check_mode:
@@ -170,15 +170,15 @@ def run(module, client, result):
     wanted = wanted_body(params)
     if found is None:
         result["changed"] = True
-        result["diff"] = dict(before={}, after=redact_instance_details(wanted))
-        result["template"] = redact_instance_details(wanted)
+        result["diff"] = dict(before={}, after=redact_secrets(wanted))
+        result["template"] = redact_secrets(wanted)
         if not module.check_mode:
-            result["template"] = redact_instance_details(template_info(client, save_template(client, wanted)))
+            result["template"] = redact_secrets(template_info(client, save_template(client, wanted)))
         return
     current = sendable(found)
     merged = dict(current, **wanted)
-    result["diff"] = dict(before=redact_instance_details(found), after=redact_instance_details(dict(found, **wanted)))
-    result["template"] = redact_instance_details(found)
+    result["diff"] = dict(before=redact_secrets(found), after=redact_secrets(dict(found, **wanted)))
+    result["template"] = redact_secrets(found)
     if merged == current:
         return
     result["changed"] = True
@@ -186,7 +186,7 @@ def run(module, client, result):
         result["template"] = result["diff"]["after"]
         return
     update_template(client, found["id"], merged)
-    result["template"] = redact_instance_details(template_info(client, found["id"]))
+    result["template"] = redact_secrets(template_info(client, found["id"]))
 
 
 def main():

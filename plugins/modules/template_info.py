@@ -53,8 +53,8 @@ templates:
       public: false
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, run_module
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_instance_details
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, has_the_given, run_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_secrets
 from ansible_collections.shadeform.cloud.plugins.module_utils.resources import list_templates
 
 
@@ -70,8 +70,8 @@ def argument_spec():
 
 def run(module, client, result):
     result["templates"] = [
-        redact_instance_details(template) for template in list_templates(client, featured=module.params["featured"])
-        if all(module.params[field] is None or template.get(field) == module.params[field] for field in ("id", "name"))
+        redact_secrets(template) for template in list_templates(client, featured=module.params["featured"])
+        if has_the_given(template, module.params, ("id", "name"))
     ]
 
 

@@ -67,7 +67,7 @@ volume_types:
   elements: dict
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, run_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, has_the_given, run_module
 from ansible_collections.shadeform.cloud.plugins.module_utils.resources import list_volume_types, list_volumes
 
 FILTERS = ("id", "name", "cloud", "region")
@@ -85,14 +85,10 @@ def argument_spec():
     return spec
 
 
-def keep(item, params, fields):
-    return all(params[field] is None or item.get(field) == params[field] for field in fields)
-
-
 def run(module, client, result):
-    result["volumes"] = [volume for volume in list_volumes(client) if keep(volume, module.params, FILTERS)]
+    result["volumes"] = [volume for volume in list_volumes(client) if has_the_given(volume, module.params, FILTERS)]
     if module.params["types"]:
-        result["volume_types"] = [kind for kind in list_volume_types(client) if keep(kind, module.params, ("cloud", "region"))]
+        result["volume_types"] = [kind for kind in list_volume_types(client) if has_the_given(kind, module.params, ("cloud", "region"))]
 
 
 def main():
