@@ -324,7 +324,8 @@ class ShadeformClient:
 
     def _describe_status(self, url, response, attempt, action=None):
         status = response.status_code
-        detail = self._server_explanation(response)
+        body = _json_object(response.text)
+        detail = self._server_explanation(response, body)
         if status == 401:
             return ("The Shadeform API rejected the API key (HTTP 401{0}). Check api_key or the SHADEFORM_API_KEY "
                     "environment variable: the key may be mistyped, revoked or expired.".format(detail))
@@ -334,7 +335,7 @@ class ShadeformClient:
         if status == 404:
             return ("The Shadeform API answered HTTP 404{0} for {1}. Check api_url (or SHADEFORM_API_URL): it must be "
                     "the API's base URL ending in /v1, for example {2}.".format(detail, url, DEFAULT_API_URL))
-        if status == 409 and _error_code(response) == "INSUFFICIENT_FUNDS":
+        if status == 409 and body.get("error_code") == "INSUFFICIENT_FUNDS":
             return ("The Shadeform API refused to {0} for lack of funds (HTTP 409{1}). Add credits to the workspace's "
                     "balance in the Shadeform console, then run again.".format(action or "go on", detail))
         if status == 429 or status >= 500:
@@ -362,13 +363,10 @@ class ShadeformClient:
         return ("The TLS handshake with {0} failed: {1}. Check api_url (or SHADEFORM_API_URL) and any HTTPS_PROXY "
                 "setting.".format(url, _root_cause(exc)))
 
-    def _server_explanation(self, response):
-        """The server's own words: ``message``, ``error`` (text or an object) and ``error_code``, whole; else the body's start."""
-        try:
-            body = json.loads(response.text)
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
+    def _server_explanation(self, response, body):
+        """The server's own words: ``message``, ``error`` (text or an object) and ``error_code`` of the body, whole; else
+        the start of the answer's text."""
+        if body:
             words = []
             for value in (body.get("message"), body.get("error")):
                 if isinstance(value, dict):
@@ -479,12 +477,13 @@ def _mask_prefixes(text, form):
     return "".join(pieces)
 
 
-def _error_code(response):
+def _json_object(text):
+    """The JSON object ``text`` holds, or an empty dict when it holds none (an error page, a list, nothing)."""
     try:
-        body = json.loads(response.text)
+        body = json.loads(text)
     except ValueError:
-        return None
-    return body.get("error_code") if isinstance(body, dict) else None
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _verb(method):
