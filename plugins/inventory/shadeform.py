@@ -582,7 +582,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _compose(self, template, variables, disable_lookups=...):
         """ansible-core's _compose, with plain variable paths looked up and string literals evaluated once."""
-        if constructed.is_string_literal(template) and self.get_option("constructed_fast_path"):
+        if self.get_option("use_extra_vars") or not self.get_option("constructed_fast_path"):
+            return self._core_compose(template, variables, disable_lookups)
+        try:
+            return self._fast_compose(template, variables, disable_lookups)
+        finally:
+            # ansible-core's _compose leaves the host's variables to the templar, and a keyed group's parent_group
+            # is templated with them next: the shortcuts may have given it fewer variables, or another host's.
+            self.templar.available_variables = variables
+
+    def _fast_compose(self, template, variables, disable_lookups):
+        if constructed.is_string_literal(template):
             value = self._literal_values.get(template, constructed.NOT_PLAIN)
             if value is constructed.NOT_PLAIN:
                 value = self._core_compose(template, {}, disable_lookups)
@@ -590,8 +600,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 if isinstance(value, (str, int, float, bool)):
                     self._literal_values[template] = value
             return value
-        if self.get_option("use_extra_vars") or not self.get_option("constructed_fast_path"):
-            return self._core_compose(template, variables, disable_lookups)
         value = constructed.plain_value(template, variables, TEMPLATES_STRINGS)
         if value is not constructed.NOT_PLAIN:
             return value

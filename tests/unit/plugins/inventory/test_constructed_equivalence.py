@@ -90,6 +90,21 @@ CONFIGURATIONS = {
           - key: inventory_hostname_short
             prefix: short
     """,
+    "parent groups from templates": """
+        compose:
+          site: shadeform_cloud ~ '-' ~ shadeform_region
+        keyed_groups:
+          - key: shadeform_region
+            prefix: region
+            parent_group: "cloud_{{ shadeform_cloud }}"
+          - key: shadeform_status | upper
+            parent_group: "{{ shadeform_name | regex_replace('-.*', '') }}"
+          - key: "'%s' | format(shadeform_num_gpus | default(0))"
+            prefix: gpus
+            parent_group: "{{ site }}"
+          - key: "'literal'"
+            parent_group: "{{ inventory_hostname_short }}_parent"
+    """,
     "no leading separator": """
         leading_separator: false
         keyed_groups:

@@ -89,7 +89,8 @@ CONDITIONALS = st.one_of(
 )
 
 KEYED_GROUP_BASE = {"prefix": st.sampled_from(["", "k", "team"]), "separator": st.sampled_from(["_", "", "-"]),
-                    "parent_group": st.sampled_from(["parents", "shadeform"])}
+                    "parent_group": st.sampled_from(["parents", "shadeform", "p_{{ shadeform_cloud }}",
+                                                     "{{ inventory_hostname_short }}_parent", "{{ c1 | default('none') }}"])}
 # default_value and trailing_separator exclude each other (ansible-core refuses both): one or the other.
 KEYED_GROUP = st.one_of(
     st.fixed_dictionaries({"key": ANY_EXPRESSION}, optional=dict(KEYED_GROUP_BASE, default_value=st.sampled_from(["unset", ""]))),
