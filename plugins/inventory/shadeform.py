@@ -568,14 +568,23 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     self.inventory.add_group(group)
                     known_groups.add(group)
                 self.inventory.add_child(group, name)
-            if compose:
-                self._set_composite_vars(compose, constructed.host_view(host) if view is None else view, name, strict=strict)
-                view = None  # groups and keyed_groups see the composed variables too
-            if composed_groups or keyed_groups:
-                if view is None:
-                    view = constructed.host_view(host)
-                self._add_host_to_composed_groups(composed_groups, view, name, strict=strict, fetch_hostvars=False)
-                self._add_host_to_keyed_groups(keyed_groups, view, name, strict=strict, fetch_hostvars=False)
+            try:
+                if compose:
+                    self._set_composite_vars(compose, constructed.host_view(host) if view is None else view, name, strict=strict)
+                    view = None  # groups and keyed_groups see the composed variables too
+                if composed_groups or keyed_groups:
+                    if view is None:
+                        view = constructed.host_view(host)
+                    self._add_host_to_composed_groups(composed_groups, view, name, strict=strict, fetch_hostvars=False)
+                    self._add_host_to_keyed_groups(keyed_groups, view, name, strict=strict, fetch_hostvars=False)
+            except AnsibleError:
+                raise
+            except Exception as exc:  # pylint: disable=broad-except
+                # ansible-core's constructed code fails so on values of types it does not expect: a parent_group giving
+                # a dict, for example (ansible.builtin.constructed fails the whole source too).
+                raise AnsibleParserError("Could not apply compose, groups or keyed_groups to Shadeform host {0}: {1}. Each key "
+                                         "must give text, a list or a dict, and each parent_group text.".format(
+                                             name, to_native(exc))) from None
 
     # ansible-core's rule for constructed group names, remembered: a fleet repeats few names many times.
     _sanitize_group_name = staticmethod(hosts.safe_group_name)

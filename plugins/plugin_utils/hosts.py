@@ -193,7 +193,16 @@ def default_groups(instance):
 
 # ansible-core's own rule for the group names inventory plugins make (invalid characters become "_",
 # whatever TRANSFORM_INVALID_GROUP_CHARS says), remembered: a fleet has far fewer group names than hosts.
-safe_group_name = functools.lru_cache(maxsize=4096)(to_safe_group_name)
+_remembered_safe_group_name = functools.lru_cache(maxsize=4096)(to_safe_group_name)
+
+
+def safe_group_name(name):
+    """to_safe_group_name(name), remembered for the names that can be (a keyed group's parent_group may give a dict:
+    ansible-core's own error then, not the cache's)."""
+    try:
+        return _remembered_safe_group_name(name)
+    except TypeError:
+        return to_safe_group_name(name)
 
 
 def assign_hostnames(instances, sources=("name",), group_names=frozenset(), preferred=None):

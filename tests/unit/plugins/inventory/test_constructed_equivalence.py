@@ -12,6 +12,7 @@ import textwrap
 
 import pytest
 
+from ansible.errors import AnsibleParserError
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
@@ -178,3 +179,18 @@ def test_filters_keep_the_hosts_ansible_core_puts_in_a_conditional_group(tmp_pat
     kept = run(tmp_path, "filters:\n  - %s\n" % json.dumps(conditional))
     assert sorted(kept.hosts) == expected
     assert 0 < len(expected) < len(fleet())
+
+
+def test_a_parent_group_that_gives_no_name_fails_the_source_with_a_clear_error_as_in_ansible_core(tmp_path):
+    config = """
+        compose:
+          c1: shadeform_labels
+        keyed_groups:
+          - key: shadeform_cloud
+            parent_group: "{{ c1 }}"
+    """
+    with pytest.raises(AnsibleParserError, match="(?i)failed to parse"):
+        reference(tmp_path, config)
+    with pytest.raises(AnsibleParserError, match=r"^Could not apply compose, groups or keyed_groups to Shadeform host \S+: "
+                                                 r"expected string .* each parent_group text\.$"):
+        run(tmp_path, config)
