@@ -561,8 +561,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 if not self._passes_conditionals(name, view, conditionals):
                     continue
             host = self.inventory.hosts[self.inventory.add_host(name, group="shadeform")]
-            for variable, value in variables.items():
-                host.set_variable(variable, value)
+            constructed.set_variables(host, variables)
             for group in groups:
                 if group not in known_groups:
                     self.inventory.add_group(group)
