@@ -128,7 +128,8 @@ options:
         O(compose) option sees (and what O(groups) sees, but for the results of O(compose)), as
         C(ansible.builtin.constructed) gives it (the host's variables, group variables, and the magic variables
         C(inventory_hostname), C(inventory_hostname_short), C(group_names) (C(shadeform) and the default groups),
-        C(inventory_file) and C(inventory_dir)). With O(use_extra_vars=true) they also see the extra vars.
+        C(inventory_file) and C(inventory_dir), and the host's facts when a persistent fact cache such as
+        C(ansible.builtin.jsonfile) holds some). With O(use_extra_vars=true) they also see the extra vars.
       - They are evaluated after the other filters and before O(compose); a host they leave out is in no group.
       - A conditional that cannot be evaluated for a host leaves the host out with a warning, or fails the inventory
         when O(strict=true).
@@ -543,10 +544,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _add_hosts(self, hosts):
         """Add the hosts, then evaluate the constructed options over the variables ansible.builtin.constructed
-        would give each host (constructed.host_view): its variables, group variables and magic variables."""
+        would give each host (constructed.host_view): its variables, group variables, magic variables and cached facts."""
         strict = self.get_option("strict")
         compose, composed_groups, keyed_groups = (self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
         conditionals = self.get_option("filters")
+        # As ansible.builtin.constructed, the options see the facts a persistent fact cache (jsonfile, redis, ...) holds.
+        facts = constructed.fact_cache() if compose or composed_groups or keyed_groups or conditionals else None
         self.inventory.add_group("shadeform")
         known_groups = set(self.inventory.groups)
         for name, variables, groups in hosts:
@@ -555,9 +558,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             # __str__ returns itself; str's own __str__ copies into a plain str).
             name = str.__str__(name)
             view = None
+            host_facts = constructed.cached_facts(facts, name)
             if conditionals:
                 # Filters see the host as it would be once added, without adding it: a host they leave out leaves no trace.
-                view = constructed.host_view(constructed.detached_host(self.inventory, name, variables, ["shadeform"] + groups))
+                view = constructed.host_view(constructed.detached_host(self.inventory, name, variables, ["shadeform"] + groups),
+                                             host_facts)
                 if not self._passes_conditionals(name, view, conditionals):
                     continue
             host = self.inventory.hosts[self.inventory.add_host(name, group="shadeform")]
@@ -569,11 +574,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.inventory.add_child(group, name)
             try:
                 if compose:
-                    self._set_composite_vars(compose, constructed.host_view(host) if view is None else view, name, strict=strict)
+                    self._set_composite_vars(compose, constructed.host_view(host, host_facts) if view is None else view, name,
+                                             strict=strict)
                     view = None  # groups and keyed_groups see the composed variables too
                 if composed_groups or keyed_groups:
                     if view is None:
-                        view = constructed.host_view(host)
+                        view = constructed.host_view(host, host_facts)
                     self._add_host_to_composed_groups(composed_groups, view, name, strict=strict, fetch_hostvars=False)
                     self._add_host_to_keyed_groups(keyed_groups, view, name, strict=strict, fetch_hostvars=False)
             except AnsibleError:

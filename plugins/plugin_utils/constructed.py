@@ -19,7 +19,7 @@ host.  Four shortcuts keep ansible-core's exact results:
 
 Anything else goes through ansible-core's own templating, unchanged; the plugin's
 ``constructed_fast_path: false`` turns every shortcut off.  The variables every option sees are the
-ones ansible.builtin.constructed gives (``host_view``), magic variables included.
+ones ansible.builtin.constructed gives (``host_view``), magic variables and cached facts included.
 """
 
 import contextlib
@@ -30,10 +30,12 @@ import re
 import jinja2
 from jinja2 import meta, nodes
 
+from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.inventory.group import Group
 from ansible.inventory.helpers import get_group_vars
 from ansible.inventory.host import Host
+from ansible.plugins.loader import cache_loader
 from ansible.utils.path import basedir
 from ansible.utils.vars import combine_vars
 
@@ -245,14 +247,30 @@ def _accepted_name(name):
     return True
 
 
-def host_view(host):
+def fact_cache():
+    """The fact cache ansible.builtin.constructed reads (the configured cache plugin), or None when it cannot be loaded
+    (ansible-core reports a wrong cache plugin itself, when it first needs facts)."""
+    return cache_loader.get(C.CACHE_PLUGIN)
+
+
+def cached_facts(facts, name):
+    """The facts a persistent fact cache holds for host ``name`` (from an earlier play), or None."""
+    if facts is None or not facts.contains(name):
+        return None
+    return facts.get(name)
+
+
+def host_view(host, facts=None):
     """The variables ansible.builtin.constructed evaluates its options over for this host: group
     variables, then the host's own variables and its magic variables (inventory_hostname,
-    inventory_hostname_short, group_names), by ansible-core's own code on every release."""
+    inventory_hostname_short, group_names), by ansible-core's own code on every release, then the
+    host's ``facts`` from the fact cache, if any."""
     groups = host.get_groups()
     if not any(group.vars for group in groups):
-        return host.get_vars()  # what combining with no group variables gives, without copying every variable again
-    return combine_vars(get_group_vars(groups), host.get_vars())
+        view = host.get_vars()  # what combining with no group variables gives, without copying every variable again
+    else:
+        view = combine_vars(get_group_vars(groups), host.get_vars())
+    return view if facts is None else combine_vars(view, facts)
 
 
 # Filters and tests whose result depends on their input alone (no randomness, clock, I/O or lookups).

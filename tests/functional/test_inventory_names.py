@@ -207,3 +207,54 @@ def test_fast_path_off_gives_the_same_inventory(shadeform_api, tmp_path):
     fast_inventory = inventory_list(fast.stdout)
     assert fast_inventory == inventory_list((tmp_path / "core.json").read_text())
     assert fast_inventory["_meta"]["hostvars"]["notebook"]["words"] == ["notebook"]
+
+
+def test_options_see_facts_an_earlier_play_cached_as_with_constructed(shadeform_api, tmp_path):
+    """A play caches a fact per host (jsonfile fact cache, local connection: no SSH); the next inventory run groups by it,
+    exactly as the same options in an ansible.builtin.constructed source after the plugin group by it."""
+    shadeform_api.set_instances(fleet_named(["web-1", "web-2", "db-1"]))
+    env = {"ANSIBLE_CACHE_PLUGIN": "jsonfile", "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(tmp_path / "facts")}
+    plain = write_inventory(tmp_path, shadeform_api, name="plain.shadeform.yml")
+    playbook = tmp_path / "cache_roles.yml"
+    playbook.write_text(textwrap.dedent("""
+        - hosts: shadeform
+          connection: local
+          gather_facts: false
+          tasks:
+            - ansible.builtin.set_fact:
+                machine_role: "{{ inventory_hostname | regex_replace('-.*', '') }}"
+                cacheable: true
+    """))
+    play = run("ansible-playbook", "-i", plain, playbook, env=env)
+    assert play.returncode == 0, play.stdout + play.stderr
+
+    options = """
+        compose:
+          role: machine_role | default('unknown')
+        keyed_groups:
+          - key: machine_role
+            prefix: role
+        filters:
+          - machine_role is defined
+    """
+    result = ansible_inventory(write_inventory(tmp_path, shadeform_api, options), "--list", env=env)
+    assert result.returncode == 0, result.stderr
+    inventory = inventory_list(result.stdout)
+    assert sorted(inventory["role_web"]["hosts"]) == ["web-1", "web-2"] and inventory["role_db"]["hosts"] == ["db-1"]
+    assert inventory["_meta"]["hostvars"]["db-1"]["role"] == "db"
+
+    (tmp_path / "roles.constructed.yml").write_text("plugin: ansible.builtin.constructed\n" + textwrap.dedent(options).replace(
+        "filters:\n  - machine_role is defined\n", ""))
+    reference = ansible_inventory(plain, "-i", tmp_path / "roles.constructed.yml", "--list", env=env)
+    assert reference.returncode == 0, reference.stderr
+    assert comparable(inventory_list(reference.stdout)) == comparable(inventory), reference.stderr
+
+
+def comparable(inventory):
+    """Groups with their sorted hosts and children, and host variables but those naming the source file: the same
+    inventory built by one source or by two (the order groups were made in, and inventory_file, differ)."""
+    groups = {name: (sorted(group.get("hosts", [])), sorted(group.get("children", [])))
+              for name, group in inventory.items() if name != "_meta"}
+    hostvars = {name: {variable: value for variable, value in variables.items() if variable not in ("inventory_file", "inventory_dir")}
+                for name, variables in inventory["_meta"]["hostvars"].items()}
+    return groups, hostvars

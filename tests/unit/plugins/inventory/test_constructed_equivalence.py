@@ -12,7 +12,9 @@ import textwrap
 
 import pytest
 
+from ansible import constants as C
 from ansible.errors import AnsibleParserError
+from ansible.plugins.loader import cache_loader
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
@@ -194,3 +196,44 @@ def test_a_parent_group_that_gives_no_name_fails_the_source_with_a_clear_error_a
     with pytest.raises(AnsibleParserError, match=r"^Could not apply compose, groups or keyed_groups to Shadeform host \S+: "
                                                  r"expected string .* each parent_group text\.$"):
         run(tmp_path, config)
+
+
+FACTS_CONFIG = """
+    compose:
+      distro: ansible_distribution | default('none')
+      cloud_seen: shadeform_cloud
+    groups:
+      many_cpus: ansible_processor_vcpus | default(0) > 4
+    keyed_groups:
+      - key: ansible_distribution | default('unknown')
+        prefix: os
+"""
+
+
+@pytest.fixture
+def fact_cache(tmp_path, monkeypatch):
+    """A jsonfile fact cache, as an earlier play with fact caching leaves it, holding facts for three of the hosts;
+    one fact is named like a host variable (in ansible.builtin.constructed, facts win)."""
+    monkeypatch.setattr(C, "CACHE_PLUGIN", "jsonfile")
+    monkeypatch.setenv("ANSIBLE_CACHE_PLUGIN_CONNECTION", str(tmp_path / "facts"))
+    names = sorted(run(tmp_path, "").hosts)[:3]
+    cache = cache_loader.get("jsonfile")  # written by the cache plugin itself: each core has its own file format
+    for name, distribution in zip(names, ("Ubuntu", "Debian", "Ubuntu")):
+        cache.set(name, {"ansible_distribution": distribution, "ansible_processor_vcpus": 8, "shadeform_cloud": "from-facts"})
+    return names
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_options_see_the_cached_facts_as_in_ansible_core(tmp_path, fact_cache, fast_path):
+    config = textwrap.dedent(FACTS_CONFIG) + "constructed_fast_path: %s\n" % fast_path
+    expected = snapshot(reference(tmp_path, FACTS_CONFIG))
+    assert snapshot(run(tmp_path, config)) == expected
+    groups, hostvars = expected
+    assert sorted(groups["os_Ubuntu"][0] + groups["os_Debian"][0]) == sorted(groups["many_cpus"][0]) == fact_cache
+    assert [hostvars[name]["cloud_seen"] for name in fact_cache] == ["from-facts"] * 3
+
+
+def test_filters_see_the_cached_facts_as_in_ansible_core(tmp_path, fact_cache):
+    conditional = "ansible_distribution | default('') == 'Ubuntu'"
+    expected = sorted(host.name for host in reference(tmp_path, "groups:\n  kept: %s\n" % json.dumps(conditional)).groups["kept"].hosts)
+    assert sorted(run(tmp_path, "filters:\n  - %s\n" % json.dumps(conditional)).hosts) == expected == [fact_cache[0], fact_cache[2]]
