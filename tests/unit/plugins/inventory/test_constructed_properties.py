@@ -3,7 +3,7 @@
 """Property: over any fleet and any constructed options, the plugin gives what ansible.builtin.constructed gives.
 
 Hypothesis builds random fleets and random compose, groups and keyed_groups from a grammar of
-expressions (host variables, magic variables, extra vars, literals, pure and impure filters, tests,
+expressions (host variables, magic variables, cached facts, extra vars, literals, pure and impure filters, tests,
 operators, a lookup), with strict, use_extra_vars and leading_separator either way and the plugin's
 shortcuts on or off. The reference is ansible-core's constructed plugin over the hosts the plugin
 adds with no constructed options (constructed_reference.reference). Host variables are compared
@@ -12,12 +12,15 @@ Filters are compared with the hosts ansible-core puts in a `groups` entry of the
 """
 
 import json
+import os
 from unittest import mock
 
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
+from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.inventory.data import InventoryData
+from ansible.plugins.loader import cache_loader
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 
@@ -46,9 +49,12 @@ FLEETS = st.lists(INSTANCE, min_size=1, max_size=4).map(
 # fleet's first instance (constructed goes over every host of the inventory, the plugin over its own: the host
 # another source added alone would be compared with nothing).
 PRIOR_HOST = "prior-host"
-PRIOR = st.fixed_dictionaries({"group_vars": st.booleans(), "existing_host": st.booleans()})
+PRIOR = st.fixed_dictionaries({"group_vars": st.booleans(), "existing_host": st.booleans(), "cached_facts": st.booleans()})
+# Facts an earlier play left in a persistent fact cache, for some of the names hosts may take (constructed reads them).
+CACHED_FACTS = {"trainer": {"fact_only": "yes", "shadeform_cloud": "from-facts"}, PRIOR_HOST: {"fact_only": {"nested": 1}},
+                "gpu-1": {"shadeform_labels": {"from": "facts"}}}
 
-VARIABLES = ["owner", "cloud_note", "note", "shadeform_name", "shadeform_cloud", "shadeform_region", "shadeform_status", "shadeform_num_gpus",
+VARIABLES = ["owner", "cloud_note", "note", "fact_only", "shadeform_name", "shadeform_cloud", "shadeform_region", "shadeform_status", "shadeform_num_gpus",
              "shadeform_gpu_type", "shadeform_labels", "shadeform_labels.env", "shadeform_tags", "shadeform_hourly_price",
              "shadeform_configuration.gpu_type", "shadeform_ip", "ansible_port", "undefined_variable"]
 MAGIC_VARIABLES = ["inventory_hostname", "inventory_hostname_short", "group_names", "inventory_file", "inventory_dir"]
@@ -162,11 +168,23 @@ def prior_inventory(prior):
     return inventory
 
 
+def fact_cache(prior):
+    """The cache plugin setting: a jsonfile fact cache (in ANSIBLE_CACHE_PLUGIN_CONNECTION) holding CACHED_FACTS, or the
+    default one (memory: empty in a new process)."""
+    if not prior["cached_facts"]:
+        return mock.patch.object(C, "CACHE_PLUGIN", C.CACHE_PLUGIN)
+    cache = cache_loader.get("jsonfile")  # written by the cache plugin itself: each core has its own file format
+    for name, facts in CACHED_FACTS.items():
+        cache.set(name, facts)
+    return mock.patch.object(C, "CACHE_PLUGIN", "jsonfile")
+
+
 def both(tmp_path, fleet, plugin_config, core_config, prior):
     if prior["existing_host"]:
         fleet = [dict(fleet[0], name=PRIOR_HOST)] + fleet[1:]
     with mock.patch.object(ShadeformClient, "list_instances", autospec=True, side_effect=lambda client: [dict(i) for i in fleet]), \
-            mock.patch("ansible.plugins.inventory.load_extra_vars", return_value=dict(EXTRA_VARS)):
+            mock.patch("ansible.plugins.inventory.load_extra_vars", return_value=dict(EXTRA_VARS)), \
+            mock.patch.dict(os.environ, {"ANSIBLE_CACHE_PLUGIN_CONNECTION": str(tmp_path / "facts")}), fact_cache(prior):
         expected = outcome(lambda: reference(tmp_path, core_config, prior_inventory(prior)))
         actual = outcome(lambda: run(tmp_path, plugin_config, prior_inventory(prior)))
     return actual, expected
