@@ -206,8 +206,7 @@ def detached_host(inventory, name, variables, group_names):
     if existing is not None:
         host.vars = dict(existing.vars)
         host.groups = list(existing.groups)
-        for variable, value in variables.items():
-            host.set_variable(variable, value)  # merges a dictionary into the one already there, as adding would
+        set_variables(host, variables)  # merges a dictionary into the one already there, as adding would
     else:
         source = inventory.current_source
         # On a new host, set_variable only assigns (after checking the name, which adding the host checks again).

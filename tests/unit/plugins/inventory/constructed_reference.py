@@ -4,15 +4,19 @@
 
 ``run`` parses a Shadeform source with constructed options; ``reference`` parses one with none and then lets
 ansible-core's constructed plugin apply the same options to the hosts it added; ``snapshot`` makes two
-inventories comparable. The tests that use them mock the API's answer.
+inventories comparable; ``jsonfile_fact_cache`` gives both the facts an earlier play could have cached. The tests
+that use them mock the API's answer.
 """
 
+import contextlib
+import os
 import textwrap
 from unittest import mock
 
+from ansible import constants as C
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import inventory_loader
+from ansible.plugins.loader import cache_loader, inventory_loader
 
 
 def parse_source(inventory, plugin_name, path):
@@ -50,3 +54,16 @@ def snapshot(inventory):
         groups[name] = (sorted(host.name for host in group.hosts), sorted(child.name for child in group.child_groups))
     hostvars = {name: dict(host.vars) for name, host in inventory.hosts.items()}
     return groups, hostvars
+
+
+@contextlib.contextmanager
+def jsonfile_fact_cache(directory, facts_by_host):
+    """Within the block, the configured fact cache is a jsonfile cache in ``directory`` holding ``facts_by_host``, as an
+    earlier play with fact caching leaves it. The facts are written by the cache plugin itself: each core has its own
+    file format (2.19+ prefixes the keys and wraps the values)."""
+    with mock.patch.object(C, "CACHE_PLUGIN", "jsonfile"), \
+            mock.patch.dict(os.environ, {"ANSIBLE_CACHE_PLUGIN_CONNECTION": str(directory)}):
+        cache = cache_loader.get("jsonfile")
+        for name, facts in facts_by_host.items():
+            cache.set(name, facts)
+        yield

@@ -12,14 +12,12 @@ import textwrap
 
 import pytest
 
-from ansible import constants as C
 from ansible.errors import AnsibleParserError
-from ansible.plugins.loader import cache_loader
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 
-from constructed_reference import reference, run, snapshot
+from constructed_reference import jsonfile_fact_cache, reference, run, snapshot
 from helpers import load_fixture
 from shadeform_simulator import generate_fleet
 
@@ -211,16 +209,14 @@ FACTS_CONFIG = """
 
 
 @pytest.fixture
-def fact_cache(tmp_path, monkeypatch):
+def fact_cache(tmp_path):
     """A jsonfile fact cache, as an earlier play with fact caching leaves it, holding facts for three of the hosts;
     one fact is named like a host variable (in ansible.builtin.constructed, facts win)."""
-    monkeypatch.setattr(C, "CACHE_PLUGIN", "jsonfile")
-    monkeypatch.setenv("ANSIBLE_CACHE_PLUGIN_CONNECTION", str(tmp_path / "facts"))
     names = sorted(run(tmp_path, "").hosts)[:3]
-    cache = cache_loader.get("jsonfile")  # written by the cache plugin itself: each core has its own file format
-    for name, distribution in zip(names, ("Ubuntu", "Debian", "Ubuntu")):
-        cache.set(name, {"ansible_distribution": distribution, "ansible_processor_vcpus": 8, "shadeform_cloud": "from-facts"})
-    return names
+    facts = dict((name, {"ansible_distribution": distribution, "ansible_processor_vcpus": 8, "shadeform_cloud": "from-facts"})
+                 for name, distribution in zip(names, ("Ubuntu", "Debian", "Ubuntu")))
+    with jsonfile_fact_cache(tmp_path / "facts", facts):
+        yield names
 
 
 @pytest.mark.parametrize("fast_path", [True, False])

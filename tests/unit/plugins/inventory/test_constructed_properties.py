@@ -11,20 +11,18 @@ with their types, groups with their hosts and children, and failures as failures
 Filters are compared with the hosts ansible-core puts in a `groups` entry of the same conditional.
 """
 
+import contextlib
 import json
-import os
 from unittest import mock
 
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.inventory.data import InventoryData
-from ansible.plugins.loader import cache_loader
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 
-from constructed_reference import reference, run, snapshot
+from constructed_reference import jsonfile_fact_cache, reference, run, snapshot
 
 EXTRA_VARS = {"extra_site": "lab", "shadeform_cloud": "from-extra-vars", "extra_count": 2}
 LOOKUP_VALUE = "looked-up"
@@ -168,23 +166,12 @@ def prior_inventory(prior):
     return inventory
 
 
-def fact_cache(prior):
-    """The cache plugin setting: a jsonfile fact cache (in ANSIBLE_CACHE_PLUGIN_CONNECTION) holding CACHED_FACTS, or the
-    default one (memory: empty in a new process)."""
-    if not prior["cached_facts"]:
-        return mock.patch.object(C, "CACHE_PLUGIN", C.CACHE_PLUGIN)
-    cache = cache_loader.get("jsonfile")  # written by the cache plugin itself: each core has its own file format
-    for name, facts in CACHED_FACTS.items():
-        cache.set(name, facts)
-    return mock.patch.object(C, "CACHE_PLUGIN", "jsonfile")
-
-
 def both(tmp_path, fleet, plugin_config, core_config, prior):
     if prior["existing_host"]:
         fleet = [dict(fleet[0], name=PRIOR_HOST)] + fleet[1:]
     with mock.patch.object(ShadeformClient, "list_instances", autospec=True, side_effect=lambda client: [dict(i) for i in fleet]), \
             mock.patch("ansible.plugins.inventory.load_extra_vars", return_value=dict(EXTRA_VARS)), \
-            mock.patch.dict(os.environ, {"ANSIBLE_CACHE_PLUGIN_CONNECTION": str(tmp_path / "facts")}), fact_cache(prior):
+            (jsonfile_fact_cache(tmp_path / "facts", CACHED_FACTS) if prior["cached_facts"] else contextlib.nullcontext()):
         expected = outcome(lambda: reference(tmp_path, core_config, prior_inventory(prior)))
         actual = outcome(lambda: run(tmp_path, plugin_config, prior_inventory(prior)))
     return actual, expected
