@@ -266,7 +266,7 @@ def split_worker(args):
     from ansible.inventory.data import InventoryData
     from ansible.parsing.dataloader import DataLoader
     from ansible.plugins.loader import inventory_loader
-    from ansible_collections.shadeform.cloud.plugins.module_utils import api
+    from ansible_collections.shadeform.cloud.plugins.module_utils import api, api_transport
     from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
     from ansible_collections.shadeform.cloud.plugins.inventory import shadeform as plugin_module
 
@@ -285,7 +285,7 @@ def split_worker(args):
 
     inventory_class = plugin_module.InventoryModule
     timed(api.ShadeformClient, "list_instances", "http_total")
-    timed(api.json, "loads", "json_decode")          # api.json is the json module: covers only this process
+    timed(api_transport.json, "loads", "json_decode")  # the json module: covers only this process
     timed(plugin_module, "redact_secrets", "redact")
     timed(hosts, "assign_hostnames", "map_hostnames")
     timed(plugin_module, "matches", "map_filters")

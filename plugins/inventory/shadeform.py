@@ -233,7 +233,8 @@ from ansible.utils.vars import combine_vars
 
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError, ShadeformClient, requests_is_missing
+from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError, requests_is_missing
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, redact_secrets
 
 try:

@@ -4,8 +4,8 @@
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import (DEFAULT_API_URL, ShadeformAPIError, ShadeformClient,
-                                                                          requests_is_missing)
+from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import DEFAULT_API_URL, ShadeformAPIError, requests_is_missing
 
 
 def api_argument_spec():

@@ -294,7 +294,7 @@ import re
 import socket
 import time
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (
     api_argument_spec, check_launch_configuration, launch_argument_spec, run_module, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import GONE_STATUSES, is_ready, status_details_note
@@ -509,7 +509,7 @@ class Fleet:
                 instance_id = self.client.create_instance(body)
             except ShadeformAPIError as exc:
                 attempt.update(outcome="refused", reason=str(exc))
-                if exc.status is None or exc.status in FATAL_STATUSES or exc.status >= 500 or "INSUFFICIENT_FUNDS" in str(exc):
+                if exc.status is None or exc.status in FATAL_STATUSES or exc.status >= 500 or exc.code == "INSUFFICIENT_FUNDS":
                     # No other offer fixes this, and after a 5xx the launch may even have gone through: stop here.
                     self.fail("Launching {0} on {1} was refused, and no other offer can fix that: {2}{3}".format(
                         member_name, _offer_text(offer), exc, self.progress_note()))

@@ -247,12 +247,11 @@ instance:
 
 import time
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (api_argument_spec, check_launch_configuration,
                                                                              launch_argument_spec, run_module, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
     GONE_STATUSES, is_ready, redact_secrets, status_details_note)
-from ansible_collections.shadeform.cloud.plugins.module_utils.resources import list_volumes
 
 PENDING_STATUSES = ("creating", "pending_provider", "pending")
 CREATION_ONLY = ("cloud", "region", "shade_instance_type")
@@ -475,7 +474,7 @@ class InstanceModule:
         wanted = self.params["volume"]
         if not wanted:
             return self.params["volume_ids"]
-        volumes = list_volumes(self.client)
+        volumes = self.client.list_volumes()
         matching = [v for v in volumes if v.get("id") == wanted] or [v for v in volumes if v.get("name") == wanted]
         if len(matching) != 1:
             self.fail("{0} Shadeform volume has the id or name {1!r}{2}; create it with shadeform.cloud.volume, or give its id.".format(

@@ -111,8 +111,6 @@ template:
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (api_argument_spec, check_launch_configuration, find_by_name,
                                                                              launch_argument_spec, run_module, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_secrets
-from ansible_collections.shadeform.cloud.plugins.module_utils.resources import (delete_template, list_templates, save_template,
-                                                                                template_info, update_template)
 
 BODY_FIELDS = ("name", "description", "public", "launch_configuration", "auto_delete", "alert", "volume_mount", "tags", "envs")
 
@@ -153,7 +151,7 @@ def run(module, client, result):
     if not params["id"] and not params["name"]:
         module.fail_json(msg="Give name (or id) of the template.", **result)
     check_launch_configuration(module, result)
-    templates = list_templates(client)
+    templates = client.list_templates()
     if params["id"]:
         found = next((template for template in templates if template.get("id") == params["id"]), None)
         if found is None and params["state"] == "present":
@@ -165,7 +163,7 @@ def run(module, client, result):
         if found is not None:
             result["changed"] = True
             if not module.check_mode:
-                delete_template(client, found["id"])
+                client.delete_template(found["id"])
         return
     wanted = wanted_body(params)
     if found is None:
@@ -173,7 +171,7 @@ def run(module, client, result):
         result["diff"] = dict(before={}, after=redact_secrets(wanted))
         result["template"] = redact_secrets(wanted)
         if not module.check_mode:
-            result["template"] = redact_secrets(template_info(client, save_template(client, wanted)))
+            result["template"] = redact_secrets(client.template_info(client.save_template(wanted)))
         return
     current = sendable(found)
     merged = dict(current, **wanted)
@@ -185,8 +183,8 @@ def run(module, client, result):
     if module.check_mode:
         result["template"] = result["diff"]["after"]
         return
-    update_template(client, found["id"], merged)
-    result["template"] = redact_secrets(template_info(client, found["id"]))
+    client.update_template(found["id"], merged)
+    result["template"] = redact_secrets(client.template_info(found["id"]))
 
 
 def main():

@@ -55,7 +55,6 @@ templates:
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, has_the_given, run_module
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_secrets
-from ansible_collections.shadeform.cloud.plugins.module_utils.resources import list_templates
 
 
 def argument_spec():
@@ -70,7 +69,7 @@ def argument_spec():
 
 def run(module, client, result):
     result["templates"] = [
-        redact_secrets(template) for template in list_templates(client, featured=module.params["featured"])
+        redact_secrets(template) for template in client.list_templates(featured=module.params["featured"])
         if has_the_given(template, module.params, ("id", "name"))
     ]
 

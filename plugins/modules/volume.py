@@ -89,7 +89,6 @@ volume:
 """
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, find_by_name, run_module
-from ansible_collections.shadeform.cloud.plugins.module_utils.resources import create_volume, delete_volume, list_volumes
 
 CREATION_FIELDS = ("cloud", "region", "size_in_gb")
 
@@ -108,7 +107,7 @@ def argument_spec():
 
 
 def find(module, client, result):
-    volumes = list_volumes(client)
+    volumes = client.list_volumes()
     if module.params["id"]:
         return next((volume for volume in volumes if volume.get("id") == module.params["id"]), None)
     return find_by_name(module, volumes, module.params["name"], "volume", result)
@@ -130,7 +129,7 @@ def run(module, client, result):
                                      found.get("name"), found.get("id"), found["mounted_by"]), **result)
         result["changed"] = True
         if not module.check_mode:
-            delete_volume(client, found["id"])
+            client.delete_volume(found["id"])
         return
     if found is not None:
         differing = ["{0} {1!r} (not {2!r})".format(field, found.get(field), params[field]) for field in CREATION_FIELDS
@@ -156,9 +155,9 @@ def run(module, client, result):
     result["volume"] = body
     if module.check_mode:
         return
-    volume_id = create_volume(client, body)
+    volume_id = client.create_volume(body)
     result["volume"] = dict(body, id=volume_id)
-    result["volume"] = next((volume for volume in list_volumes(client) if volume.get("id") == volume_id), result["volume"])
+    result["volume"] = next((volume for volume in client.list_volumes() if volume.get("id") == volume_id), result["volume"])
     result["diff"]["after"] = result["volume"]
 
 

@@ -68,7 +68,6 @@ volume_types:
 """
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, has_the_given, run_module
-from ansible_collections.shadeform.cloud.plugins.module_utils.resources import list_volume_types, list_volumes
 
 FILTERS = ("id", "name", "cloud", "region")
 
@@ -86,9 +85,9 @@ def argument_spec():
 
 
 def run(module, client, result):
-    result["volumes"] = [volume for volume in list_volumes(client) if has_the_given(volume, module.params, FILTERS)]
+    result["volumes"] = [volume for volume in client.list_volumes() if has_the_given(volume, module.params, FILTERS)]
     if module.params["types"]:
-        result["volume_types"] = [kind for kind in list_volume_types(client) if has_the_given(kind, module.params, ("cloud", "region"))]
+        result["volume_types"] = [kind for kind in client.list_volume_types() if has_the_given(kind, module.params, ("cloud", "region"))]
 
 
 def main():

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import MAX_RETRY_DELAY, ShadeformAPIError, ShadeformClient, path_segment
+from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import MAX_RETRY_DELAY, ShadeformAPIError, path_segment
 
 from helpers import API_KEY, free_port
 
@@ -206,6 +207,20 @@ def test_a_400_carries_the_server_message(client):
     with pytest.raises(ShadeformAPIError, match="HTTP 400: instance type NOPE is not offered on hyperstack") as error:
         client.create_instance({"cloud": "hyperstack", "region": "canada-1", "shade_instance_type": "NOPE", "shade_cloud": True, "name": "n"})
     assert error.value.status == 400
+    assert error.value.code is None
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"error_code": "INSUFFICIENT_FUNDS", "error": "Balance must be a minimum of $5 to launch an instance."}, "INSUFFICIENT_FUNDS"),
+    ({"error_code": " OUT_OF_CAPACITY ", "message": "none left"}, "OUT_OF_CAPACITY"),
+    ({"error_code": 7, "error": "odd"}, None),
+    ({"error": "INSUFFICIENT_FUNDS in the text only"}, None),
+])
+def test_the_error_code_is_read_from_the_body_not_the_message(client, shadeform_api, body, code):
+    shadeform_api.inject("status", status=409, body=body)
+    with pytest.raises(ShadeformAPIError) as error:
+        client.delete_instance("abc")
+    assert (error.value.status, error.value.code) == (409, code)
 
 
 def test_403_names_what_was_refused(client, shadeform_api):
@@ -257,7 +272,7 @@ def test_idempotent_posts_are_retried_after_5xx(client, shadeform_api, sleep):
 
 def test_a_create_answer_without_an_id_is_reported(client, shadeform_api):
     shadeform_api.inject("json", body={"ok": True})
-    with pytest.raises(ShadeformAPIError, match="did not answer with its id .*Look for an instance named 'x'"):
+    with pytest.raises(ShadeformAPIError, match="accepted the new instance 'x' but did not answer with its id .*Look for it"):
         client.create_instance({"name": "x"})
 
 

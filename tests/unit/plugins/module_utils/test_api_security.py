@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import MASK, ShadeformAPIError, ShadeformClient
+from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import MASK, ShadeformAPIError
 
 from helpers import API_KEY
 
