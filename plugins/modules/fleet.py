@@ -12,18 +12,32 @@ description:
     members of a fleet are the instances tagged C(fleet=<name>), so the inventory plugin's default group
     C(tag_fleet_<name>) and the host variable C(shadeform_labels.fleet) find them.
   - "Offers come from C(GET /instances/types): every available region of every instance type that matches O(gpu_type),
-    O(num_gpus), O(shade_instance_type), O(clouds), O(regions) and O(rental_type), priced by that rental type (spot
-    entries carry their own price), never above O(max_hourly_price), cheapest first. When no offer is left the module
-    fails before creating anything and says which constraint emptied the list."
+    O(num_gpus), O(shade_instance_type), O(os) (one of the type's C(os_options)), O(deployment_types), O(clouds),
+    O(regions) and O(rental_type), priced by that rental type (spot entries carry their own price), never above
+    O(max_hourly_price), cheapest first. When no offer is left the module fails before creating anything and says which
+    constraint emptied the list. O(gpu_type) or O(shade_instance_type) is required, so that a fleet never lands on
+    whatever machine happens to be cheapest."
   - "Failover: a launch refused by the API (for example HTTP 409 for lack of capacity) moves on to the next offer. So
     does an instance that goes to C(error), or is not ready within O(wait_timeout): it is deleted first, so a failed
     launch is never left behind, still billed. An offer that failed is not tried again in the same run. A refusal no
-    other offer can fix (HTTP 401, 403, or 409 C(INSUFFICIENT_FUNDS)) stops the module at once with the API's message."
-  - "Ready means: status C(active), an address, and (with O(wait_for_ssh=true)) the SSH port accepting TCP connections
-    from where the module runs. Every missing member is launched first, then all are waited for together, with one
-    C(GET /instances) per poll for the whole fleet."
-  - "Idempotent: a second run with the same O(count) creates and deletes nothing. A smaller O(count) deletes the
-    surplus, the most expensive first, then the newest; members in C(error) are deleted and replaced."
+    other offer can fix (HTTP 401, 403, or 409 C(INSUFFICIENT_FUNDS)) stops the module at once with the API's message.
+    When the offers run out, the message counts the failures by reason (for example '14 offers refused: out of capacity
+    (409); 2 went to error'); RV(attempts) keeps each one."
+  - "Ready means: status C(active), an address, with O(wait_for_workload=true) a container no longer starting, and (with
+    O(wait_for_ssh=true)) the SSH port accepting TCP connections from where the module runs. Address, user and port are
+    read by the collection's one parser of them, the one the inventory uses: an IP literal or RFC 1123 host name, a plain
+    user name, a port 1-65535 (also when the API gives it as a string); anything else is not used, with a warning. Every
+    missing member is launched first, then all are waited for together, with one C(GET /instances) per poll for the
+    whole fleet."
+  - "Members that differ from the task: O(tags), O(auto_delete) and O(alert) are changed in place
+    (C(POST /instances/{id}/update)) on every member that differs. Settings only a new instance can change
+    (O(gpu_type), O(num_gpus), O(shade_instance_type), O(rental_type), O(os), O(clouds), O(regions), O(ssh_key_id),
+    O(launch_configuration), O(envs), O(volume_mount)) are compared with each member, reading C(GET /instances/{id}/info)
+    for those the list lacks; a member that differs is listed in RV(drifted) with how. O(on_spec_change) says what then
+    happens: a warning, or its replacement."
+  - "Idempotent: a second run with the same options creates, updates and deletes nothing. A smaller O(count) deletes the
+    surplus, drifted members first, then the most expensive, then the newest; members in C(error) are deleted and
+    replaced."
   - "Partial success: when the offers run out with fewer than O(count) members ready, the module fails, says how many
     are ready and why the others failed, and keeps the ready members (O(all_or_nothing=true) deletes the members it
     launched in that run instead)."
@@ -37,7 +51,8 @@ attributes:
     support: full
     details: Reports the plan (the offers that would be tried, cheapest first, and the members that would be deleted).
   diff_mode:
-    support: none
+    support: full
+    details: The members before and after the run (or, in check mode, as the run would leave them), keyed by id.
 options:
   name:
     description:
@@ -56,7 +71,9 @@ options:
     description: How many members the fleet has. Required with O(state=present); V(0) deletes every member.
     type: int
   gpu_type:
-    description: Only offers with this GPU type, for example V(H100) or V(A100).
+    description:
+      - Only offers with this GPU type, for example V(H100) or V(A100). This or O(shade_instance_type) is required with
+        O(state=present) and a O(count) above 0.
     type: str
   num_gpus:
     description: Only offers with this many GPUs per instance.
@@ -64,6 +81,13 @@ options:
   shade_instance_type:
     description: Only offers of this Shadeform instance type, for example V(H100x8).
     type: str
+  deployment_types:
+    description:
+      - Only offers of types deployed this way (the type's C(deployment_type)), for example V([vm]). All kinds when not
+        given.
+    type: list
+    elements: str
+    choices: [vm, container, baremetal]
   clouds:
     description: Only offers on these clouds, for example V([lambdalabs, hyperstack]). All clouds when not given.
     type: list
@@ -80,10 +104,15 @@ options:
     choices: [on_demand, spot]
     default: on_demand
   max_hourly_price:
-    description: The most to pay per instance and hour, in dollars (for example V(25.0)). Dearer offers are never used.
+    description:
+      - In dollars (not the API's cents). The most to pay per instance and hour, for example V(25.0). Dearer offers are
+        never used.
     type: float
+    aliases: [max_hourly_price_usd]
   os:
-    description: The operating system image of every member, one of the types' C(os_options).
+    description:
+      - The operating system image of every member. Only the types whose C(os_options) hold it are offered, so no
+        launch is refused for it.
     type: str
   ssh_key_id:
     description:
@@ -91,10 +120,34 @@ options:
         when not given.
     type: str
   tags:
-    description: More tags for every member, next to C(fleet=<name>), for example V([env=prod]).
+    description:
+      - More tags for every member, next to C(fleet=<name>), for example V([env=prod]). Members whose tags differ are
+        updated in place.
     type: list
     elements: str
     default: []
+  purge_tags:
+    description:
+      - V(true) makes each member's tags exactly C(fleet=<name>) and O(tags), removing any other. V(false) only adds the
+        missing ones and keeps the tags the task does not name (set by hand or by another tool).
+    type: bool
+    default: true
+  on_spec_change:
+    description:
+      - What to do with members that differ from the task in a setting only a new instance can change (see RV(drifted)).
+      - V(warn) keeps them and warns, listing each member and what differs.
+      - "V(replace) replaces them, O(replace_batch) at a time: a batch's replacements are launched and waited for, and
+        only once they are ready are the old members deleted. The fleet so never has fewer than O(count) ready members
+        because of a replacement (and never fewer than O(count) minus O(replace_batch) in any case). A replacement that
+        fails (offers out, not ready within O(wait_timeout)) is rolled back, the old member is kept and the module fails
+        saying so. Needs O(wait=true)."
+    type: str
+    choices: [warn, replace]
+    default: warn
+  replace_batch:
+    description: With O(on_spec_change=replace), how many members are replaced at a time (1 or more).
+    type: int
+    default: 1
   wait:
     description:
       - Wait until every member is ready (O(state=present)) or gone (O(state=absent)). Without waiting, a launch that
@@ -103,14 +156,16 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds each launched member may take to become ready before it is deleted and the next offer is tried; with
-        O(state=absent), seconds to wait in all for the members to be gone.
+      - "Seconds the whole run may wait, in all (1 to 604800, a week): for launches and replacements to become ready, for
+        refused deletions to go through, and with O(state=absent) for the members to be gone. It holds within one
+        O(poll_interval). A launch still not ready at the end is deleted, so it is never left billing; a launch that is
+        refused or goes to C(error) moves on to the next offer while time is left."
       - The default follows Shadeform's own clients (up to an hour); the types' C(boot_time) estimates are usually 3 to
-        20 minutes.
+        20 minutes. Replacing many members one batch after another needs more.
     type: int
     default: 3600
   poll_interval:
-    description: Seconds between two looks at the fleet (one C(GET /instances) each) while waiting.
+    description: Seconds between two looks at the fleet (one C(GET /instances) each) while waiting, more than 0 and at most a week.
     type: float
     default: 10
   wait_for_ssh:
@@ -119,6 +174,12 @@ options:
       - Turn this off when that host cannot reach the instances directly (for example through a bastion).
     type: bool
     default: true
+  wait_for_workload:
+    description:
+      - Count a member as ready only once its container has started, not while the API says C(downloading) (an active
+        instance whose docker image is still being pulled). For O(launch_configuration) of type V(docker).
+    type: bool
+    default: false
   all_or_nothing:
     description:
       - When fewer than O(count) members can be made ready, delete the members launched in this run too, instead of
@@ -142,9 +203,9 @@ EXAMPLES = r"""
     count: 4
     gpu_type: H100
     num_gpus: 8
-    max_hourly_price: 25.0
+    max_hourly_price_usd: 25.0
     clouds: [lambdalabs, hyperstack, datacrunch]
-    ssh_key_id: "{{ key.id }}"
+    ssh_key_id: "{{ key.ssh_key.id }}"
   register: fleet
 
 - name: Make the new members hosts of this play (group tag_fleet_trainers)
@@ -165,7 +226,32 @@ EXAMPLES = r"""
           - name: HUGGING_FACE_HUB_TOKEN
             value: "{{ vault_hf_token }}"
 
-- name: Show what a scale-up would launch, without launching
+- name: Move the fleet to A100s, one member at a time, each replacement ready before its old member goes
+  shadeform.cloud.fleet:
+    name: trainers
+    count: 4
+    gpu_type: A100
+    num_gpus: 8
+    on_spec_change: replace
+    replace_batch: 1
+    tags: [env=prod]
+    purge_tags: false
+  register: moved
+
+- name: A container fleet on an OS image, ready once the container is up
+  shadeform.cloud.fleet:
+    name: inference
+    count: 2
+    gpu_type: A6000
+    os: ubuntu22.04_cuda12.2_shade_os
+    deployment_types: [vm]
+    wait_for_workload: true
+    launch_configuration:
+      type: docker
+      docker_configuration:
+        image: vllm/vllm-openai:latest
+
+- name: Show what a scale-up would launch, without launching (add --diff for the members before and after)
   shadeform.cloud.fleet:
     name: trainers
     count: 6
@@ -194,13 +280,15 @@ instances:
       description: The instance name.
       type: str
     ip:
-      description: Its address; null until it is ready.
+      description:
+        - Its address (an IP literal or host name, as the collection's one parser accepts it); null until it is ready, and
+          null with a warning when the API gives something else.
       type: str
     ssh_user:
-      description: The SSH user.
+      description: The SSH user (a plain user name, else null).
       type: str
     ssh_port:
-      description: The SSH port.
+      description: The SSH port, an integer also when the API gives it as a string.
       type: int
     cloud:
       description: The cloud.
@@ -215,10 +303,18 @@ instances:
       description: V(on_demand) or V(spot).
       type: str
     hourly_price:
-      description: Dollars per hour.
+      description: The API's C(hourly_price), in cents per hour as the API gives it (for spot members, see C(hourly_price_usd)).
+      type: int
+    hourly_price_usd:
+      description:
+        - What the member costs, in dollars per hour (a float). For spot members the rate of their rental terms
+          (C(rental_terms.hourly_price)), else C(hourly_price) / 100.
       type: float
     status:
       description: The API's status.
+      type: str
+    status_details:
+      description: The API's C(status_details), for example C(downloading) while a container starts.
       type: str
     ready:
       description: Whether the member is ready (active, an address, SSH reachable when asked).
@@ -245,11 +341,20 @@ attempts:
     rental_type:
       description: The offer's rental type.
       type: str
-    hourly_price:
-      description: The offer's price in dollars per hour.
+    hourly_price_usd:
+      description: The offer's price in dollars per hour (a float).
       type: float
     id:
       description: The launched instance's id; absent when the API refused the launch.
+      type: str
+    http_status:
+      description: The HTTP status of a refused launch.
+      type: int
+    error_code:
+      description: The API's C(error_code) of a refused launch, when it gives one.
+      type: str
+    status_details:
+      description: The API's C(status_details) of a launch that went to C(error).
       type: str
     outcome:
       description: V(ready), V(launched) (not waited for), V(refused), V(error), V(timeout), V(gone) or V(not_needed).
@@ -258,9 +363,9 @@ attempts:
       description: The API's message or what went wrong.
       type: str
   sample:
-    - {cloud: hyperstack, region: canada-1, shade_instance_type: H100x8, rental_type: on_demand, hourly_price: 19.2,
-       outcome: refused, reason: "The Shadeform API answered HTTP 409: out of capacity"}
-    - {cloud: lambdalabs, region: us-east-1, shade_instance_type: H100x8, rental_type: on_demand, hourly_price: 23.9,
+    - {cloud: hyperstack, region: canada-1, shade_instance_type: H100x8, rental_type: on_demand, hourly_price_usd: 19.2,
+       outcome: refused, http_status: 409, error_code: OUT_OF_CAPACITY, reason: "The Shadeform API answered HTTP 409: out of capacity"}
+    - {cloud: lambdalabs, region: us-east-1, shade_instance_type: H100x8, rental_type: on_demand, hourly_price_usd: 23.9,
        id: 4a8e0c5e-1c35-4c8f-9d55-8b3a1d1c3e0b, outcome: ready}
 created:
   description: Ids of the members launched in this run and kept.
@@ -268,10 +373,55 @@ created:
   type: list
   elements: str
 deleted:
-  description: Ids of the instances deleted in this run (surplus, failed launches, C(error) members, or all with O(state=absent)).
+  description:
+    - Ids of the instances deleted in this run (surplus, failed launches, C(error) members, replaced members, or all with
+      O(state=absent)).
   returned: always
   type: list
   elements: str
+updated:
+  description: Ids of the members whose tags, auto_delete or alert were changed in place in this run.
+  returned: always
+  type: list
+  elements: str
+drifted:
+  description:
+    - The members left differing from the task in a setting only a new instance can change (with O(on_spec_change=replace),
+      the ones that could not be replaced). Secret values (env values, scripts, registry passwords) are shown redacted.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The member's id.
+      type: str
+    name:
+      description: The member's name.
+      type: str
+    differences:
+      description: For each setting that differs, the member's value (C(member)) and the task's (C(wanted)).
+      type: dict
+  sample:
+    - id: 4a8e0c5e-1c35-4c8f-9d55-8b3a1d1c3e0b
+      name: trainers-1
+      differences:
+        gpu_type: {member: H100, wanted: A100}
+        shade_instance_type: {member: H100x8, wanted: A100x8}
+replaced:
+  description: The members replaced in this run (O(on_spec_change=replace)), each with the id of its replacement.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The old member's id (deleted once its replacement was ready).
+      type: str
+    name:
+      description: The old member's name.
+      type: str
+    by:
+      description: The id of the replacement.
+      type: str
 plan:
   description: In check mode, what a real run would do.
   returned: check mode
@@ -286,6 +436,13 @@ plan:
       elements: dict
     delete:
       description: Ids of the members that would be deleted.
+      type: list
+      elements: str
+    update:
+      description: For each member that would be updated in place, its id and the update's body.
+      type: dict
+    replace:
+      description: Ids of the drifted members that would be replaced (O(on_spec_change=replace)).
       type: list
       elements: str
 """
