@@ -663,14 +663,8 @@ class Fleet:
         for item in members:
             self.delete(item["id"])
         if self.params["wait"] and members:
-            remaining = set(item["id"] for item in members)
-
-            def gone():
-                self.retry_deletions()
-                remaining.intersection_update(item.get("id") for item in self.client.list_instances() if isinstance(item, dict))
-                return not remaining
-
-            if not self.poll_until(gone):
+            remaining = self.wait_until_gone(item["id"] for item in members)
+            if remaining:
                 self.fail("{0} member(s) of fleet {1!r} are still listed after {2} seconds: {3}. Billing stopped when they went to "
                           "'deleting'; run the task again later to wait for them.".format(
                               len(remaining), self.params["name"], self.params["wait_timeout"], ", ".join(sorted(remaining))))
@@ -725,6 +719,13 @@ class Fleet:
             for launch in launches:
                 launch.attempt["outcome"] = "launched"
         self.finish_deletions()
+        if self.params["wait"] and self.deleted:
+            # So that the inventory's tag_fleet_<name> group, read right after, holds only the members kept.
+            remaining = self.wait_until_gone(self.deleted)
+            if remaining:
+                self.module.warn("Fleet {0!r}: {1} deleted instance(s) are still listed (deleting; billing has stopped) at the end of "
+                                 "wait_timeout: {2}. The inventory shows them until they are gone, unless it keeps only "
+                                 "statuses: [active].".format(self.params["name"], len(remaining), ", ".join(sorted(remaining))))
         self.report(ready_ids, count)
 
     # -- what differs from the task --------------------------------------------------------------------------------
@@ -897,6 +898,18 @@ class Fleet:
             if left <= 0:
                 return False
             time.sleep(min(self.params["poll_interval"], left))
+
+    def wait_until_gone(self, ids):
+        """Poll (retrying refused deletions) until these instances have left the list or the deadline passed; those still listed."""
+        remaining = set(ids)
+
+        def gone():
+            self.retry_deletions()
+            remaining.intersection_update(item.get("id") for item in self.client.list_instances() if isinstance(item, dict))
+            return not remaining
+
+        self.poll_until(gone)
+        return remaining
 
     def wait_until_ready(self, waiting, offer_list):
         """Poll the fleet until each launch is ready or has failed (and been replaced); the ids of the ready ones."""
