@@ -26,14 +26,14 @@ CATALOGUE = [
 
 @pytest.fixture
 def sim():
-    """Overrides the modules' simulator: the two types above."""
+    """Overrides the modules' simulator (run_module uses it): the two types above."""
     from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
 
     with Simulator(api_key=API_KEY, instance_types=CATALOGUE) as simulator:
         yield simulator
 
 
-def test_prices_keep_the_apis_units_and_add_dollars_as_usd(run_module, sim):
+def test_prices_keep_the_apis_units_and_add_dollars_as_usd(run_module):
     result = run_module(main, dict(rental_type="any", available=True))
     assert result["rc"] == 0, result
     by_cloud = dict((t["cloud"], t) for t in result["instance_types"])
@@ -43,7 +43,7 @@ def test_prices_keep_the_apis_units_and_add_dollars_as_usd(run_module, sim):
         ("on_demand", "0.82", 0.82), ("spot", "0.41", 0.41)]
 
 
-def test_max_hourly_price_usd_is_dollars(run_module, sim):
+def test_max_hourly_price_usd_is_dollars(run_module):
     cheap = run_module(main, dict(rental_type="any", max_hourly_price_usd=0.5))
     assert cheap["rc"] == 0, cheap
     assert [(t["cloud"], [e["rental_type"] for e in t["availability"]]) for t in cheap["instance_types"]] == [("lambdalabs", ["spot"])]
@@ -57,7 +57,7 @@ def test_max_hourly_price_usd_is_dollars(run_module, sim):
     (dict(deployment_types=["container", "baremetal"]), ["massedcompute"]),
     (dict(deployment_types=["vm"], os="ubuntu24.04_cuda12.4"), []),
 ])
-def test_os_and_deployment_types_filter_the_types(run_module, sim, args, clouds):
+def test_os_and_deployment_types_filter_the_types(run_module, args, clouds):
     result = run_module(main, args)
     assert result["rc"] == 0, result
     assert sorted(t["cloud"] for t in result["instance_types"]) == clouds
