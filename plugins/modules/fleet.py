@@ -988,7 +988,9 @@ class Fleet:
             return False
         try:
             # Only the address and port the API gives for this instance, as the one parser reads them.
-            with socket.create_connection((endpoint.address, endpoint.port), timeout=SSH_PROBE_TIMEOUT):
+            # A probe never runs on long past the run's deadline.
+            timeout = min(SSH_PROBE_TIMEOUT, max(self.deadline - time.monotonic(), 0.1))
+            with socket.create_connection((endpoint.address, endpoint.port), timeout=timeout):
                 return True
         except (OSError, ValueError):
             return False

@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
 from ansible_collections.shadeform.cloud.plugins.modules.fleet import main
 
 from helpers import API_KEY
@@ -247,6 +248,15 @@ def test_secrets_never_reach_the_output(run_module, sim):
     assert SECRET not in result["stdout"]
     created = sim.instances[0]
     assert created["launch_configuration"]["docker_configuration"]["envs"][0]["value"] == SECRET  # it did reach the API
+    # A rerun compares the launch settings with what /info holds: the same ones are no drift.
+    again = run_module(main, dict(FLEET, count=1, launch_configuration=launch, envs=[dict(name="TOKEN", value=SECRET)]))
+    assert again["rc"] == 0 and again["changed"] is False and again["drifted"] == [], again
+    # Another secret value is drift, shown without either value.
+    other = run_module(main, dict(FLEET, count=1, launch_configuration=launch, envs=[dict(name="TOKEN", value=SECRET + "-rotated")]))
+    assert other["rc"] == 0 and [list(d["differences"]) for d in other["drifted"]] == [["envs"]], other
+    assert other["drifted"][0]["differences"]["envs"] == dict(member=[dict(name="TOKEN", value=REDACTED)],
+                                                               wanted=[dict(name="TOKEN", value=REDACTED)])
+    assert SECRET not in again["stdout"] + other["stdout"]
 
 
 @pytest.mark.parametrize("args, message", [
