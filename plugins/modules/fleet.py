@@ -478,8 +478,6 @@ FIXED_SETTINGS = (("shade_instance_type", ("shade_instance_type",)), ("gpu_type"
                   ("num_gpus", ("configuration", "num_gpus")), ("rental_type", ("rental_terms", "rental_type")),
                   ("os", ("configuration", "os")), ("launch_configuration", ("launch_configuration",)),
                   ("ssh_key_id", ("ssh_key_id",)), ("envs", ("envs",)), ("volume_mount", ("volume_mount",)))
-# Options whose member value only GET /instances/{id}/info has (the list lacks them, or may).
-INFO_OPTIONS = ("ssh_key_id", "envs", "volume_mount", "auto_delete", "alert", "launch_configuration")
 
 
 def argument_spec():
@@ -738,8 +736,10 @@ class Fleet:
             if member.get("status") == "error":
                 continue
             info = member
-            if any(params[option] is not None for option in INFO_OPTIONS if option != "launch_configuration") or (
-                    params["launch_configuration"] is not None and member.get("launch_configuration") is None):
+            # /info holds what the list lacks (ssh_key_id, envs, volume_mount, auto_delete, alert, at times the launch
+            # configuration or the OS): read it only when the task names such a setting.
+            if any(params[option] is not None and lookup(member, path) is None for option, path in FIXED_SETTINGS) or any(
+                    params[option] is not None for option in ("auto_delete", "alert")):
                 info = dict(member, **(self.client.instance_info(member["id"], missing_ok=True) or {}))
             differences = {}
             for option, path in FIXED_SETTINGS:
