@@ -243,7 +243,7 @@ EXAMPLES = r"""
     name: inference
     count: 2
     gpu_type: A6000
-    os: ubuntu22.04_cuda12.2_shade_os
+    os: ubuntu22.04_cuda12.2
     deployment_types: [vm]
     wait_for_workload: true
     launch_configuration:
