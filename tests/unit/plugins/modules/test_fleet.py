@@ -569,7 +569,7 @@ def test_wait_timeout_bounds_the_whole_run_not_each_launch(run_module, sim):
     # One launch, deleted at the deadline; no second launch with a fresh wait_timeout of its own.
     assert [a["outcome"] for a in result["attempts"]] == ["timeout"] and len(requests_to(sim, "POST", "/instances/create")) == 1
     assert result["deleted"] == [result["attempts"][0]["id"]]
-    assert elapsed < 1 + 0.2 + 1.5, elapsed  # the deadline, one poll interval, and the HTTP calls of the last look
+    assert elapsed < 1 + 0.2 + 2.5, elapsed  # the deadline, one poll interval, and the HTTP calls of the last look (loaded CI)
 
 
 def test_a_delete_refused_while_launching_is_retried_only_until_the_deadline(run_module, sim):
@@ -582,7 +582,7 @@ def test_a_delete_refused_while_launching_is_retried_only_until_the_deadline(run
     result = run_module(main, dict(name="trainers", state="absent", wait_timeout=1, poll_interval=0.2))
     elapsed = time.monotonic() - started
     assert result["rc"] == 1 and "still listed after 1 seconds" in result["msg"], result
-    assert elapsed < 1 + 0.2 + 1.5, elapsed
+    assert elapsed < 1 + 0.2 + 2.5, elapsed
     assert len(requests_to(sim, "POST", "/delete")) >= 2  # retried while waiting
 
 
