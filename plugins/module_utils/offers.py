@@ -1,6 +1,6 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Offers: one (instance type, region, rental type) of ``GET /instances/types`` with its hourly price in dollars.
+"""Offers: one (instance type, region, rental type) of ``GET /instances/types`` with its hourly price in dollars (``hourly_price_usd``).
 
 A type lists each region once per rental type it offers, and the two entries can differ in ``available``;
 on-demand prices are the type's ``hourly_price`` in cents, spot prices the entry's ``hourly_price`` in dollars
@@ -10,6 +10,7 @@ on-demand prices are the type's ``hourly_price`` in cents, spot prices the entry
 from decimal import Decimal, InvalidOperation
 
 RENTAL_TYPES = ("on_demand", "spot")
+DEPLOYMENT_TYPES = ("vm", "container", "baremetal")
 
 
 def entry_price(instance_type, entry):
@@ -29,14 +30,28 @@ def entry_price(instance_type, entry):
     return cents / 100.0
 
 
-def offers(instance_types, rental_type="on_demand", clouds=None, regions=None, max_hourly_price=None):
+def offers_os(instance_type, os_name):
+    """Whether the type offers the operating system ``os_name`` (one of its ``configuration.os_options``); any when None."""
+    if os_name is None:
+        return True
+    configuration = instance_type.get("configuration")
+    options = configuration.get("os_options") if isinstance(configuration, dict) else None
+    return isinstance(options, list) and os_name in options
+
+
+def offers(instance_types, rental_type="on_demand", clouds=None, regions=None, max_hourly_price=None, os_name=None, deployment_types=None):
     """(offers cheapest first, why_empty): every available entry that fits, and what emptied the list if nothing does.
 
-    Each offer is a plain dict: cloud, region, shade_instance_type, rental_type, hourly_price (dollars),
+    Each offer is a plain dict: cloud, region, shade_instance_type, rental_type, hourly_price_usd (dollars, a float),
     display_name, boot_time.  Ties are broken by cloud, region and type, so the order is the same on every run.
+    ``os_name`` keeps the types whose ``os_options`` hold it, ``deployment_types`` those of these ``deployment_type`` s:
+    a launch asking for an OS the type lacks is refused, so such an offer is never worth a try.
     """
     steps = [
         ("the GPU type, GPU count and instance type asked for", lambda item, entry: True),
+        ("os {0}".format(os_name), lambda item, entry: offers_os(item, os_name)),
+        ("deployment_types {0}".format(", ".join(deployment_types or [])),
+         lambda item, entry: not deployment_types or item.get("deployment_type") in deployment_types),
         ("rental_type {0}".format(rental_type), lambda item, entry: entry.get("rental_type", "on_demand") == rental_type),
         ("clouds {0}".format(", ".join(clouds or [])), lambda item, entry: not clouds or item.get("cloud") in clouds),
         ("regions {0}".format(", ".join(regions or [])), lambda item, entry: not regions or entry.get("region") in regions),
@@ -62,11 +77,11 @@ def offers(instance_types, rental_type="on_demand", clouds=None, regions=None, m
         region=entry.get("region"),
         shade_instance_type=item.get("shade_instance_type"),
         rental_type=rental_type,
-        hourly_price=entry_price(item, entry),
+        hourly_price_usd=entry_price(item, entry),
         display_name=entry.get("display_name"),
         boot_time=item.get("boot_time"),
     ) for item, entry in candidates]
-    found.sort(key=lambda offer: (offer["hourly_price"], str(offer["cloud"]), str(offer["region"]), str(offer["shade_instance_type"])))
+    found.sort(key=lambda offer: (offer["hourly_price_usd"], str(offer["cloud"]), str(offer["region"]), str(offer["shade_instance_type"])))
     return found, (None if found else why_empty)
 
 

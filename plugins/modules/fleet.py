@@ -12,18 +12,32 @@ description:
     members of a fleet are the instances tagged C(fleet=<name>), so the inventory plugin's default group
     C(tag_fleet_<name>) and the host variable C(shadeform_labels.fleet) find them.
   - "Offers come from C(GET /instances/types): every available region of every instance type that matches O(gpu_type),
-    O(num_gpus), O(shade_instance_type), O(clouds), O(regions) and O(rental_type), priced by that rental type (spot
-    entries carry their own price), never above O(max_hourly_price), cheapest first. When no offer is left the module
-    fails before creating anything and says which constraint emptied the list."
+    O(num_gpus), O(shade_instance_type), O(os) (one of the type's C(os_options)), O(deployment_types), O(clouds),
+    O(regions) and O(rental_type), priced by that rental type (spot entries carry their own price), never above
+    O(max_hourly_price), cheapest first. When no offer is left the module fails before creating anything and says which
+    constraint emptied the list. O(gpu_type) or O(shade_instance_type) is required, so that a fleet never lands on
+    whatever machine happens to be cheapest."
   - "Failover: a launch refused by the API (for example HTTP 409 for lack of capacity) moves on to the next offer. So
     does an instance that goes to C(error), or is not ready within O(wait_timeout): it is deleted first, so a failed
     launch is never left behind, still billed. An offer that failed is not tried again in the same run. A refusal no
-    other offer can fix (HTTP 401, 403, or 409 C(INSUFFICIENT_FUNDS)) stops the module at once with the API's message."
-  - "Ready means: status C(active), an address, and (with O(wait_for_ssh=true)) the SSH port accepting TCP connections
-    from where the module runs. Every missing member is launched first, then all are waited for together, with one
-    C(GET /instances) per poll for the whole fleet."
-  - "Idempotent: a second run with the same O(count) creates and deletes nothing. A smaller O(count) deletes the
-    surplus, the most expensive first, then the newest; members in C(error) are deleted and replaced."
+    other offer can fix (HTTP 401, 403, or 409 C(INSUFFICIENT_FUNDS)) stops the module at once with the API's message.
+    When the offers run out, the message counts the failures by reason (for example '14 offers refused: out of capacity
+    (409); 2 went to error'); RV(attempts) keeps each one."
+  - "Ready means: status C(active), an address, with O(wait_for_workload=true) a container no longer starting, and (with
+    O(wait_for_ssh=true)) the SSH port accepting TCP connections from where the module runs. Address, user and port are
+    read by the collection's one parser of them, the one the inventory uses: an IP literal or RFC 1123 host name, a plain
+    user name, a port 1-65535 (also when the API gives it as a string); anything else is not used, with a warning. Every
+    missing member is launched first, then all are waited for together, with one C(GET /instances) per poll for the
+    whole fleet."
+  - "Members that differ from the task: O(tags), O(auto_delete) and O(alert) are changed in place
+    (C(POST /instances/{id}/update)) on every member that differs. Settings only a new instance can change
+    (O(gpu_type), O(num_gpus), O(shade_instance_type), O(rental_type), O(os), O(clouds), O(regions), O(ssh_key_id),
+    O(launch_configuration), O(envs), O(volume_mount)) are compared with each member, reading C(GET /instances/{id}/info)
+    for those the list lacks; a member that differs is listed in RV(drifted) with how. O(on_spec_change) says what then
+    happens: a warning, or its replacement."
+  - "Idempotent: a second run with the same options creates, updates and deletes nothing. A smaller O(count) deletes the
+    surplus, drifted members first, then the most expensive, then the newest; members in C(error) are deleted and
+    replaced."
   - "Partial success: when the offers run out with fewer than O(count) members ready, the module fails, says how many
     are ready and why the others failed, and keeps the ready members (O(all_or_nothing=true) deletes the members it
     launched in that run instead)."
@@ -37,7 +51,8 @@ attributes:
     support: full
     details: Reports the plan (the offers that would be tried, cheapest first, and the members that would be deleted).
   diff_mode:
-    support: none
+    support: full
+    details: The members before and after the run (or, in check mode, as the run would leave them), keyed by id.
 options:
   name:
     description:
@@ -56,7 +71,9 @@ options:
     description: How many members the fleet has. Required with O(state=present); V(0) deletes every member.
     type: int
   gpu_type:
-    description: Only offers with this GPU type, for example V(H100) or V(A100).
+    description:
+      - Only offers with this GPU type, for example V(H100) or V(A100). This or O(shade_instance_type) is required with
+        O(state=present) and a O(count) above 0.
     type: str
   num_gpus:
     description: Only offers with this many GPUs per instance.
@@ -64,6 +81,13 @@ options:
   shade_instance_type:
     description: Only offers of this Shadeform instance type, for example V(H100x8).
     type: str
+  deployment_types:
+    description:
+      - Only offers of types deployed this way (the type's C(deployment_type)), for example V([vm]). All kinds when not
+        given.
+    type: list
+    elements: str
+    choices: [vm, container, baremetal]
   clouds:
     description: Only offers on these clouds, for example V([lambdalabs, hyperstack]). All clouds when not given.
     type: list
@@ -80,10 +104,15 @@ options:
     choices: [on_demand, spot]
     default: on_demand
   max_hourly_price:
-    description: The most to pay per instance and hour, in dollars (for example V(25.0)). Dearer offers are never used.
+    description:
+      - In dollars (not the API's cents). The most to pay per instance and hour, for example V(25.0). Dearer offers are
+        never used.
     type: float
+    aliases: [max_hourly_price_usd]
   os:
-    description: The operating system image of every member, one of the types' C(os_options).
+    description:
+      - The operating system image of every member. Only the types whose C(os_options) hold it are offered, so no
+        launch is refused for it.
     type: str
   ssh_key_id:
     description:
@@ -91,10 +120,34 @@ options:
         when not given.
     type: str
   tags:
-    description: More tags for every member, next to C(fleet=<name>), for example V([env=prod]).
+    description:
+      - More tags for every member, next to C(fleet=<name>), for example V([env=prod]). Members whose tags differ are
+        updated in place.
     type: list
     elements: str
     default: []
+  purge_tags:
+    description:
+      - V(true) makes each member's tags exactly C(fleet=<name>) and O(tags), removing any other. V(false) only adds the
+        missing ones and keeps the tags the task does not name (set by hand or by another tool).
+    type: bool
+    default: true
+  on_spec_change:
+    description:
+      - What to do with members that differ from the task in a setting only a new instance can change (see RV(drifted)).
+      - V(warn) keeps them and warns, listing each member and what differs.
+      - "V(replace) replaces them, O(replace_batch) at a time: a batch's replacements are launched and waited for, and
+        only once they are ready are the old members deleted. The fleet so never has fewer than O(count) ready members
+        because of a replacement (and never fewer than O(count) minus O(replace_batch) in any case). A replacement that
+        fails (offers out, not ready within O(wait_timeout)) is rolled back, the old member is kept and the module fails
+        saying so. Needs O(wait=true)."
+    type: str
+    choices: [warn, replace]
+    default: warn
+  replace_batch:
+    description: With O(on_spec_change=replace), how many members are replaced at a time (1 or more).
+    type: int
+    default: 1
   wait:
     description:
       - Wait until every member is ready (O(state=present)) or gone (O(state=absent)). Without waiting, a launch that
@@ -103,14 +156,16 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds each launched member may take to become ready before it is deleted and the next offer is tried; with
-        O(state=absent), seconds to wait in all for the members to be gone.
+      - "Seconds the whole run may wait, in all (1 to 604800, a week): for launches and replacements to become ready, for
+        refused deletions to go through, and with O(state=absent) for the members to be gone. It holds within one
+        O(poll_interval). A launch still not ready at the end is deleted, so it is never left billing; a launch that is
+        refused or goes to C(error) moves on to the next offer while time is left."
       - The default follows Shadeform's own clients (up to an hour); the types' C(boot_time) estimates are usually 3 to
-        20 minutes.
+        20 minutes. Replacing many members one batch after another needs more.
     type: int
     default: 3600
   poll_interval:
-    description: Seconds between two looks at the fleet (one C(GET /instances) each) while waiting.
+    description: Seconds between two looks at the fleet (one C(GET /instances) each) while waiting, more than 0 and at most a week.
     type: float
     default: 10
   wait_for_ssh:
@@ -119,6 +174,12 @@ options:
       - Turn this off when that host cannot reach the instances directly (for example through a bastion).
     type: bool
     default: true
+  wait_for_workload:
+    description:
+      - Count a member as ready only once its container has started, not while the API says C(downloading) (an active
+        instance whose docker image is still being pulled). For O(launch_configuration) of type V(docker).
+    type: bool
+    default: false
   all_or_nothing:
     description:
       - When fewer than O(count) members can be made ready, delete the members launched in this run too, instead of
@@ -142,9 +203,9 @@ EXAMPLES = r"""
     count: 4
     gpu_type: H100
     num_gpus: 8
-    max_hourly_price: 25.0
+    max_hourly_price_usd: 25.0
     clouds: [lambdalabs, hyperstack, datacrunch]
-    ssh_key_id: "{{ key.id }}"
+    ssh_key_id: "{{ key.ssh_key.id }}"
   register: fleet
 
 - name: Make the new members hosts of this play (group tag_fleet_trainers)
@@ -165,7 +226,32 @@ EXAMPLES = r"""
           - name: HUGGING_FACE_HUB_TOKEN
             value: "{{ vault_hf_token }}"
 
-- name: Show what a scale-up would launch, without launching
+- name: Move the fleet to A100s, one member at a time, each replacement ready before its old member goes
+  shadeform.cloud.fleet:
+    name: trainers
+    count: 4
+    gpu_type: A100
+    num_gpus: 8
+    on_spec_change: replace
+    replace_batch: 1
+    tags: [env=prod]
+    purge_tags: false
+  register: moved
+
+- name: A container fleet on an OS image, ready once the container is up
+  shadeform.cloud.fleet:
+    name: inference
+    count: 2
+    gpu_type: A6000
+    os: ubuntu22.04_cuda12.2
+    deployment_types: [vm]
+    wait_for_workload: true
+    launch_configuration:
+      type: docker
+      docker_configuration:
+        image: vllm/vllm-openai:latest
+
+- name: Show what a scale-up would launch, without launching (add --diff for the members before and after)
   shadeform.cloud.fleet:
     name: trainers
     count: 6
@@ -194,13 +280,15 @@ instances:
       description: The instance name.
       type: str
     ip:
-      description: Its address; null until it is ready.
+      description:
+        - Its address (an IP literal or host name, as the collection's one parser accepts it); null until it is ready, and
+          null with a warning when the API gives something else.
       type: str
     ssh_user:
-      description: The SSH user.
+      description: The SSH user (a plain user name, else null).
       type: str
     ssh_port:
-      description: The SSH port.
+      description: The SSH port, an integer also when the API gives it as a string.
       type: int
     cloud:
       description: The cloud.
@@ -215,10 +303,18 @@ instances:
       description: V(on_demand) or V(spot).
       type: str
     hourly_price:
-      description: Dollars per hour.
+      description: The API's C(hourly_price), in cents per hour as the API gives it (for spot members, see C(hourly_price_usd)).
+      type: int
+    hourly_price_usd:
+      description:
+        - What the member costs, in dollars per hour (a float). For spot members the rate of their rental terms
+          (C(rental_terms.hourly_price)), else C(hourly_price) / 100.
       type: float
     status:
       description: The API's status.
+      type: str
+    status_details:
+      description: The API's C(status_details), for example C(downloading) while a container starts.
       type: str
     ready:
       description: Whether the member is ready (active, an address, SSH reachable when asked).
@@ -245,11 +341,20 @@ attempts:
     rental_type:
       description: The offer's rental type.
       type: str
-    hourly_price:
-      description: The offer's price in dollars per hour.
+    hourly_price_usd:
+      description: The offer's price in dollars per hour (a float).
       type: float
     id:
       description: The launched instance's id; absent when the API refused the launch.
+      type: str
+    http_status:
+      description: The HTTP status of a refused launch.
+      type: int
+    error_code:
+      description: The API's C(error_code) of a refused launch, when it gives one.
+      type: str
+    status_details:
+      description: The API's C(status_details) of a launch that went to C(error).
       type: str
     outcome:
       description: V(ready), V(launched) (not waited for), V(refused), V(error), V(timeout), V(gone) or V(not_needed).
@@ -258,9 +363,9 @@ attempts:
       description: The API's message or what went wrong.
       type: str
   sample:
-    - {cloud: hyperstack, region: canada-1, shade_instance_type: H100x8, rental_type: on_demand, hourly_price: 19.2,
-       outcome: refused, reason: "The Shadeform API answered HTTP 409: out of capacity"}
-    - {cloud: lambdalabs, region: us-east-1, shade_instance_type: H100x8, rental_type: on_demand, hourly_price: 23.9,
+    - {cloud: hyperstack, region: canada-1, shade_instance_type: H100x8, rental_type: on_demand, hourly_price_usd: 19.2,
+       outcome: refused, http_status: 409, error_code: OUT_OF_CAPACITY, reason: "The Shadeform API answered HTTP 409: out of capacity"}
+    - {cloud: lambdalabs, region: us-east-1, shade_instance_type: H100x8, rental_type: on_demand, hourly_price_usd: 23.9,
        id: 4a8e0c5e-1c35-4c8f-9d55-8b3a1d1c3e0b, outcome: ready}
 created:
   description: Ids of the members launched in this run and kept.
@@ -268,10 +373,55 @@ created:
   type: list
   elements: str
 deleted:
-  description: Ids of the instances deleted in this run (surplus, failed launches, C(error) members, or all with O(state=absent)).
+  description:
+    - Ids of the instances deleted in this run (surplus, failed launches, C(error) members, replaced members, or all with
+      O(state=absent)).
   returned: always
   type: list
   elements: str
+updated:
+  description: Ids of the members whose tags, auto_delete or alert were changed in place in this run.
+  returned: always
+  type: list
+  elements: str
+drifted:
+  description:
+    - The members left differing from the task in a setting only a new instance can change (with O(on_spec_change=replace),
+      the ones that could not be replaced). Secret values (env values, scripts, registry passwords) are shown redacted.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The member's id.
+      type: str
+    name:
+      description: The member's name.
+      type: str
+    differences:
+      description: For each setting that differs, the member's value (C(member)) and the task's (C(wanted)).
+      type: dict
+  sample:
+    - id: 4a8e0c5e-1c35-4c8f-9d55-8b3a1d1c3e0b
+      name: trainers-1
+      differences:
+        gpu_type: {member: H100, wanted: A100}
+        shade_instance_type: {member: H100x8, wanted: A100x8}
+replaced:
+  description: The members replaced in this run (O(on_spec_change=replace)), each with the id of its replacement.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The old member's id (deleted once its replacement was ready).
+      type: str
+    name:
+      description: The old member's name.
+      type: str
+    by:
+      description: The id of the replacement.
+      type: str
 plan:
   description: In check mode, what a real run would do.
   returned: check mode
@@ -288,24 +438,46 @@ plan:
       description: Ids of the members that would be deleted.
       type: list
       elements: str
+    update:
+      description: For each member that would be updated in place, its id and the update's body.
+      type: dict
+    replace:
+      description: Ids of the drifted members that would be replaced (O(on_spec_change=replace)).
+      type: list
+      elements: str
 """
 
+import math
 import re
 import socket
 import time
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (
     api_argument_spec, check_launch_configuration, launch_argument_spec, run_module, without_none)
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import GONE_STATUSES, is_ready, status_details_note
-from ansible_collections.shadeform.cloud.plugins.module_utils.offers import offer_key, offers
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import GONE_STATUSES, lookup, redact_secrets, status_details_note
+from ansible_collections.shadeform.cloud.plugins.module_utils.offers import DEPLOYMENT_TYPES, offer_key, offers
+from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
 
 LAUNCH_FIELDS = ("os", "ssh_key_id") + tuple(launch_argument_spec())
 FLEET_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 # A refusal of these HTTP statuses is about the key or the account, not the offer: no other offer can fix it.
 FATAL_STATUSES = (401, 402, 403)
 SSH_PROBE_TIMEOUT = 5
-SUMMARY_FIELDS = ("id", "name", "ip", "ssh_user", "ssh_port", "cloud", "region", "shade_instance_type", "status", "tags")
+# Longer waits than a week are a typo, and far larger ones overflow the clock (time.sleep raises OverflowError).
+MAX_WAIT = 7 * 24 * 3600
+# status_details of an active instance whose container is still starting (docker launch configurations).
+WORKLOAD_STARTING = ("downloading",)
+SUMMARY_FIELDS = ("id", "name", "cloud", "region", "shade_instance_type", "status", "status_details", "hourly_price", "tags")
+# Settings POST /instances/{id}/update changes in place; the fleet's name is its identity (the fleet=<name> tag).
+IN_PLACE = ("tags", "auto_delete", "alert")
+# Where a member keeps each setting that only a new instance can change: (option, path in the instance or /info).
+FIXED_SETTINGS = (("shade_instance_type", ("shade_instance_type",)), ("gpu_type", ("configuration", "gpu_type")),
+                  ("num_gpus", ("configuration", "num_gpus")), ("rental_type", ("rental_terms", "rental_type")),
+                  ("os", ("configuration", "os")), ("launch_configuration", ("launch_configuration",)),
+                  ("ssh_key_id", ("ssh_key_id",)), ("envs", ("envs",)), ("volume_mount", ("volume_mount",)))
 
 
 def argument_spec():
@@ -320,15 +492,20 @@ def argument_spec():
         gpu_type=dict(type="str"),
         num_gpus=dict(type="int"),
         shade_instance_type=dict(type="str"),
+        deployment_types=dict(type="list", elements="str", choices=list(DEPLOYMENT_TYPES)),
         clouds=dict(type="list", elements="str"),
         regions=dict(type="list", elements="str"),
         rental_type=dict(type="str", default="on_demand", choices=["on_demand", "spot"]),
-        max_hourly_price=dict(type="float"),
+        max_hourly_price=dict(type="float", aliases=["max_hourly_price_usd"]),
         tags=dict(type="list", elements="str", default=[]),
+        purge_tags=dict(type="bool", default=True),
+        on_spec_change=dict(type="str", default="warn", choices=["warn", "replace"]),
+        replace_batch=dict(type="int", default=1),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),
         poll_interval=dict(type="float", default=10),
         wait_for_ssh=dict(type="bool", default=True),
+        wait_for_workload=dict(type="bool", default=False),
         all_or_nothing=dict(type="bool", default=False),
     )
     return spec
@@ -345,33 +522,70 @@ def is_member(instance, name):
 
 def _cents(instance):
     cents = instance.get("hourly_price")
-    return cents if isinstance(cents, (int, float)) and not isinstance(cents, bool) else None
+    return cents if isinstance(cents, (int, float)) and not isinstance(cents, bool) and math.isfinite(cents) else None
 
 
-def surplus_first(members):
-    """The members in the order a smaller count deletes them: the most expensive first, then the newest."""
-    newest_first = sorted(members, key=lambda item: str(item.get("created_at") or ""), reverse=True)  # RFC 3339 UTC sorts by time
-    return sorted(newest_first, key=lambda item: _cents(item) or 0, reverse=True)  # stable: the newest first among equals
+def _decimal(value):
+    """A finite Decimal of a number or a decimal string, else None."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
 
 
-def member_summary(instance, offer=None, ready=False):
-    summary = dict((field, instance.get(field)) for field in SUMMARY_FIELDS)
+def hourly_price_usd(instance):
+    """Dollars per hour: a spot instance's rental terms' rate, else the API's ``hourly_price`` (cents) / 100."""
     terms = instance.get("rental_terms") if isinstance(instance.get("rental_terms"), dict) else {}
-    summary["rental_type"] = terms.get("rental_type") or (offer["rental_type"] if offer else "on_demand")
+    if terms.get("rental_type") == "spot":
+        dollars = _decimal(terms.get("hourly_price"))
+        if dollars is not None and dollars >= 0:
+            return float(dollars)
     cents = _cents(instance)
-    summary["hourly_price"] = offer["hourly_price"] if offer else (None if cents is None else cents / 100.0)
-    summary["ready"] = ready
-    return summary
+    return None if cents is None or cents < 0 else cents / 100.0
+
+
+def surplus_first(members, drifted_ids=()):
+    """The members in the order a smaller count deletes them: drifted first, then the most expensive, then the newest."""
+    newest_first = sorted(members, key=lambda item: str(item.get("created_at") or ""), reverse=True)  # RFC 3339 UTC sorts by time
+    # Stable sorts: among equals the newest comes first.
+    return sorted(newest_first, key=lambda item: (item.get("id") not in drifted_ids, -(hourly_price_usd(item) or 0)))
+
+
+def _threshold(value):
+    """A threshold as the API normalises it: the date as an instant, the spend as a decimal (``"3.10"`` is ``3.1``)."""
+    if not isinstance(value, dict) or not value:
+        return None
+    date = value.get("date_threshold")
+    if isinstance(date, str):
+        try:
+            date = datetime.fromisoformat(date.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            pass
+    spend = value.get("spend_threshold")
+    return (date, _decimal(spend) if _decimal(spend) is not None else spend)
+
+
+def _setting(value):
+    """A launch setting as compared: None-free, an empty container the same as none."""
+    value = without_none(value)
+    return None if value in ({}, []) else value
+
+
+def _shown(field, value):
+    """A setting as a result may show it: secrets (env values, scripts, registry passwords) redacted."""
+    return redact_secrets({field: value})[field] if field in ("envs", "launch_configuration") else value
 
 
 class Launch:
-    """One member launched in this run, until it is ready or has failed."""
+    """One member launched in this run (or kept from an earlier one) until it is ready or has failed."""
 
-    def __init__(self, instance_id, name, offer, deadline, attempt=None):
+    def __init__(self, instance_id, name, offer, attempt=None):
         self.id = instance_id
         self.name = name
         self.offer = offer  # None for a member of an earlier run
-        self.deadline = deadline
         self.attempt = attempt  # its entry in the result's attempts
 
 
@@ -385,10 +599,16 @@ class Fleet:
         self.attempts = []
         self.created = []
         self.deleted = []
+        self.updated = []
+        self.replaced = []
         self.failed_offers = set()
         self.undeletable = {}
+        self.names_taken = set()
+        self.warned = set()
+        self.deadline = None  # one for the whole run: wait_timeout "in all"
         self.result = result
-        result.update(instances=[], attempts=self.attempts, created=self.created, deleted=self.deleted)
+        result.update(instances=[], attempts=self.attempts, created=self.created, deleted=self.deleted, updated=self.updated,
+                      replaced=self.replaced, drifted=[])
 
     def fail(self, msg):
         self.module.fail_json(msg=msg, **self.result)
@@ -400,6 +620,7 @@ class Fleet:
 
     def run(self):
         self.check_params()
+        self.deadline = time.monotonic() + self.params["wait_timeout"]
         members = self.members()
         if self.params["state"] == "absent" or self.params["count"] == 0:
             self.absent(members)
@@ -411,62 +632,179 @@ class Fleet:
         if not FLEET_NAME.match(params["name"]):
             self.fail("name {0!r} may hold only letters, digits, '-' and '_', so that the tag fleet=<name> makes a usable "
                       "inventory group.".format(params["name"]))
+        for option, least in (("wait_timeout", 1), ("poll_interval", 0.001)):
+            value = params[option]
+            if not (math.isfinite(value) and least <= value <= MAX_WAIT):
+                self.fail("{0} must be a number of seconds from {1} to {2} (a week), not {3}.".format(option, least, MAX_WAIT, value))
         if params["state"] == "present":
             if params["count"] is None:
                 self.fail("count is required with state: present (0 deletes every member).")
             if params["count"] < 0:
                 self.fail("count must be 0 or more, not {0}.".format(params["count"]))
-        if params["max_hourly_price"] is not None and params["max_hourly_price"] <= 0:
+            if params["count"] > 0 and not (params["gpu_type"] or params["shade_instance_type"]):
+                self.fail("A fleet needs gpu_type or shade_instance_type: without either it would launch the cheapest machine of "
+                          "any kind. See what is offered with shadeform.cloud.instance_types_info.")
+        if params["max_hourly_price"] is not None and not (math.isfinite(params["max_hourly_price"]) and params["max_hourly_price"] > 0):
             self.fail("max_hourly_price must be a positive number of dollars, not {0}.".format(params["max_hourly_price"]))
-        if params["wait_timeout"] <= 0 or params["poll_interval"] <= 0:
-            self.fail("wait_timeout and poll_interval must be positive numbers of seconds.")
+        if params["replace_batch"] < 1:
+            self.fail("replace_batch must be 1 or more, not {0}.".format(params["replace_batch"]))
+        if params["on_spec_change"] == "replace" and not params["wait"]:
+            self.fail("on_spec_change: replace needs wait: true: an old member is deleted only once its replacement is ready.")
         check_launch_configuration(self.module, self.result)
 
     def absent(self, members):
         self.result["changed"] = bool(members)
+        self.show_diff(members, [])
         if self.module.check_mode:
-            self.result["plan"] = dict(create=0, offers=[], delete=[item.get("id") for item in members])
+            self.result["plan"] = dict(create=0, offers=[], delete=[item.get("id") for item in members], update={}, replace=[])
             return
         for item in members:
             self.delete(item["id"])
         if self.params["wait"] and members:
-            self.wait_until_gone([item["id"] for item in members])
-        self.retry_deletions(final=True)
+            remaining = self.wait_until_gone(item["id"] for item in members)
+            if remaining:
+                self.fail("{0} member(s) of fleet {1!r} are still listed after {2} seconds: {3}. Billing stopped when they went to "
+                          "'deleting'; run the task again later to wait for them.".format(
+                              len(remaining), self.params["name"], self.params["wait_timeout"], ", ".join(sorted(remaining))))
+        self.finish_deletions()
 
     def present(self, members):
         count = self.params["count"]
+        drift = self.drift_and_updates(members)
         broken = [item for item in members if item.get("status") == "error"]
         healthy = [item for item in members if item.get("status") != "error"]
-        surplus = surplus_first(healthy)[:max(0, len(healthy) - count)]
+        surplus = surplus_first(healthy, drift)[:max(0, len(healthy) - count)]
         surplus_ids = set(item.get("id") for item in surplus)
         kept = [item for item in healthy if item.get("id") not in surplus_ids]
+        self.names_taken = set(item.get("name") for item in kept)
         need = count - len(kept)
-        offer_list = self.offers() if need > 0 else []
+        drifted = [item for item in kept if item["id"] in drift and drift[item["id"]][0]]
+        updates = dict((item["id"], drift[item["id"]][1]) for item in kept if item["id"] in drift and drift[item["id"]][1])
+        replacing = drifted if self.params["on_spec_change"] == "replace" else []
+        self.result["drifted"] = [dict(id=item["id"], name=item.get("name"), differences=drift[item["id"]][0]) for item in drifted]
+        offer_list = self.offers() if need > 0 or replacing else []
+        self.show_diff(members, kept, updates, replacing, need)
+        if drifted and not replacing:
+            self.module.warn("Fleet {0!r}: {1} member(s) differ from this task in settings only a new instance can change ({2}): {3}. "
+                             "They are kept; on_spec_change: replace replaces them, replace_batch at a time.".format(
+                                 self.params["name"], len(drifted), ", ".join(sorted(set(f for d in self.result["drifted"]
+                                                                                         for f in d["differences"]))),
+                                 ", ".join(str(item.get("name")) for item in drifted)))
         if self.module.check_mode:
-            self.result["changed"] = bool(need > 0 or broken or surplus)
-            self.result["plan"] = dict(create=max(need, 0), offers=offer_list, delete=[item.get("id") for item in broken + surplus])
-            self.result["instances"] = [member_summary(item, ready=is_ready(item)) for item in kept]
+            self.result["changed"] = bool(need > 0 or broken or surplus or updates or replacing)
+            self.result["plan"] = dict(create=max(need, 0), offers=offer_list, delete=[item.get("id") for item in broken + surplus],
+                                       update=updates, replace=[item["id"] for item in replacing])
+            self.result["instances"] = [self.summary(item, self.is_up(item)) for item in kept]
             return
         for item in broken + surplus:
             self.result["changed"] = True
             self.delete(item["id"])
+        for instance_id, body in updates.items():
+            self.client.update_instance(instance_id, body)
+            self.result["changed"] = True
+            self.updated.append(instance_id)
         launches = []
-        names = self.free_names(kept, need)
-        for member_name in names:
+        for member_name in self.free_names(need):
             launch = self.launch(member_name, offer_list)
             if launch is None:
                 break
             launches.append(launch)
         ready_ids = set()
         if self.params["wait"]:
-            waiting = launches + [Launch(item["id"], item.get("name"), None, time.monotonic() + self.params["wait_timeout"])
-                                  for item in kept]
-            ready_ids = self.wait_until_ready(waiting, offer_list)
+            ready_ids = self.wait_until_ready(launches + [Launch(item["id"], item.get("name"), None) for item in kept], offer_list)
+            self.replace_drifted([item for item in replacing if item["id"] in ready_ids], offer_list, ready_ids)
         else:
             for launch in launches:
                 launch.attempt["outcome"] = "launched"
-        self.retry_deletions(final=True)
-        self.report(launches, ready_ids, count)
+        self.finish_deletions()
+        if self.params["wait"] and self.deleted:
+            # So that the inventory's tag_fleet_<name> group, read right after, holds only the members kept.
+            remaining = self.wait_until_gone(self.deleted)
+            if remaining:
+                self.module.warn("Fleet {0!r}: {1} deleted instance(s) are still listed (deleting; billing has stopped) at the end of "
+                                 "wait_timeout: {2}. The inventory shows them until they are gone, unless it keeps only "
+                                 "statuses: [active].".format(self.params["name"], len(remaining), ", ".join(sorted(remaining))))
+        self.report(ready_ids, count)
+
+    # -- what differs from the task --------------------------------------------------------------------------------
+
+    def drift_and_updates(self, members):
+        """{id: (differences, update body)} of the members that differ from the task (error members left out)."""
+        params = self.params
+        found = {}
+        for member in members:
+            if member.get("status") == "error":
+                continue
+            info = member
+            # /info holds what the list lacks (ssh_key_id, envs, volume_mount, auto_delete, alert, at times the launch
+            # configuration or the OS): read it only when the task names such a setting.
+            if any(params[option] is not None and lookup(member, path) is None for option, path in FIXED_SETTINGS) or any(
+                    params[option] is not None for option in ("auto_delete", "alert")):
+                info = dict(member, **(self.client.instance_info(member["id"], missing_ok=True) or {}))
+            differences = {}
+            for option, path in FIXED_SETTINGS:
+                if params[option] is None:
+                    continue
+                have, wanted = lookup(info, path), params[option]
+                if option in ("launch_configuration", "envs", "volume_mount"):
+                    have, wanted = _setting(have), _setting(wanted)
+                elif have is None and option in ("rental_type", "os", "gpu_type", "num_gpus"):
+                    continue  # not told: nothing to compare
+                if have != wanted:
+                    differences[option] = dict(member=_shown(option, have), wanted=_shown(option, wanted))
+            for option, field in (("clouds", "cloud"), ("regions", "region")):
+                if params[option] and member.get(field) not in params[option]:
+                    differences[field] = dict(member=member.get(field), wanted=params[option])
+            body = self.update_body(member, info)
+            if differences or body:
+                found[member["id"]] = (differences, body)
+        return found
+
+    def update_body(self, member, info):
+        """The POST /instances/{id}/update body that brings tags, auto_delete and alert to the task's (empty: nothing to do)."""
+        params = self.params
+        current = member.get("tags") if isinstance(member.get("tags"), list) else []
+        wanted = self.wanted_tags()
+        if not params["purge_tags"]:
+            wanted = current + [tag for tag in wanted if tag not in current]
+        body = {}
+        if sorted(set(current)) != sorted(set(wanted)):
+            body["tags"] = wanted
+        for field in ("auto_delete", "alert"):
+            if params[field] is not None and _threshold(info.get(field)) != _threshold(without_none(params[field])):
+                body[field] = without_none(params[field]) or None  # {} (both thresholds unset) removes it: null deletes
+        return body
+
+    def wanted_tags(self):
+        tag = fleet_tag(self.params["name"])
+        return [tag] + list(dict.fromkeys(item for item in self.params["tags"] if item != tag))
+
+    def show_diff(self, members, kept, updates=None, replacing=(), need=0):
+        """The module's diff (--diff): the members before and, as this run leaves them (or would, in check mode), after."""
+        if not self.module._diff:  # pylint: disable=protected-access
+            return
+        updates = updates or {}
+        replacing_ids = set(item["id"] for item in replacing)
+
+        def view(item, **changes):
+            shown = dict((field, item.get(field)) for field in ("name", "cloud", "region", "shade_instance_type", "status"))
+            shown.update(gpu_type=lookup(item, ("configuration", "gpu_type")), num_gpus=lookup(item, ("configuration", "num_gpus")),
+                         os=lookup(item, ("configuration", "os")), rental_type=lookup(item, ("rental_terms", "rental_type")),
+                         tags=item.get("tags"))
+            shown.update(changes)
+            return shown
+
+        wanted = dict((field, self.params[field]) for field in ("gpu_type", "num_gpus", "shade_instance_type", "os", "rental_type")
+                      if self.params[field] is not None)
+        after = {}
+        for item in kept:
+            if item["id"] in replacing_ids:
+                after["(replacement of {0})".format(item.get("name"))] = dict(wanted, status="to be launched")
+            else:
+                after[item["id"]] = view(item, **updates.get(item["id"], {}))
+        for number in range(max(need, 0)):
+            after["(new {0})".format(number + 1)] = dict(wanted, status="to be launched")
+        self.result["diff"] = dict(before=dict(members=dict((item["id"], view(item)) for item in members)), after=dict(members=after))
 
     # -- offers and launches ---------------------------------------------------------------------------------------
 
@@ -474,22 +812,22 @@ class Fleet:
         params = self.params
         query = dict((field, params[field]) for field in ("gpu_type", "num_gpus", "shade_instance_type") if params[field] is not None)
         found, why_empty = offers(self.client.list_instance_types(query), params["rental_type"], params["clouds"], params["regions"],
-                                  params["max_hourly_price"])
+                                  params["max_hourly_price"], os_name=params["os"], deployment_types=params["deployment_types"])
         if not found:
             asked = ", ".join("{0}={1}".format(field, params[field]) for field in ("gpu_type", "num_gpus", "shade_instance_type")
-                              if params[field] is not None) or "any type"
+                              if params[field] is not None)
             self.fail("No Shadeform offer fits ({0}): none is left after filtering on {1}. Nothing was created. Relax that "
                       "constraint, or see what is offered with shadeform.cloud.instance_types_info.".format(asked, why_empty))
         return found
 
-    def free_names(self, kept, need):
-        taken = set(item.get("name") for item in kept)
+    def free_names(self, need):
         names = []
         index = 1
         while len(names) < need:
             candidate = "{0}-{1}".format(self.params["name"], index)
-            if candidate not in taken:
+            if candidate not in self.names_taken:
                 names.append(candidate)
+                self.names_taken.add(candidate)
             index += 1
         return names
 
@@ -502,13 +840,12 @@ class Fleet:
             offer = self.next_offer(offer_list)
             if offer is None:
                 return None
-            attempt = dict((field, offer[field]) for field in ("cloud", "region", "shade_instance_type", "rental_type", "hourly_price"))
+            attempt = dict((field, offer[field]) for field in ("cloud", "region", "shade_instance_type", "rental_type", "hourly_price_usd"))
             self.attempts.append(attempt)
-            body = self.create_body(member_name, offer)
             try:
-                instance_id = self.client.create_instance(body)
+                instance_id = self.client.create_instance(self.create_body(member_name, offer))
             except ShadeformAPIError as exc:
-                attempt.update(outcome="refused", reason=str(exc))
+                attempt.update(outcome="refused", reason=str(exc), http_status=exc.status, error_code=exc.code)
                 if exc.status is None or exc.status in FATAL_STATUSES or exc.status >= 500 or exc.code == "INSUFFICIENT_FUNDS":
                     # No other offer fixes this, and after a 5xx the launch may even have gone through: stop here.
                     self.fail("Launching {0} on {1} was refused, and no other offer can fix that: {2}{3}".format(
@@ -518,12 +855,12 @@ class Fleet:
             self.result["changed"] = True
             attempt["id"] = instance_id
             self.created.append(instance_id)
-            return Launch(instance_id, member_name, offer, time.monotonic() + self.params["wait_timeout"], attempt)
+            return Launch(instance_id, member_name, offer, attempt)
 
     def create_body(self, member_name, offer):
         params = self.params
         body = dict(cloud=offer["cloud"], region=offer["region"], shade_instance_type=offer["shade_instance_type"], shade_cloud=True,
-                    name=member_name, tags=[fleet_tag(params["name"])] + [tag for tag in params["tags"] if tag != fleet_tag(params["name"])])
+                    name=member_name, tags=self.wanted_tags())
         if offer["rental_type"] != "on_demand":
             body["rental_type"] = offer["rental_type"]
         for field in LAUNCH_FIELDS:
@@ -531,15 +868,57 @@ class Fleet:
                 body[field] = without_none(params[field])
         return body
 
+    def replace_drifted(self, drifted, offer_list, ready_ids):
+        """Replace drifted members replace_batch at a time: each batch's replacements ready before its old members go."""
+        batch_size = self.params["replace_batch"]
+        for start in range(0, len(drifted), batch_size):
+            batch = drifted[start:start + batch_size]
+            known = set(self.created)
+            launches = [launch for launch in (self.launch(name, offer_list) for name in self.free_names(len(batch))) if launch]
+            ready = self.wait_until_ready(launches, offer_list) if launches else set()
+            new_ready = [item for item in self.created if item not in known and item in ready]
+            for old, new in zip(batch, new_ready):
+                self.delete(old["id"])
+                ready_ids.discard(old["id"])
+                ready_ids.add(new)
+                self.replaced.append(dict(id=old["id"], name=old.get("name"), by=new))
+            if len(new_ready) < len(batch):
+                break
+        replaced_ids = set(item["id"] for item in self.replaced)
+        self.result["drifted"] = [item for item in self.result["drifted"] if item["id"] not in replaced_ids]
+
     # -- waiting ---------------------------------------------------------------------------------------------------
+
+    def poll_until(self, done):
+        """Call ``done()`` once per poll interval until it is true or the run's one deadline has passed; whether it was."""
+        while True:
+            if done():
+                return True
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(self.params["poll_interval"], left))
+
+    def wait_until_gone(self, ids):
+        """Poll (retrying refused deletions) until these instances have left the list or the deadline passed; those still listed."""
+        remaining = set(ids)
+
+        def gone():
+            self.retry_deletions()
+            remaining.intersection_update(item.get("id") for item in self.client.list_instances() if isinstance(item, dict))
+            return not remaining
+
+        self.poll_until(gone)
+        return remaining
 
     def wait_until_ready(self, waiting, offer_list):
         """Poll the fleet until each launch is ready or has failed (and been replaced); the ids of the ready ones."""
         ready = set()
-        interval = self.params["poll_interval"]
-        while waiting:
+        waiting = list(waiting)
+
+        def look():
             listed = dict((item.get("id"), item) for item in self.client.list_instances() if isinstance(item, dict))
-            self.retry_deletions(final=False)
+            self.retry_deletions()
             still = []
             for launch in waiting:
                 instance = listed.get(launch.id)
@@ -550,36 +929,39 @@ class Fleet:
                     failure = ("error", "the instance went to status 'error'{0}".format(status_details_note(instance)))
                 elif instance.get("status") in GONE_STATUSES:
                     failure = ("gone", "the instance is {0}{1}".format(instance.get("status"), status_details_note(instance)))
-                elif is_ready(instance) and self.reachable(instance):
+                elif self.is_up(instance) and self.reachable(instance):
                     ready.add(launch.id)
                     if launch.attempt is not None:
                         launch.attempt["outcome"] = "ready"
                     continue
-                elif time.monotonic() >= launch.deadline:
-                    failure = ("timeout", "not ready within {0} seconds (status {1!r}{2})".format(
+                elif time.monotonic() >= self.deadline:
+                    failure = ("timeout", "not ready within wait_timeout ({0} seconds, status {1!r}{2})".format(
                         self.params["wait_timeout"], instance.get("status"), status_details_note(instance)))
                 if failure is None:
                     still.append(launch)
                     continue
-                replacement = self.replace(launch, failure, instance, offer_list)
+                replacement = self.roll_back(launch, failure, instance, offer_list)
                 if replacement is not None:
                     still.append(replacement)
-            waiting = still
-            if waiting:
-                time.sleep(interval)
+            waiting[:] = still
+            return not waiting
+
+        self.poll_until(look)
         return ready
 
-    def replace(self, launch, failure, instance, offer_list):
-        """Roll back a failed launch and launch its replacement on the next offer (None when none is left)."""
+    def roll_back(self, launch, failure, instance, offer_list):
+        """Roll back a failed launch and, while there is time, launch its replacement on the next offer (else None)."""
         outcome, reason = failure
         if launch.attempt is None:
             # A member from an earlier run: its failure is noted like a launch of this run's.
-            summary = member_summary(instance or {})
-            launch.attempt = dict((field, summary[field]) for field in ("cloud", "region", "shade_instance_type", "rental_type",
-                                                                        "hourly_price"))
-            launch.attempt["id"] = launch.id
+            launch.attempt = dict(id=launch.id, **dict((field, (instance or {}).get(field)) for field in
+                                                       ("cloud", "region", "shade_instance_type")))
+            launch.attempt.update(rental_type=lookup(instance or {}, ("rental_terms", "rental_type")),
+                                  hourly_price_usd=hourly_price_usd(instance or {}))
             self.attempts.append(launch.attempt)
         launch.attempt.update(outcome=outcome, reason=reason)
+        if outcome == "error":
+            launch.attempt["status_details"] = (instance or {}).get("status_details")
         if launch.offer is not None:
             self.failed_offers.add(offer_key(launch.offer))
         if launch.id in self.created:
@@ -587,37 +969,31 @@ class Fleet:
         if instance is not None and instance.get("status") not in GONE_STATUSES:
             self.delete(launch.id)
         self.result["changed"] = True
+        if time.monotonic() >= self.deadline:
+            return None
         if not offer_list:
             offer_list[:] = self.offers()
         return self.launch(launch.name, offer_list)
 
+    def is_up(self, instance):
+        """Ready as the API can tell: active, an address the one parser accepts, and (wait_for_workload) its container started."""
+        return (instance.get("status") == "active" and ssh_endpoint(instance).address is not None
+                and not (self.params["wait_for_workload"] and instance.get("status_details") in WORKLOAD_STARTING))
+
     def reachable(self, instance):
         if not self.params["wait_for_ssh"]:
             return True
-        port = instance.get("ssh_port")
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        endpoint = ssh_endpoint(instance)
+        if endpoint.port is None:
             return False
         try:
-            # Only the address and port the API gives for this instance.
-            with socket.create_connection((instance["ip"], port), timeout=SSH_PROBE_TIMEOUT):
+            # Only the address and port the API gives for this instance, as the one parser reads them.
+            # A probe never runs on long past the run's deadline.
+            timeout = min(SSH_PROBE_TIMEOUT, max(self.deadline - time.monotonic(), 0.1))
+            with socket.create_connection((endpoint.address, endpoint.port), timeout=timeout):
                 return True
         except (OSError, ValueError):
             return False
-
-    def wait_until_gone(self, ids):
-        deadline = time.monotonic() + self.params["wait_timeout"]
-        remaining = set(ids)
-        while True:
-            listed = set(item.get("id") for item in self.client.list_instances() if isinstance(item, dict))
-            self.retry_deletions(final=False)
-            remaining &= listed
-            if not remaining:
-                return
-            if time.monotonic() + self.params["poll_interval"] > deadline:
-                self.fail("{0} member(s) of fleet {1!r} are still listed after {2} seconds: {3}. Billing stopped when they went to "
-                          "'deleting'; run the task again later to wait for them.".format(
-                              len(remaining), self.params["name"], self.params["wait_timeout"], ", ".join(sorted(remaining))))
-            time.sleep(self.params["poll_interval"])
 
     # -- deleting --------------------------------------------------------------------------------------------------
 
@@ -634,52 +1010,109 @@ class Fleet:
         if instance_id not in self.deleted:
             self.deleted.append(instance_id)
 
-    def retry_deletions(self, final):
+    def retry_deletions(self):
         for instance_id in list(self.undeletable):
             self.delete(instance_id)
-        if final and self.undeletable:
-            self.fail("The Shadeform API refused to delete {0}: {1}. Delete them with shadeform.cloud.instance (state: absent) "
-                      "once they are active, or run this task again.{2}".format(
+        return not self.undeletable
+
+    def finish_deletions(self):
+        """Retry refused deletions until they go through or the run's deadline (at once without wait); fail if some remain."""
+        if self.undeletable and not (self.poll_until(self.retry_deletions) if self.params["wait"] else self.retry_deletions()):
+            self.fail("The Shadeform API refused to delete {0} until the end of wait_timeout: {1}. Delete them with shadeform.cloud.instance "
+                      "(state: absent) once they are active, or run this task again.{2}".format(
                           ", ".join(sorted(self.undeletable)), "; ".join(sorted(set(self.undeletable.values()))), self.progress_note()))
 
     # -- reporting -------------------------------------------------------------------------------------------------
 
+    def summary(self, instance, ready):
+        """A member as the result shows it: the API's fields (hourly_price in cents), hourly_price_usd, the one parser's address."""
+        summary = dict((field, instance.get(field)) for field in SUMMARY_FIELDS)
+        endpoint = ssh_endpoint(instance)
+        if endpoint.refused and instance.get("id") not in self.warned:
+            self.warned.add(instance.get("id"))
+            self.module.warn("Member {0} of fleet {1!r}: the API gave an unusable {2}; it is shown without it.".format(
+                instance.get("id"), self.params["name"], ", ".join(endpoint.refused)))
+        summary.update(ip=endpoint.address, ssh_user=endpoint.user, ssh_port=endpoint.port,
+                       rental_type=lookup(instance, ("rental_terms", "rental_type")) or "on_demand",
+                       hourly_price_usd=hourly_price_usd(instance), ready=ready)
+        return summary
+
     def progress_note(self):
         return " Launched in this run and kept: {0}.".format(", ".join(self.created)) if self.created else ""
 
-    def report(self, launches, ready_ids, count):
-        listed = dict((item.get("id"), item) for item in self.members())
-        offers_by_id = dict((launch.id, launch.offer) for launch in launches)
+    def report(self, ready_ids, count):
+        listed = self.members()
         wait = self.params["wait"]
-        members = []
-        for instance_id, instance in listed.items():
-            ready = instance_id in ready_ids if wait else is_ready(instance)
-            members.append(member_summary(instance, offers_by_id.get(instance_id), ready))
+        members = [self.summary(instance, instance["id"] in ready_ids if wait else self.is_up(instance)) for instance in listed]
         members.sort(key=lambda item: (not item["ready"], str(item["name"])))
         self.result["instances"] = members
-        short = count - len(listed)
-        if wait:
-            short = count - len([item for item in members if item["ready"]])
+        if self.module._diff:  # pylint: disable=protected-access
+            self.result["diff"]["after"] = dict(members=dict((item["id"], dict(
+                (field, item.get(field)) for field in ("name", "cloud", "region", "shade_instance_type", "status", "tags")))
+                for item in listed))
+        self.result["drifted"] = [item for item in self.result["drifted"] if item["id"] not in self.deleted]
+        short = count - (len([item for item in members if item["ready"]]) if wait else len(listed))
+        if self.result["drifted"] and self.params["on_spec_change"] == "replace" and short <= 0:
+            self.fail("Fleet {0!r}: {1} drifted member(s) could not be replaced and are kept: {2}. {3}".format(
+                self.params["name"], len(self.result["drifted"]), ", ".join(str(item["name"]) for item in self.result["drifted"]),
+                failure_summary(self.attempts) or "No replacement was ready in time."))
         if short <= 0:
             return
-        reasons = "; ".join("{0} {1}: {2}".format(_offer_text(attempt), attempt.get("outcome"), attempt.get("reason"))
-                            for attempt in self.attempts if attempt.get("outcome") not in ("ready", "launched"))
+        reasons = failure_summary(self.attempts) or "No offer was left to try."
         if self.params["all_or_nothing"] and self.created:
             for instance_id in list(self.created):
                 self.delete(instance_id)
                 self.created.remove(instance_id)
-            self.retry_deletions(final=False)
+            self.retry_deletions()
             self.result["instances"] = [item for item in members if item["id"] not in self.deleted]
             self.fail("Fleet {0!r}: only {1} of {2} members could be made ready, so the members launched in this run were deleted "
-                      "(all_or_nothing). Every offer failed: {3}".format(self.params["name"], count - short, count, reasons or "none left"))
+                      "(all_or_nothing). {3} See attempts for each offer.".format(self.params["name"], count - short, count, reasons))
         self.fail("Fleet {0!r}: {1} of {2} members are ready; the offers ran out for the other {3}. The ready members are kept "
-                  "(all_or_nothing: true deletes them instead). Failed offers: {4}".format(
-                      self.params["name"], count - short, count, short, reasons or "none left"))
+                  "(all_or_nothing: true deletes them instead). {4} See attempts for each offer.".format(
+                      self.params["name"], count - short, count, short, reasons))
+
+
+def failure_summary(attempts):
+    """The failed attempts counted by reason: ``14 offers refused: out of capacity (409); 2 went to error (hardware fault).``
+
+    Refusals are grouped by HTTP status and the API's error code; without a code, the first refusal's text stands for
+    its group. ``attempts`` keeps every single reason.
+    """
+    groups = {}
+    for attempt in attempts:
+        outcome = attempt.get("outcome")
+        if outcome == "refused":
+            key = (outcome, attempt.get("http_status"), attempt.get("error_code"))
+        elif outcome == "error":
+            key = (outcome, attempt.get("status_details") or "", None)
+        elif outcome in ("timeout", "gone"):
+            key = (outcome, None, None)
+        else:
+            continue
+        groups.setdefault(key, []).append(attempt)
+    parts = []
+    for (outcome, detail, code), group in groups.items():
+        if outcome == "refused" and code:
+            parts.append("{0} offer{1} refused: {2} ({3})".format(len(group), "" if len(group) == 1 else "s",
+                                                                  str(code).lower().replace("_", " "), detail))
+        elif outcome == "refused":
+            parts.append("{0} offer{1} refused with HTTP {2}, for example: {3}".format(
+                len(group), "" if len(group) == 1 else "s", detail, _shortened(group[0].get("reason"))))
+        elif outcome == "error":
+            parts.append("{0} went to error{1}".format(len(group), " ({0})".format(_shortened(detail)) if detail else ""))
+        else:
+            parts.append("{0} {1}".format(len(group), "were not ready within wait_timeout" if outcome == "timeout" else "disappeared"))
+    return "; ".join(parts) + "." if parts else ""
+
+
+def _shortened(text, most=160):
+    text = str(text or "").rstrip(".")
+    return text if len(text) <= most else text[:most - 3] + "..."
 
 
 def _offer_text(offer):
     return "{0}/{1}/{2} ({3}, ${4}/h)".format(offer.get("cloud"), offer.get("region"), offer.get("shade_instance_type"),
-                                              offer.get("rental_type"), offer.get("hourly_price"))
+                                              offer.get("rental_type"), offer.get("hourly_price_usd"))
 
 
 def run(module, client, result):

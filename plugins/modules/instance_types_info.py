@@ -47,8 +47,21 @@ options:
     choices: [on_demand, spot, any]
     default: on_demand
   max_hourly_price:
-    description: Keep only the entries that cost at most this many dollars per hour, for example V(1.5).
+    description:
+      - In dollars per hour (not the API's cents). Keep only the entries that cost at most this much, for example V(1.5).
     type: float
+    aliases: [max_hourly_price_usd]
+  os:
+    description:
+      - Keep only the types that offer this operating system image (one of their C(configuration.os_options)), for
+        example V(ubuntu22.04_cuda12.2_shade_os).
+    type: str
+  deployment_types:
+    description:
+      - Keep only the types deployed this way (their C(deployment_type)), for example V([vm]). All kinds when not given.
+    type: list
+    elements: str
+    choices: [vm, container, baremetal]
 seealso:
   - module: shadeform.cloud.instance
 """
@@ -106,10 +119,19 @@ instance_types:
       description: On-demand price in cents per hour, as the API gives it.
       type: int
       returned: always
+    hourly_price_usd:
+      description: The same on-demand price in dollars per hour (a float); null when the API gives no price.
+      type: float
+      returned: always
+    deployment_type:
+      description: How the type is deployed, V(vm), V(container) or V(baremetal).
+      type: str
+      returned: when the API gives it
     availability:
       description:
         - The entries that pass the filters, each with C(region), C(available) (a boolean), C(display_name),
-          C(rental_type) and C(hourly_price) (dollars per hour, a decimal in a string, for that rental type).
+          C(rental_type), C(hourly_price) (dollars per hour for that rental type, a decimal in a string, as the API gives
+          it on spot entries) and C(hourly_price_usd) (the same dollars as a float).
       type: list
       elements: dict
       returned: always
@@ -118,13 +140,15 @@ instance_types:
       shade_instance_type: A6000
       cloud_instance_type: gpu_1x_a6000
       hourly_price: 82
+      hourly_price_usd: 0.82
+      deployment_type: vm
       configuration: {num_gpus: 1, gpu_type: A6000, vram_per_gpu_in_gb: 48, vcpus: 6, memory_in_gb: 46}
       availability:
-        - {region: us-east-1, available: true, display_name: US-EAST-1, rental_type: on_demand, hourly_price: "0.82"}
+        - {region: us-east-1, available: true, display_name: US-EAST-1, rental_type: on_demand, hourly_price: "0.82", hourly_price_usd: 0.82}
 """
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, run_module
-from ansible_collections.shadeform.cloud.plugins.module_utils.offers import entry_price
+from ansible_collections.shadeform.cloud.plugins.module_utils.offers import DEPLOYMENT_TYPES, entry_price, offers_os
 
 API_FILTERS = ("cloud", "region", "gpu_type", "num_gpus", "shade_instance_type", "available")
 
@@ -139,7 +163,9 @@ def argument_spec():
         shade_instance_type=dict(type="str"),
         available=dict(type="bool"),
         rental_type=dict(type="str", default="on_demand", choices=["on_demand", "spot", "any"]),
-        max_hourly_price=dict(type="float"),
+        max_hourly_price=dict(type="float", aliases=["max_hourly_price_usd"]),
+        os=dict(type="str"),
+        deployment_types=dict(type="list", elements="str", choices=list(DEPLOYMENT_TYPES)),
     )
     return spec
 
@@ -160,7 +186,8 @@ def priced_entries(instance_type, params):
         price = entry_price(instance_type, entry)
         if params["max_hourly_price"] is not None and (price is None or price > params["max_hourly_price"]):
             continue
-        entries.append(dict(entry, rental_type=rental_type, hourly_price=None if price is None else "{0:.2f}".format(price)))
+        entries.append(dict(entry, rental_type=rental_type, hourly_price=None if price is None else "{0:.2f}".format(price),
+                            hourly_price_usd=price))
     return entries
 
 
@@ -176,11 +203,15 @@ def run(module, client, result):
     query["sort"] = "price"
     selected = []
     for instance_type in client.list_instance_types(query):
-        if not isinstance(instance_type, dict):
+        if not isinstance(instance_type, dict) or not offers_os(instance_type, params["os"]):
+            continue
+        if params["deployment_types"] and instance_type.get("deployment_type") not in params["deployment_types"]:
             continue
         entries = priced_entries(instance_type, params)
         if entries:
-            selected.append(dict(instance_type, availability=entries))
+            cents = instance_type.get("hourly_price")
+            usd = cents / 100.0 if isinstance(cents, (int, float)) and not isinstance(cents, bool) and cents >= 0 else None
+            selected.append(dict(instance_type, availability=entries, hourly_price_usd=usd))
     # Cheapest first by the price of the rental type asked for; the API's own sort knows only the on-demand price.
     selected.sort(key=_cheapest)
     result["instance_types"] = selected

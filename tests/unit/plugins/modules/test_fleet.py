@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
 from ansible_collections.shadeform.cloud.plugins.modules.fleet import main
 
 from helpers import API_KEY
@@ -51,6 +52,16 @@ def sim():
         yield simulator
 
 
+@pytest.fixture
+def warned(monkeypatch):
+    """The messages the module warns with (AnsibleModule.warn), in order."""
+    from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
+
+    messages = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, message: messages.append(message))
+    return messages
+
+
 def requests_to(sim, method, suffix):
     return [r for r in sim.requests if r["method"] == method and r["path"].split("?")[0].endswith(suffix)]
 
@@ -71,7 +82,9 @@ def test_launches_on_the_cheapest_offer_then_changes_nothing(run_module, sim):
     assert placement(members(sim)) == [("hyperstack", "canada-1")] * 2
     assert all(sorted(i["tags"]) == ["env=test", "fleet=trainers"] for i in members(sim))
     assert [a["outcome"] for a in first["attempts"]] == ["ready", "ready"]
-    assert first["attempts"][0]["hourly_price"] == 19.2 and first["instances"][0]["hourly_price"] == 19.2
+    # hourly_price keeps the API's cents; the dollar figure is hourly_price_usd, in the members and the attempts alike.
+    assert first["attempts"][0]["hourly_price_usd"] == 19.2 and "hourly_price" not in first["attempts"][0]
+    assert first["instances"][0]["hourly_price"] == 1920 and first["instances"][0]["hourly_price_usd"] == 19.2
     assert sorted(first["created"]) == sorted(i["id"] for i in members(sim)) and first["deleted"] == []
 
     again = run_module(main, dict(FLEET, count=2, tags=["env=test"]))
@@ -114,7 +127,7 @@ def test_check_mode_reports_the_plan_and_changes_nothing(run_module, sim):
     grow = run_module(main, dict(FLEET, count=3), check_mode=True)
     assert grow["rc"] == 0 and grow["changed"] is True, grow
     assert grow["plan"]["create"] == 2 and grow["plan"]["delete"] == []
-    assert [(o["cloud"], o["region"], o["hourly_price"]) for o in grow["plan"]["offers"]] == [
+    assert [(o["cloud"], o["region"], o["hourly_price_usd"]) for o in grow["plan"]["offers"]] == [
         ("hyperstack", "canada-1", 19.2), ("datacrunch", "FIN-01", 21.0), ("lambdalabs", "us-east-1", 23.9),
         ("lambdalabs", "us-west-1", 23.9)]
     shrink = run_module(main, dict(FLEET, count=0), check_mode=True)
@@ -164,7 +177,7 @@ def test_every_failed_launch_is_rolled_back_and_the_next_offer_tried(run_module,
     # Each failed launch was deleted, and the task says why nothing is ready.
     assert sorted(result["deleted"]) == sorted(a["id"] for a in result["attempts"])
     assert members(sim) == [] and result["created"] == []
-    assert "0 of 1 members are ready" in result["msg"] and "out of capacity" in result["msg"]
+    assert "0 of 1 members are ready" in result["msg"] and "4 went to error (out of capacity)" in result["msg"]
 
 
 def test_a_member_in_error_is_replaced(run_module, sim):
@@ -185,7 +198,7 @@ def test_a_launch_not_ready_in_time_is_deleted(run_module, sim, monkeypatch):
         result = run_module(main, dict(FLEET, count=1, wait_timeout=1, clouds=["hyperstack"], api_url=slow.url))
         assert result["rc"] == 1
         assert [a["outcome"] for a in result["attempts"]] == ["timeout"]
-        assert "not ready within 1 seconds" in result["attempts"][0]["reason"]
+        assert "not ready within wait_timeout (1 seconds" in result["attempts"][0]["reason"]
         assert result["deleted"] == [result["attempts"][0]["id"]]
         assert all(i["status"] == "deleting" for i in slow.instances)
 
@@ -235,6 +248,15 @@ def test_secrets_never_reach_the_output(run_module, sim):
     assert SECRET not in result["stdout"]
     created = sim.instances[0]
     assert created["launch_configuration"]["docker_configuration"]["envs"][0]["value"] == SECRET  # it did reach the API
+    # A rerun compares the launch settings with what /info holds: the same ones are no drift.
+    again = run_module(main, dict(FLEET, count=1, launch_configuration=launch, envs=[dict(name="TOKEN", value=SECRET)]))
+    assert again["rc"] == 0 and again["changed"] is False and again["drifted"] == [], again
+    # Another secret value is drift, shown without either value.
+    other = run_module(main, dict(FLEET, count=1, launch_configuration=launch, envs=[dict(name="TOKEN", value=SECRET + "-rotated")]))
+    assert other["rc"] == 0 and [list(d["differences"]) for d in other["drifted"]] == [["envs"]], other
+    assert other["drifted"][0]["differences"]["envs"] == dict(member=[dict(name="TOKEN", value=REDACTED)],
+                                                               wanted=[dict(name="TOKEN", value=REDACTED)])
+    assert SECRET not in again["stdout"] + other["stdout"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -254,14 +276,14 @@ def test_bad_options_fail_before_any_call(run_module, sim, args, message):
 def test_failover_over_several_failing_offers_rolls_back_each(run_module, sim):
     sim.set_capacity("hyperstack", "canada-1", "H100x8", "refuse")        # 19.20: refused at create
     sim.set_capacity("datacrunch", "FIN-01", "H100x8", "error")           # 21.00: goes to error
-    sim.set_capacity("lambdalabs", "us-east-1", "H100x8", "never_ready")  # 23.90: never ready
-    result = run_module(main, dict(FLEET, count=1, wait_timeout=2))
+    sim.set_capacity("lambdalabs", "us-east-1", "H100x8", "error")        # 23.90: goes to error too
+    result = run_module(main, dict(FLEET, count=1, wait_timeout=30))
     assert result["rc"] == 0 and result["changed"] is True, result
     assert [(a["cloud"], a["region"], a["outcome"]) for a in result["attempts"]] == [
         ("hyperstack", "canada-1", "refused"), ("datacrunch", "FIN-01", "error"),
-        ("lambdalabs", "us-east-1", "timeout"), ("lambdalabs", "us-west-1", "ready")]
+        ("lambdalabs", "us-east-1", "error"), ("lambdalabs", "us-west-1", "ready")]
     assert "Out of capacity" in result["attempts"][0]["reason"] and "id" not in result["attempts"][0]
-    # The instances of the error and the timeout were deleted; only the ready one is kept.
+    # The instances that went to error were deleted; only the ready one is kept.
     assert sorted(result["deleted"]) == sorted([result["attempts"][1]["id"], result["attempts"][2]["id"]])
     assert result["created"] == [result["attempts"][3]["id"]]
     assert placement(members(sim)) == [("lambdalabs", "us-west-1")]
@@ -273,10 +295,10 @@ def test_failover_over_several_failing_offers_rolls_back_each(run_module, sim):
 def test_spot_uses_spot_prices_and_asks_for_spot(run_module, sim):
     result = run_module(main, dict(FLEET, count=1, rental_type="spot", max_hourly_price=10.0))
     assert result["rc"] == 0, result
-    assert [(a["cloud"], a["hourly_price"], a["rental_type"]) for a in result["attempts"]] == [("hyperstack", 9.5, "spot")]
+    assert [(a["cloud"], a["hourly_price_usd"], a["rental_type"]) for a in result["attempts"]] == [("hyperstack", 9.5, "spot")]
     launched = members(sim)[0]
     assert launched["rental_terms"]["rental_type"] == "spot"
-    assert result["instances"][0]["rental_type"] == "spot" and result["instances"][0]["hourly_price"] == 9.5
+    assert result["instances"][0]["rental_type"] == "spot" and result["instances"][0]["hourly_price_usd"] == 9.5
     # A reclaimed spot member leaves the fleet; the next run replaces it.
     sim.preempt(launched["id"])
     again = run_module(main, dict(FLEET, count=1, rental_type="spot", max_hourly_price=10.0))
@@ -306,6 +328,269 @@ def test_partial_success_keeps_the_ready_members_unless_all_or_nothing(run_modul
         assert members(sim) == [] and result["created"] == [] and result["instances"] == []
         assert result["deleted"] == [result["attempts"][0]["id"]]
     else:
-        assert "1 of 3 members are ready" in result["msg"] and "Out of capacity" in result["msg"]
+        assert "1 of 3 members are ready" in result["msg"] and "4 offers refused with HTTP 409, for example:" in result["msg"]
+        assert result["msg"].count("Out of capacity") == 1  # one example, not one sentence per refusal
         assert [m["name"] for m in result["instances"]] == ["trainers-1"] and result["instances"][0]["ready"]
         assert placement(members(sim)) == [("hyperstack", "canada-1")]
+
+
+# -- a fleet never silently keeps the wrong machines (#21.2) ----------------------------------------------------------
+
+DOCKER = dict(type="docker", docker_configuration=dict(image="ghcr.io/example/worker:2"))
+
+
+@pytest.mark.parametrize("change, field, member, wanted", [
+    (dict(gpu_type="A100"), "gpu_type", "H100", "A100"),
+    (dict(num_gpus=4), "num_gpus", 8, 4),
+    (dict(shade_instance_type="A100x8"), "shade_instance_type", "H100x8", "A100x8"),
+    (dict(rental_type="spot"), "rental_type", "on_demand", "spot"),
+    (dict(os="ubuntu24.04_cuda12.4"), "os", "ubuntu22.04_cuda12.2_shade_os", "ubuntu24.04_cuda12.4"),
+    (dict(launch_configuration=DOCKER), "launch_configuration", None, DOCKER),
+])
+def test_a_setting_only_a_new_instance_can_change_is_reported_as_drift(run_module, sim, warned, change, field, member, wanted):
+    assert run_module(main, dict(FLEET, count=2))["rc"] == 0
+    ids = sorted(i["id"] for i in members(sim))
+    sim.clear_requests()
+    result = run_module(main, dict(FLEET, count=2, **change))
+    assert result["rc"] == 0 and result["changed"] is False, result
+    assert sorted(d["id"] for d in result["drifted"]) == ids
+    assert all(d["differences"][field] == dict(member=member, wanted=wanted) for d in result["drifted"]), result["drifted"]
+    assert sorted(d["name"] for d in result["drifted"]) == ["trainers-1", "trainers-2"]
+    assert len(warned) == 1 and "differ from this task" in warned[0] and field in warned[0] and "on_spec_change: replace" in warned[0]
+    assert not [r for r in sim.requests if r["method"] == "POST"]  # warn: the members are kept as they are
+
+
+def test_tags_and_thresholds_are_updated_in_place_and_shown_in_the_diff(run_module, sim):
+    assert run_module(main, dict(FLEET, count=2, tags=["env=test"]))["rc"] == 0
+    ids = sorted(i["id"] for i in members(sim))
+    changed = run_module(main, dict(FLEET, count=2, tags=["env=prod"], auto_delete=dict(spend_threshold="50")), diff=True)
+    assert changed["rc"] == 0 and changed["changed"] is True, changed
+    assert sorted(changed["updated"]) == ids and changed["drifted"] == [] and changed["created"] == [] and changed["deleted"] == []
+    assert all(sorted(i["tags"]) == ["env=prod", "fleet=trainers"] for i in members(sim))
+    updates = requests_to(sim, "POST", "/update")
+    assert sorted(r["path"].split("/")[-2] for r in updates) == ids
+    assert all(r["body"] == dict(tags=["fleet=trainers", "env=prod"], auto_delete=dict(spend_threshold="50")) for r in updates)
+    before, after = changed["diff"]["before"]["members"], changed["diff"]["after"]["members"]
+    assert sorted(before) == sorted(after) == ids
+    assert all(sorted(before[i]["tags"]) == ["env=test", "fleet=trainers"] and sorted(after[i]["tags"]) == ["env=prod", "fleet=trainers"]
+               for i in ids)
+    # The API normalises thresholds: "50.00" is the 50 it holds, so a rerun changes nothing.
+    again = run_module(main, dict(FLEET, count=2, tags=["env=prod"], auto_delete=dict(spend_threshold="50.00")))
+    assert again["rc"] == 0 and again["changed"] is False and again["updated"] == [], again
+    assert len(requests_to(sim, "POST", "/update")) == 2
+
+
+@pytest.mark.parametrize("purge_tags, expected", [(True, ["env=prod", "fleet=trainers"]),
+                                                  (False, ["env=prod", "fleet=trainers", "owner=alice"])])
+def test_purge_tags_false_keeps_the_tags_the_task_does_not_name(run_module, sim, purge_tags, expected):
+    assert run_module(main, dict(FLEET, count=1))["rc"] == 0
+    member = members(sim)[0]
+    sim.update_instance(member["id"], tags=["fleet=trainers", "owner=alice"])
+    result = run_module(main, dict(FLEET, count=1, tags=["env=prod"], purge_tags=purge_tags))
+    assert result["rc"] == 0 and result["changed"] is True and result["updated"] == [member["id"]], result
+    assert sorted(members(sim)[0]["tags"]) == expected
+    assert run_module(main, dict(FLEET, count=1, tags=["env=prod"], purge_tags=purge_tags))["changed"] is False
+
+
+def test_check_mode_diff_shows_what_would_be_created_deleted_updated_and_replaced(run_module, sim):
+    assert run_module(main, dict(FLEET, count=2))["rc"] == 0
+    first, second = sorted(members(sim), key=lambda i: i["name"])
+    sim.update_instance(second["id"], configuration=dict(H100X8, gpu_type="A100"))  # drifted: replaced by on_spec_change replace
+    sim.clear_requests()
+    plan = run_module(main, dict(FLEET, count=3, tags=["env=prod"], on_spec_change="replace"), check_mode=True, diff=True)
+    assert plan["rc"] == 0 and plan["changed"] is True, plan
+    assert plan["plan"]["create"] == 1 and plan["plan"]["replace"] == [second["id"]] and plan["plan"]["delete"] == []
+    assert sorted(plan["plan"]["update"]) == sorted([first["id"], second["id"]])
+    after = plan["diff"]["after"]["members"]
+    assert sorted(plan["diff"]["before"]["members"]) == sorted([first["id"], second["id"]])
+    assert sorted(after) == sorted([first["id"], "(new 1)", "(replacement of trainers-2)"])
+    assert after[first["id"]]["tags"] == ["fleet=trainers", "env=prod"]
+    assert after["(new 1)"]["gpu_type"] == "H100" and after["(new 1)"]["status"] == "to be launched"
+    assert not [r for r in sim.requests if r["method"] == "POST"]
+
+
+def test_replace_swaps_drifted_members_batch_by_batch_and_never_drops_below_count(run_module, sim):
+    import threading  # pylint: disable=import-outside-toplevel
+
+    assert run_module(main, dict(FLEET, count=3))["rc"] == 0
+    old = dict((i["id"], i) for i in members(sim))
+    sim.clear_requests()
+    lowest = [3]
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            ready = [i for i in members(sim) if i["status"] == "active" and i.get("ip")]
+            lowest[0] = min(lowest[0], len(ready))
+            stop.wait(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = run_module(main, dict(FLEET, count=3, gpu_type="A100", on_spec_change="replace", replace_batch=2))
+    finally:
+        stop.set()
+        watcher.join()
+    assert result["rc"] == 0 and result["changed"] is True, result
+    assert sorted(r["id"] for r in result["replaced"]) == sorted(old) and result["drifted"] == []
+    assert sorted(result["deleted"]) == sorted(old) and len(result["created"]) == 3
+    assert placement(members(sim)) == [("datacrunch", "FIN-01")] * 3
+    assert all(i["configuration"]["gpu_type"] == "A100" for i in members(sim))
+    assert sorted(m["id"] for m in result["instances"]) == sorted(result["created"]) and all(m["ready"] for m in result["instances"])
+    assert lowest[0] >= 3 - 2, lowest
+    # Each old member was deleted only after a replacement of its batch was ready: creates 2, deletes 2, create 1, delete 1.
+    posts = [r["path"].split("/")[-1] for r in sim.requests if r["method"] == "POST"]
+    assert posts == ["create", "create", "delete", "delete", "create", "delete"], posts
+    assert run_module(main, dict(FLEET, count=3, gpu_type="A100", on_spec_change="replace"))["changed"] is False
+
+
+def test_a_replacement_that_fails_keeps_the_old_member_and_says_so(run_module, sim):
+    assert run_module(main, dict(FLEET, count=1))["rc"] == 0
+    old = members(sim)[0]
+    sim.set_capacity("datacrunch", "FIN-01", "A100x8", "error")
+    result = run_module(main, dict(FLEET, count=1, gpu_type="A100", on_spec_change="replace"))
+    assert result["rc"] == 1 and "could not be replaced and are kept" in result["msg"] and "1 went to error" in result["msg"], result
+    assert [d["id"] for d in result["drifted"]] == [old["id"]] and result["replaced"] == []
+    assert [i["id"] for i in members(sim)] == [old["id"]]
+
+
+def test_a_fleet_without_a_gpu_type_or_instance_type_is_refused(run_module, sim):
+    result = run_module(main, dict(name="anything", count=1, poll_interval=0.1))
+    assert result["rc"] == 1 and "needs gpu_type or shade_instance_type" in result["msg"], result
+    assert sim.requests == []
+
+
+def test_every_offer_refused_is_summarised_by_reason(run_module, sim):
+    sim.set_variants(error_body="error")  # refusals carry an error_code
+    for cloud, region in (("hyperstack", "canada-1"), ("datacrunch", "FIN-01"), ("lambdalabs", "us-east-1"), ("lambdalabs", "us-west-1")):
+        sim.set_capacity(cloud, region, "H100x8", "refuse")
+    result = run_module(main, dict(FLEET, count=2))
+    assert result["rc"] == 1
+    assert "0 of 2 members are ready" in result["msg"] and "4 offers refused: out of capacity (409)." in result["msg"], result["msg"]
+    assert "Out of capacity for" not in result["msg"] and len(result["msg"]) < 400
+    assert [a["outcome"] for a in result["attempts"]] == ["refused"] * 4
+    assert all(a["http_status"] == 409 and a["error_code"] == "OUT_OF_CAPACITY" and "Out of capacity for" in a["reason"]
+               for a in result["attempts"])
+
+
+# -- units (#21.3): hourly_price is the API's cents, hourly_price_usd the dollars -------------------------------------
+
+def test_a_spot_members_price_is_its_rental_terms_rate(run_module, sim):
+    assert run_module(main, dict(FLEET, count=1, rental_type="spot", max_hourly_price_usd=10.0))["rc"] == 0
+    member = members(sim)[0]
+    sim.update_instance(member["id"], hourly_price=1920)  # the top-level field: the on-demand rate, not what a spot member costs
+    result = run_module(main, dict(FLEET, count=1, rental_type="spot", max_hourly_price_usd=10.0))
+    assert result["rc"] == 0 and result["changed"] is False, result
+    summary = result["instances"][0]
+    assert (summary["hourly_price"], summary["hourly_price_usd"], summary["rental_type"]) == (1920, 9.5, "spot")
+
+
+# -- the one SSH endpoint parser (#20.3) ------------------------------------------------------------------------------
+
+def test_a_member_whose_port_is_a_digit_string_is_ready_not_replaced(run_module, sim):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        assert run_module(main, dict(FLEET, count=1))["rc"] == 0
+        member = members(sim)[0]
+        sim.update_instance(member["id"], ip="127.0.0.1", ssh_port=str(listener.getsockname()[1]))  # "18022", as some clouds give it
+        result = run_module(main, dict(FLEET, count=1, wait_for_ssh=True, wait_timeout=2))
+        assert result["rc"] == 0 and result["changed"] is False, result
+        assert result["deleted"] == [] and result["created"] == [] and [i["id"] for i in members(sim)] == [member["id"]]
+        summary = result["instances"][0]
+        assert summary["ready"] and (summary["ip"], summary["ssh_port"]) == ("127.0.0.1", listener.getsockname()[1])
+    finally:
+        listener.close()
+
+
+def test_an_address_the_parser_refuses_is_never_probed_nor_shown(run_module, sim, warned, monkeypatch):
+    assert run_module(main, dict(FLEET, count=1))["rc"] == 0
+    member = members(sim)[0]
+    sim.update_instance(member["id"], ip="-oProxyCommand=touch /tmp/owned", ssh_user="root@evil")
+    probed = []
+    monkeypatch.setattr(socket, "create_connection", lambda *args, **kwargs: probed.append(args))
+    result = run_module(main, dict(FLEET, count=1, wait=False))
+    assert result["rc"] == 0, result
+    summary = result["instances"][0]
+    assert (summary["ip"], summary["ssh_user"], summary["ready"]) == (None, None, False)
+    assert len(warned) == 1 and "unusable ip, ssh_user" in warned[0] and probed == []
+
+
+# -- offers filter on os and deployment type, and a container must be up (#21.12) -----------------------------------
+
+CONTAINER_H100 = dict(cloud="massedcompute", shade_instance_type="H100x8", cloud_instance_type="h100-8-container", hourly_price=2000,
+                      deployment_type="container", configuration=dict(H100X8, os_options=["ubuntu24.04_cuda12.4"]),
+                      boot_time=dict(min_boot_in_sec=60, max_boot_in_sec=120), availability=[offer("us-central-1")])
+
+
+@pytest.mark.parametrize("args, outcome", [
+    (dict(os="ubuntu24.04_cuda12.4"), ("massedcompute", "us-central-1")),
+    (dict(deployment_types=["container"]), ("massedcompute", "us-central-1")),
+    (dict(os="ubuntu24.04_cuda12.4", deployment_types=["vm", "baremetal"]), "deployment_types vm, baremetal"),
+])
+def test_offers_filter_on_os_and_deployment_type(run_module, args, outcome):
+    from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
+
+    with Simulator(api_key=API_KEY, instance_types=CATALOGUE + [CONTAINER_H100], creating_delay=0.1, pending_delay=0.1) as api:
+        result = run_module(main, dict(FLEET, count=1, api_url=api.url, **args))
+        creates = [r for r in api.requests if r["path"] == "/v1/instances/create"]
+        if isinstance(outcome, str):
+            assert result["rc"] == 1 and "none is left after filtering on {0}".format(outcome) in result["msg"], result
+            assert creates == []
+        else:
+            assert result["rc"] == 0, result
+            # Straight to the one offer with that OS / deployment type: no launch refused for a missing OS.
+            assert [(r["body"]["cloud"], r["body"]["region"]) for r in creates] == [outcome]
+
+
+def test_wait_for_workload_counts_a_starting_container_as_not_ready(run_module, sim):
+    assert run_module(main, dict(FLEET, count=1))["rc"] == 0
+    member = members(sim)[0]
+    sim.update_instance(member["id"], status_details="downloading")  # active, its container still starting
+    assert run_module(main, dict(FLEET, count=1, wait=False))["instances"][0]["ready"] is True
+    starting = run_module(main, dict(FLEET, count=1, wait=False, wait_for_workload=True))
+    assert starting["rc"] == 0 and starting["instances"][0]["ready"] is False, starting
+    sim.update_instance(member["id"], status_details="running")
+    assert run_module(main, dict(FLEET, count=1, wait=False, wait_for_workload=True))["instances"][0]["ready"] is True
+
+
+# -- wait_timeout in all, and waits the clock can hold (#20.6) --------------------------------------------------------
+
+def test_wait_timeout_bounds_the_whole_run_not_each_launch(run_module, sim):
+    import time  # pylint: disable=import-outside-toplevel
+
+    for cloud, region in (("hyperstack", "canada-1"), ("datacrunch", "FIN-01"), ("lambdalabs", "us-east-1")):
+        sim.set_capacity(cloud, region, "H100x8", "never_ready")
+    started = time.monotonic()
+    result = run_module(main, dict(FLEET, count=1, wait_timeout=1, poll_interval=0.2))
+    elapsed = time.monotonic() - started
+    assert result["rc"] == 1 and "were not ready within wait_timeout" in result["msg"], result
+    # One launch, deleted at the deadline; no second launch with a fresh wait_timeout of its own.
+    assert [a["outcome"] for a in result["attempts"]] == ["timeout"] and len(requests_to(sim, "POST", "/instances/create")) == 1
+    assert result["deleted"] == [result["attempts"][0]["id"]]
+    assert elapsed < 1 + 0.2 + 2.5, elapsed  # the deadline, one poll interval, and the HTTP calls of the last look (loaded CI)
+
+
+def test_a_delete_refused_while_launching_is_retried_only_until_the_deadline(run_module, sim):
+    import time  # pylint: disable=import-outside-toplevel
+
+    sim.set_variants(delete_before_active="refused")
+    sim.set_capacity("hyperstack", "canada-1", "H100x8", "never_ready")
+    assert run_module(main, dict(FLEET, count=1, clouds=["hyperstack"], wait=False))["rc"] == 0
+    started = time.monotonic()
+    result = run_module(main, dict(name="trainers", state="absent", wait_timeout=1, poll_interval=0.2))
+    elapsed = time.monotonic() - started
+    assert result["rc"] == 1 and "still listed after 1 seconds" in result["msg"], result
+    assert elapsed < 1 + 0.2 + 2.5, elapsed
+    assert len(requests_to(sim, "POST", "/delete")) >= 2  # retried while waiting
+
+
+@pytest.mark.parametrize("option, value", [
+    ("poll_interval", -1), ("poll_interval", 0), ("poll_interval", "nan"), ("poll_interval", "inf"), ("poll_interval", 1e12),
+    ("wait_timeout", -5), ("wait_timeout", 0), ("wait_timeout", 10 ** 12),
+])
+def test_waits_the_clock_cannot_hold_are_one_clear_error(run_module, sim, option, value):
+    result = run_module(main, dict(FLEET, count=1, **{option: value}))
+    assert result["rc"] == 1 and "{0} must be a number of seconds from".format(option) in result["msg"], result
+    assert "Traceback" not in result["stdout"] and sim.requests == []
