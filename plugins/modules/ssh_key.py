@@ -24,6 +24,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.wait.ignored
   - shadeform.cloud.attributes
 options:
   name:
@@ -124,11 +125,12 @@ ssh_key:
 """
 
 import os
+import stat
 import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, find_by_name, run_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import Task, api_argument_spec, run_module, wait_argument_spec
 
 # Fields of a key the module returns; private_key never leaves the module.
 SHOWN_FIELDS = ("id", "name", "public_key", "is_default")
@@ -136,6 +138,7 @@ SHOWN_FIELDS = ("id", "name", "public_key", "is_default")
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(
         name=dict(type="str"),
         public_key=dict(type="str", no_log=False),
@@ -185,21 +188,51 @@ def why_undeletable(client, key):
     return None
 
 
+# A private key file is a few kilobytes; reading more than this means the path is not one.
+MAX_KEY_FILE_BYTES = 1024 * 1024
+
+
+def key_path_problem(path):
+    """Why ``path`` cannot take the private key (None when it is a regular file or absent), judged without opening it:
+    a FIFO would block the module forever, a device such as /dev/zero would be read until memory runs out."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return "private_key_path {0} cannot be examined: {1}.".format(path, exc.strerror or exc)
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a symbolic link" if stat.S_ISLNK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return ("private_key_path {0} is {1}; it must be a regular file or not exist yet (the module creates it with mode 0600). "
+            "Give the path of a file.".format(path, kind))
+
+
+def read_existing_key(path):
+    """The bytes of the regular file at ``path`` (None when there is none), opened without following a link or blocking."""
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(handle, "rb") as stream:
+        # Checked again on what was opened: the path may have been replaced since it was examined.
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            return None
+        return stream.read(MAX_KEY_FILE_BYTES + 1)
+
+
 def write_private_key(module, path, private_key):
     """Write the key to ``path`` with mode 0600; True when the file changed. The file is never readable by others, not even briefly."""
     data = to_bytes(private_key if private_key.endswith("\n") else private_key + "\n")
-    try:
-        with open(path, "rb") as handle:
-            same = handle.read() == data
-        if same and (os.stat(path).st_mode & 0o777) == 0o600:
-            return False
-    except (IOError, OSError):
-        pass
+    if read_existing_key(path) == data and (os.stat(path).st_mode & 0o777) == 0o600:
+        return False
     if module.check_mode:
         return True
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        # mkstemp creates the file with mode 0600 whatever the umask; the rename replaces the target at once.
+        # mkstemp creates the file (O_EXCL, no link followed) with mode 0600 whatever the umask; the rename replaces the
+        # target at once, and replaces a link rather than writing through it.
         handle, temp = tempfile.mkstemp(dir=directory, prefix=".shadeform-key-")
         try:
             with os.fdopen(handle, "wb") as stream:
@@ -235,15 +268,19 @@ def run(module, client, result):
     name = module.params["name"]
     state = module.params["state"]
     result["ssh_key"] = {}
-    keys = [key for key in client.list_ssh_keys() if isinstance(key, dict)]
     if module.params["private_key_path"]:
         if state == "absent":
             module.fail_json(msg="private_key_path saves the Shadeform-managed key; it does not go with state: absent.", **result)
+        problem = key_path_problem(module.params["private_key_path"])
+        if problem:
+            module.fail_json(msg=problem, **result)
+    keys = [key for key in client.list_ssh_keys() if isinstance(key, dict)]
+    if module.params["private_key_path"]:
         save_managed_key(module, client, result, keys)
         return
     if not name:
         module.fail_json(msg="name is required (or private_key_path, to save the Shadeform-managed key).", **result)
-    found = find_by_name(module, keys, name, "SSH key", result)
+    found = Task(module, client, result).find_one(keys, "SSH key", name=name)
 
     if state == "absent":
         result["diff"] = dict(before=shown(found or {}), after={})
@@ -251,9 +288,9 @@ def run(module, client, result):
             reason = why_undeletable(client, found)
             if reason:
                 module.fail_json(msg="The Shadeform SSH key {0!r} cannot be deleted: {1}.".format(name, reason), **result)
-            result["changed"] = True
             if not module.check_mode:
                 client.delete_ssh_key(found["id"])
+            result["changed"] = True
         return
 
     public_key = (module.params["public_key"] or "").strip()
@@ -268,23 +305,26 @@ def run(module, client, result):
         if reason:
             module.fail_json(msg="The Shadeform SSH key {0!r} holds another public key but cannot be replaced: {1}. Choose another "
                                  "name for the new key.".format(name, reason), **result)
-        result["changed"] = True
         if not module.check_mode:
             client.delete_ssh_key(found["id"])
+        result["changed"] = True
         found = None
     key = found
     if key is None:
-        result["changed"] = True
         key = {"name": name, "public_key": public_key, "is_default": False}
         if not module.check_mode:
+            key_id = client.add_ssh_key(name, public_key)
+            result["changed"] = True
+            result["ssh_key"] = dict(key, id=key_id)
             # Whether Shadeform makes a first key the default is not documented: read what it did.
-            key = client.ssh_key_info(client.add_ssh_key(name, public_key))
-    if module.params["default"] and not key.get("is_default"):
+            key = client.ssh_key_info(key_id)
         result["changed"] = True
+    if module.params["default"] and not key.get("is_default"):
         key = dict(key, is_default=True)
         if not module.check_mode:
             client.set_default_ssh_key(key["id"])
             key = client.ssh_key_info(key["id"])
+        result["changed"] = True
     result["ssh_key"] = shown(key)
     result["diff"] = dict(before=before, after=shown(key))
 

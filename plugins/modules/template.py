@@ -17,6 +17,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.wait.ignored
   - shadeform.cloud.launch
   - shadeform.cloud.attributes
 options:
@@ -108,8 +109,8 @@ template:
     tags: []
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import (api_argument_spec, check_launch_configuration, find_by_name,
-                                                                             launch_argument_spec, run_module, without_none)
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import (Task, api_argument_spec, check_launch_configuration,
+                                                                             launch_argument_spec, run_module, wait_argument_spec, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_secrets
 
 BODY_FIELDS = ("name", "description", "public", "launch_configuration", "auto_delete", "alert", "volume_mount", "tags", "envs")
@@ -117,6 +118,7 @@ BODY_FIELDS = ("name", "description", "public", "launch_configuration", "auto_de
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(
         state=dict(type="str", default="present", choices=["present", "absent"]),
         id=dict(type="str"),
@@ -157,21 +159,24 @@ def run(module, client, result):
         if found is None and params["state"] == "present":
             module.fail_json(msg="No Shadeform template of this workspace has the id {0}.".format(params["id"]), **result)
     else:
-        found = find_by_name(module, templates, params["name"], "template", result)
+        found = Task(module, client, result).find_one(templates, "template", name=params["name"])
     if params["state"] == "absent":
         result["diff"] = dict(before=redact_secrets(found or {}), after={})
         if found is not None:
-            result["changed"] = True
             if not module.check_mode:
                 client.delete_template(found["id"])
+            result["changed"] = True
         return
     wanted = wanted_body(params)
     if found is None:
-        result["changed"] = True
         result["diff"] = dict(before={}, after=redact_secrets(wanted))
         result["template"] = redact_secrets(wanted)
         if not module.check_mode:
-            result["template"] = redact_secrets(client.template_info(client.save_template(wanted)))
+            template_id = client.save_template(wanted)
+            result["changed"] = True
+            result["template"] = dict(result["template"], id=template_id)
+            result["template"] = redact_secrets(client.template_info(template_id))
+        result["changed"] = True
         return
     current = sendable(found)
     merged = dict(current, **wanted)
@@ -179,11 +184,12 @@ def run(module, client, result):
     result["template"] = redact_secrets(found)
     if merged == current:
         return
-    result["changed"] = True
     if module.check_mode:
+        result["changed"] = True
         result["template"] = result["diff"]["after"]
         return
     client.update_template(found["id"], merged)
+    result["changed"] = True
     result["template"] = redact_secrets(client.template_info(found["id"]))
 
 
