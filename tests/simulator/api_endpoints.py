@@ -20,6 +20,8 @@ Behaviour (documented by Shadeform unless a variant says otherwise):
 * ``POST /instances/{id}/update`` takes name, tags, auto_delete, alert: a value sets, ``null`` deletes.
 * ``POST /instances/{id}/delete`` makes it ``deleting``; it is gone ``deleting_delay`` seconds later and frees its volume.
   :meth:`ShadeformApi.preempt` plays a spot reclaim: ``deleting`` with ``status_details: preempted``.
+* An instance with a docker ``launch_configuration`` is ``active`` with ``status_details: downloading`` for another
+  ``pending_delay`` seconds (its container starting), then ``running``.
 * ``POST /instances/{id}/restart`` keeps the instance ``active`` (nothing in the API tells when it is back).
 * ``GET /instances/types``: see ``fleet_data.filter_instance_types``.
 * SSH keys: every workspace starts with a Shadeform-managed key, the default, whose list and info answers carry its
@@ -183,6 +185,7 @@ class ShadeformApi:
             if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
                 raise SimulatorError(f"{name}_delay must be a non-negative number of seconds")
         self._delays = dict(delays)
+        self._delays["workload"] = self._delays["pending"]  # how long a container takes to start on an active instance
         self._launch_pool = parse_ip_pool(ip_pool) if ip_pool else None
         self._launch_count = 0
         # When a string, new instances end in status "error" with these status_details instead of becoming pending.
@@ -591,8 +594,13 @@ class ShadeformApi:
                     item.update(ip=address, ssh_port=port)
                     if user:
                         item["ssh_user"] = user
-                item.update(status="active", status_details="running")
                 item["active_at"] = item.get("active_at") or _now()
+                if state["phase"] == "pending" and (item.get("launch_configuration") or {}).get("type") == "docker":
+                    # A container is still being pulled and started while the instance is already active.
+                    item.update(status="active", status_details="downloading")
+                    state["phase"] = "workload"
+                    continue
+                item.update(status="active", status_details="running")
                 del self._lifecycle[instance_id]
                 break
 
