@@ -235,6 +235,20 @@ def instance_result(instance):
     return shown
 
 
+# The fields of an SSH key the modules return: never its private half (the Shadeform-managed key's answers carry it).
+SSH_KEY_FIELDS = ("id", "name", "public_key", "is_default")
+
+
+def is_managed_key(key):
+    """The Shadeform-managed key is the one whose answers carry its private half (uploaded keys carry none, or "")."""
+    return isinstance(key.get("private_key"), str) and bool(key["private_key"].strip())
+
+
+def ssh_key_result(key):
+    """An SSH key as the modules return it: the API's fields but ``private_key`` (not even redacted), and ``managed``."""
+    return dict(dict((field, key.get(field)) for field in SSH_KEY_FIELDS if field in key), managed=is_managed_key(key))
+
+
 def without_none(value):
     """The value with every None left out of its dicts (AnsibleModule fills unset suboptions with None)."""
     if isinstance(value, dict):

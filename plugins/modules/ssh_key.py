@@ -117,11 +117,16 @@ ssh_key:
       description: Whether new instances get this key by default.
       type: bool
       returned: success
+    managed:
+      description: Whether this is the Shadeform-managed key (the one whose private half Shadeform holds).
+      type: bool
+      returned: success
   sample:
     id: 78a0bbd2-8a2b-4a5e-9c3c-0d1f2e3a4b5c
     name: laptop
     public_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO4... me@laptop
     is_default: true
+    managed: false
 """
 
 import os
@@ -130,11 +135,8 @@ import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import Task, api_argument_spec, run_module, wait_argument_spec
-
-# Fields of a key the module returns; private_key never leaves the module.
-SHOWN_FIELDS = ("id", "name", "public_key", "is_default")
-
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import (Task, api_argument_spec, is_managed_key, run_module, ssh_key_result,
+                                                                             wait_argument_spec)
 
 def argument_spec():
     spec = api_argument_spec()
@@ -155,15 +157,6 @@ def key_material(public_key):
     return tuple((public_key or "").split()[:2])
 
 
-def shown(key):
-    return dict((field, key.get(field)) for field in SHOWN_FIELDS if field in key)
-
-
-def is_managed(key):
-    """The Shadeform-managed key is the one whose answers carry its private half."""
-    return isinstance(key.get("private_key"), str) and bool(key["private_key"].strip())
-
-
 def users_of(client, key_id):
     """Ids of the instances launched with this key (the list does not say; /info of each instance does)."""
     users = []
@@ -178,7 +171,7 @@ def users_of(client, key_id):
 
 def why_undeletable(client, key):
     """Why Shadeform will refuse to delete this key, or None: checked before asking, so check mode tells the truth too."""
-    if is_managed(key):
+    if is_managed_key(key):
         return "it is the Shadeform-managed key"
     if key.get("is_default"):
         return "it is the workspace's default key (make another key the default first)"
@@ -250,7 +243,7 @@ def write_private_key(module, path, private_key):
 
 
 def save_managed_key(module, client, result, keys):
-    managed = [key for key in keys if is_managed(key)]
+    managed = [key for key in keys if is_managed_key(key)]
     if not managed:
         module.fail_json(msg="No Shadeform SSH key carries a private half: only the Shadeform-managed key does, and this workspace's "
                              "list shows none.", **result)
@@ -260,7 +253,7 @@ def save_managed_key(module, client, result, keys):
         module.fail_json(msg="The Shadeform SSH key {0!r} is not the Shadeform-managed key ({1!r}); only the managed key's private "
                              "half can be saved.".format(name, key.get("name")), **result)
     result["changed"] = write_private_key(module, module.params["private_key_path"], key["private_key"])
-    result["ssh_key"] = shown(key)
+    result["ssh_key"] = ssh_key_result(key)
     result["private_key_path"] = module.params["private_key_path"]
 
 
@@ -283,7 +276,7 @@ def run(module, client, result):
     found = Task(module, client, result).find_one(keys, "SSH key", name=name)
 
     if state == "absent":
-        result["diff"] = dict(before=shown(found or {}), after={})
+        result["diff"] = dict(before=ssh_key_result(found) if found else {}, after={})
         if found:
             reason = why_undeletable(client, found)
             if reason:
@@ -296,7 +289,7 @@ def run(module, client, result):
     public_key = (module.params["public_key"] or "").strip()
     if found is None and not public_key:
         module.fail_json(msg="No Shadeform SSH key is named {0!r}; public_key is required to add it.".format(name), **result)
-    before = shown(found) if found else {}
+    before = ssh_key_result(found) if found else {}
     if found and public_key and key_material(found.get("public_key")) != key_material(public_key):
         if not module.params["force"]:
             module.fail_json(msg="The Shadeform SSH key {0!r} holds another public key. Shadeform cannot change a key in place: set "
@@ -325,8 +318,8 @@ def run(module, client, result):
             client.set_default_ssh_key(key["id"])
             key = client.ssh_key_info(key["id"])
         result["changed"] = True
-    result["ssh_key"] = shown(key)
-    result["diff"] = dict(before=before, after=shown(key))
+    result["ssh_key"] = ssh_key_result(key)
+    result["diff"] = dict(before=before, after=ssh_key_result(key))
 
 
 def main():

@@ -17,7 +17,7 @@ def managed(sim):
 def test_ssh_key_add_is_idempotent_and_never_assumes_the_default(run_module, sim):
     checked = run_module(ssh_key.main, {"name": "alice", "public_key": KEY_A}, check_mode=True, diff=True)
     assert checked["changed"] is True and len(sim.ssh_keys) == 1
-    assert checked["diff"] == {"before": {}, "after": {"name": "alice", "public_key": KEY_A, "is_default": False}}
+    assert checked["diff"] == {"before": {}, "after": {"name": "alice", "public_key": KEY_A, "is_default": False, "managed": False}}
 
     added = run_module(ssh_key.main, {"name": "alice", "public_key": KEY_A})
     assert added["changed"] is True and added["ssh_key"]["id"] and added["ssh_key"]["is_default"] is False
@@ -148,3 +148,55 @@ def test_uploaded_keys_with_an_empty_private_key_are_not_taken_for_the_managed_o
     assert saved["rc"] == 0 and saved["ssh_key"]["name"] == "shadeform-managed-key"
     removed = run_module(ssh_key.main, {"name": "alice", "state": "absent"})
     assert removed["rc"] == 0 and removed["changed"] is True
+
+
+@pytest.fixture
+def bounded():
+    """Fail the test, rather than hang it, should the module open a FIFO and block (SIGALRM after 20 s)."""
+    import signal  # pylint: disable=import-outside-toplevel
+
+    def interrupt(signum, frame):
+        raise TimeoutError("the module blocked on the path")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory", "symlink"])
+def test_private_key_path_must_be_a_regular_file_and_is_not_opened_otherwise(run_module, sim, tmp_path, bounded, kind):
+    import os  # pylint: disable=import-outside-toplevel
+
+    path = tmp_path / "key"
+    if kind == "fifo":
+        os.mkfifo(str(path))
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "symlink":
+        path.symlink_to(tmp_path / "elsewhere")
+    else:
+        path = "/dev/zero"  # a device that reads without end: the module would fill its memory reading it
+    result = run_module(ssh_key.main, {"private_key_path": str(path)})
+    expected = {"fifo": "a FIFO", "device": "a device", "directory": "a directory", "symlink": "a symbolic link"}[kind]
+    assert result["rc"] == 1 and "private_key_path {0} is {1}; it must be a regular file".format(path, expected) in result["msg"], result
+    assert sim.requests == []  # refused before any call
+    if kind == "symlink":
+        assert not (tmp_path / "elsewhere").exists()
+
+
+def test_ssh_key_info_lists_the_keys_with_default_and_managed_never_a_private_half(run_module, sim):
+    from ansible_collections.shadeform.cloud.plugins.modules import ssh_key_info  # pylint: disable=import-outside-toplevel
+
+    sim.set_variants(uploaded_private_key="empty")
+    alice = run_module(ssh_key.main, {"name": "alice", "public_key": KEY_A})["ssh_key"]
+    listed = run_module(ssh_key_info.main, {})
+    assert listed["rc"] == 0 and listed["changed"] is False
+    assert listed["ssh_keys"] == [
+        dict(id=managed(sim)["id"], name="shadeform-managed-key", public_key=managed(sim)["public_key"], is_default=True, managed=True),
+        dict(id=alice["id"], name="alice", public_key=KEY_A, is_default=False, managed=False),
+    ]
+    assert "PRIVATE KEY" not in listed["stdout"] and "SIMULATED-SECRET" not in listed["stdout"] and "private_key" not in listed["stdout"]
+    assert [key["name"] for key in run_module(ssh_key_info.main, {"name": "alice"})["ssh_keys"]] == ["alice"]
+    assert run_module(ssh_key_info.main, {"id": alice["id"]})["ssh_keys"][0]["name"] == "alice"
