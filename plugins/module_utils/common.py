@@ -2,6 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every shadeform.cloud module shares: the API options (doc fragment shadeform.cloud.api), the client and the module structure."""
 
+import datetime
+import decimal
 import math
 import time
 
@@ -263,6 +265,33 @@ def has_the_given(item, params, fields):
     return all(params[field] is None or item.get(field) == params[field] for field in fields)
 
 
+def threshold_key(value):
+    """A threshold (``auto_delete``, ``alert``) as the API compares it: the date as an instant, the dollars as a decimal.
+
+    The API may give back ``2026-01-01T00:00:00Z`` for ``2026-01-01T01:00:00+01:00`` and ``3.10`` for ``3.1``: the same
+    threshold, which must not read as a change on a rerun. A value that does not parse is compared as it is.
+    """
+    if not isinstance(value, dict):
+        return value
+    key = dict(value)
+    date = value.get("date_threshold")
+    if isinstance(date, str):
+        try:
+            when = datetime.datetime.fromisoformat(date.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=datetime.timezone.utc)  # RFC 3339 without an offset: taken as UTC
+            key["date_threshold"] = when.astimezone(datetime.timezone.utc)
+        except ValueError:
+            pass
+    spend = value.get("spend_threshold")
+    if isinstance(spend, str):
+        try:
+            key["spend_threshold"] = decimal.Decimal(spend.strip())
+        except decimal.InvalidOperation:
+            pass
+    return key
+
+
 _ENV = dict(type="list", elements="dict", options=dict(name=dict(type="str", required=True), value=dict(type="str", required=True, no_log=True)))
 _THRESHOLDS = dict(date_threshold=dict(type="str"), spend_threshold=dict(type="str"))
 
@@ -283,7 +312,7 @@ def launch_argument_spec():
                 volume_mounts=dict(type="list", elements="dict", options=dict(
                     host_path=dict(type="str", required=True), container_path=dict(type="str", required=True))),
                 registry_credentials=dict(type="dict", no_log=False, options=dict(
-                    username=dict(type="str", required=True), password=dict(type="str", required=True, no_log=True))),
+                    username=dict(type="str"), password=dict(type="str", no_log=True))),
             )),
             script_configuration=dict(type="dict", options=dict(base64_script=dict(type="str", required=True, no_log=True))),
         )),

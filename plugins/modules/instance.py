@@ -309,8 +309,8 @@ instance:
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (
-    Deletions, Task, api_argument_spec, check_launch_configuration, instance_result, launch_argument_spec, run_module, wait_argument_spec,
-    without_none)
+    Deletions, Task, api_argument_spec, check_launch_configuration, instance_result, launch_argument_spec, run_module, threshold_key,
+    wait_argument_spec, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import GONE_STATUSES, is_ready, lookup, redact_secrets, status_details_note
 
 CREATE_FIELDS = ("cloud", "region", "shade_instance_type", "shade_cloud", "name", "rental_type", "os", "template_id", "ssh_key_id",
@@ -541,7 +541,7 @@ class InstanceModule(Task):
                 continue
             wanted = without_none(self.params[field])
             current = info.get(field) or {}
-            if wanted != current:
+            if threshold_key(wanted) != threshold_key(current):
                 changes[field] = wanted or None  # null deletes the threshold
         return changes
 

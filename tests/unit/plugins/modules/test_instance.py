@@ -559,3 +559,12 @@ def test_wait_timeout_holds_in_all_when_a_delete_is_refused_first(run_module, la
     assert result["rc"] == 1 and result["changed"] is True and "still listed after 2 seconds" in result["msg"], result
     # One deadline for the refused delete and the deletion together: 2 s and one poll interval, not 1.5 + 2.
     assert took < 2 + 0.2 + 0.6
+
+
+def test_thresholds_normalised_by_the_api_are_no_change_on_a_rerun(run_module, sim, launch):
+    sim.set_variants(thresholds="normalised")
+    args = dict(launch, auto_delete={"date_threshold": "2027-01-01T01:00:00+01:00", "spend_threshold": "3.1"})
+    run_module(main, args)
+    again = run_module(main, args)
+    assert again["rc"] == 0 and again["changed"] is False, again
+    assert not posts(sim, "/update")

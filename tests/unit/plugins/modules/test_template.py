@@ -46,3 +46,36 @@ def test_template_checks_the_launch_configuration_before_calling(run_module, sim
         "type": "docker", "docker_configuration": {"image": "x"}, "script_configuration": {"base64_script": script}}))
     assert result["rc"] == 1 and "never both" in result["msg"]
     assert sim.requests == []
+
+
+def test_template_corners_of_the_published_document(run_module, sim):
+    """Free-string firewall rules with unset fields, registry credentials with only a token, featured templates without id."""
+    args = docker_template(
+        ufw_rules=[{"rule": "limit", "port": "22", "proto": "any"}, {"rule": "allow", "from_ip": "192.0.2.0/24"}],
+        launch_configuration={"type": "docker", "docker_configuration": {
+            "image": "ghcr.io/example/private:1", "registry_credentials": {"password": SECRET}}})
+    saved = run_module(template.main, args)
+    assert saved["rc"] == 0 and saved["changed"] is True, saved
+    body = posts(sim, "/templates/save")[0]["body"]
+    assert body["networking"]["ufw_rules"] == [{"rule": "limit", "port": "22", "proto": "any"}, {"rule": "allow", "from_ip": "192.0.2.0/24"}]
+    assert body["launch_configuration"]["docker_configuration"]["registry_credentials"] == {"password": SECRET}
+    assert SECRET not in saved["stdout"]
+    assert run_module(template.main, args)["changed"] is False
+    featured = run_module(template_info.main, {"featured": True})
+    assert featured["rc"] == 0 and featured["templates"] and all("id" not in item for item in featured["templates"])
+
+
+def test_thresholds_normalised_by_the_api_are_no_change_on_a_rerun(run_module, sim):
+    sim.set_variants(thresholds="normalised")
+    args = docker_template(auto_delete={"date_threshold": "2027-01-01T01:00:00+01:00", "spend_threshold": "3.1"})
+    assert run_module(template.main, args)["changed"] is True
+    stored = sim_template(run_module, "vllm")
+    assert stored["auto_delete"] == {"date_threshold": "2027-01-01T00:00:00Z", "spend_threshold": "3.10"}
+    again = run_module(template.main, args)
+    assert again["rc"] == 0 and again["changed"] is False, again
+    moved = run_module(template.main, docker_template(auto_delete={"date_threshold": "2027-01-01T02:00:00+01:00", "spend_threshold": "3.1"}))
+    assert moved["changed"] is True
+
+
+def sim_template(run_module, name):
+    return run_module(template_info.main, {"name": name})["templates"][0]

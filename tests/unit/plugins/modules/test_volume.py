@@ -58,3 +58,9 @@ def test_volume_info_filters_and_lists_types(run_module, sim):
     only = run_module(volume_info.main, {"cloud": "datacrunch", "types": True})
     assert [v["name"] for v in only["volumes"]] == ["other"]
     assert only["volume_types"] and all(t["cloud"] == "datacrunch" for t in only["volume_types"])
+
+
+def test_a_refused_create_reports_no_change(run_module, sim):
+    refused = run_module(volume.main, dict(VOLUME, region="no-such-region"))
+    assert refused["rc"] == 1 and "HTTP 400" in refused["msg"]
+    assert refused["changed"] is False and sim.volumes == []
