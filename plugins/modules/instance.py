@@ -119,8 +119,8 @@ options:
     default: false
   wait_for_workload:
     description:
-      - With O(wait=true), also wait until the instance's C(status_details) no longer says its container is starting
-        (C(downloading) while C(active)): a docker O(launch_configuration) is then up as far as the API can tell.
+      - "With O(wait=true), also wait until the instance's C(status_details) no longer says its container is starting
+        (C(downloading) while C(active)): a docker O(launch_configuration) is then up as far as the API can tell."
     type: bool
     default: false
   wait:
