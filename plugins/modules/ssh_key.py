@@ -57,9 +57,12 @@ options:
       - Save the private half of the Shadeform-managed key to this file, created with mode 0600 (never readable by
         others, not even while it is written) and replaced at once. Reports a change when the content or the mode differ.
       - With O(name), that name must be the managed key's.
+      - The path must be a regular file or not exist yet. A directory, a FIFO, a device or a symbolic link is refused
+        before anything is opened or asked of the API.
     type: path
 seealso:
   - module: shadeform.cloud.instance
+  - module: shadeform.cloud.ssh_key_info
 """
 
 EXAMPLES = r"""
