@@ -108,7 +108,9 @@ class Task:
 
     def fail(self, msg, **extra):
         """Fail with ``msg`` and the result so far (what was created or deleted before stays named in it)."""
-        self.module.fail_json(msg=msg, **dict(self.result, **extra))
+        fields = dict(self.result, **extra)
+        fields["msg"] = msg  # a result may carry a msg of its own (restarted's note): the failure's wins
+        self.module.fail_json(**fields)
 
     def find_one(self, items, what, item_id=None, name=None, skip=None):
         """The item of ``items`` with the id ``item_id``, or else the one named ``name`` (not ``skip(item)``), or None.

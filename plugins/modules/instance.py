@@ -417,7 +417,8 @@ class InstanceModule(Task):
             if exc.status is None or not 400 <= exc.status < 500:
                 raise
             info = None
-        if not isinstance(info, dict) or info.get("status") == "deleted":
+        if not isinstance(info, dict) or info.get("status") == "deleted" or info.get("id") != listed.get("id"):
+            # Gone, or an answer that is not this instance's (``{}`` has been seen): the list's view is the one to trust.
             return listed
         return info
 
@@ -493,7 +494,7 @@ class InstanceModule(Task):
         before = _diff_view(info)
         if changes:
             if not self.module.check_mode:
-                self.client.update_instance(info["id"], changes)
+                self.gone_on_404(self.client.update_instance, info, changes)
                 self.result["changed"] = True
                 info = self.details(info)
                 self.warn_about_merged_tags(info, changes)
@@ -663,8 +664,20 @@ class InstanceModule(Task):
         self.result["diff"] = dict(before=dict(_diff_view(found), restarted=False), after=dict(_diff_view(found), restarted=True))
         self.result["instance"] = instance_result(found)
         if not self.module.check_mode:
-            self.client.restart_instance(found["id"])
+            self.gone_on_404(self.client.restart_instance, found)
         self.result["changed"] = True
+
+    def gone_on_404(self, call, instance, *args):
+        """Call ``call(id, *args)``; a 404 means the instance left between the list and the call (a reclaimed spot
+        instance), not a wrong api_url: one clear error saying so."""
+        try:
+            return call(instance["id"], *args)
+        except ShadeformAPIError as exc:
+            if exc.status != 404:
+                raise
+        self.fail("Shadeform instance {0} is gone: the API no longer knows its id (HTTP 404), as after a spot instance is reclaimed. "
+                  "Run the task again to launch a new one by name.".format(describe(instance)))
+        return None
 
 
 def _apply(info, changes):

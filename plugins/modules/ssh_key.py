@@ -313,13 +313,13 @@ def run(module, client, result):
             result["changed"] = True
             result["ssh_key"] = dict(key, id=key_id)
             # Whether Shadeform makes a first key the default is not documented: read what it did.
-            key = client.ssh_key_info(key_id)
+            key = client.ssh_key_info(key_id, missing_ok=True) or result["ssh_key"]
         result["changed"] = True
     if module.params["default"] and not key.get("is_default"):
         key = dict(key, is_default=True)
         if not module.check_mode:
             client.set_default_ssh_key(key["id"])
-            key = client.ssh_key_info(key["id"])
+            key = client.ssh_key_info(key["id"], missing_ok=True) or key
         result["changed"] = True
     result["ssh_key"] = ssh_key_result(key)
     result["diff"] = dict(before=before, after=ssh_key_result(key))

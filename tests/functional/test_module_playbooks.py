@@ -33,6 +33,10 @@ PLAYBOOK = """
       register: before
     - shadeform.cloud.ssh_key_info:
       register: keys
+    - shadeform.cloud.instance_types_info:
+        gpu_type: A6000
+    - shadeform.cloud.volume_info:
+    - shadeform.cloud.template_info:
     - name: A create the API refuses
       shadeform.cloud.instance:
         name: refused-1

@@ -568,3 +568,29 @@ def test_thresholds_normalised_by_the_api_are_no_change_on_a_rerun(run_module, s
     again = run_module(main, args)
     assert again["rc"] == 0 and again["changed"] is False, again
     assert not posts(sim, "/update")
+
+
+# -- 404 on an id endpoint: gone, not a wrong api_url (#21.12) ----------------------------------------------------
+
+def test_an_instance_gone_between_the_list_and_the_call_is_said_to_be_gone(run_module, sim, launch, monkeypatch):
+    from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient  # pylint: disable=import-outside-toplevel
+
+    created = run_module(main, launch)["instance"]
+    listed = sim.instances
+    # The seam: the list still shows the instance the service has just forgotten (a spot reclaim racing the task).
+    monkeypatch.setattr(ShadeformClient, "list_instances", lambda self: listed)
+    sim.remove_instance(created["id"])
+    for args in (dict(launch, state="restarted"), dict(launch, tags=["other"])):
+        result = run_module(main, args)
+        assert result["rc"] == 1 and result["changed"] is False, result
+        assert "is gone: the API no longer knows its id (HTTP 404)" in result["msg"] and "api_url" not in result["msg"]
+
+
+def test_an_info_answer_that_is_not_the_instance_is_survived(run_module, sim, launch, monkeypatch):
+    from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient  # pylint: disable=import-outside-toplevel
+
+    created = run_module(main, launch)["instance"]
+    monkeypatch.setattr(ShadeformClient, "instance_info", lambda self, instance_id, missing_ok=False: {})
+    result = run_module(main, launch)
+    assert result["rc"] == 0 and result["changed"] is False, result
+    assert result["instance"]["id"] == created["id"]
