@@ -141,6 +141,7 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (Task, api_argument_spec, is_managed_key, run_module, ssh_key_result,
                                                                              wait_argument_spec)
 
+
 def argument_spec():
     spec = api_argument_spec()
     spec.update(wait_argument_spec())
@@ -218,12 +219,12 @@ def read_existing_key(path):
         return stream.read(MAX_KEY_FILE_BYTES + 1)
 
 
-def write_private_key(module, path, private_key):
+def write_private_key(task, path, private_key):
     """Write the key to ``path`` with mode 0600; True when the file changed. The file is never readable by others, not even briefly."""
     data = to_bytes(private_key if private_key.endswith("\n") else private_key + "\n")
     if read_existing_key(path) == data and (os.stat(path).st_mode & 0o777) == 0o600:
         return False
-    if module.check_mode:
+    if task.module.check_mode:
         return True
     directory = os.path.dirname(os.path.abspath(path))
     try:
@@ -241,49 +242,51 @@ def write_private_key(module, path, private_key):
             os.unlink(temp)
             raise
     except (IOError, OSError) as exc:
-        module.fail_json(msg="Could not write the Shadeform-managed private key to {0}: {1}.".format(path, exc.strerror or exc))
+        task.fail("Could not write the Shadeform-managed private key to {0}: {1}.".format(path, exc.strerror or exc))
     return True
 
 
-def save_managed_key(module, client, result, keys):
+def save_managed_key(task, keys):
+    module, result = task.module, task.result
     managed = [key for key in keys if is_managed_key(key)]
     if not managed:
-        module.fail_json(msg="No Shadeform SSH key carries a private half: only the Shadeform-managed key does, and this workspace's "
-                             "list shows none.", **result)
+        task.fail("No Shadeform SSH key carries a private half: only the Shadeform-managed key does, and this workspace's "
+                  "list shows none.")
     key = managed[0]
     name = module.params["name"]
     if name and key.get("name") != name:
-        module.fail_json(msg="The Shadeform SSH key {0!r} is not the Shadeform-managed key ({1!r}); only the managed key's private "
-                             "half can be saved.".format(name, key.get("name")), **result)
-    result["changed"] = write_private_key(module, module.params["private_key_path"], key["private_key"])
+        task.fail("The Shadeform SSH key {0!r} is not the Shadeform-managed key ({1!r}); only the managed key's private "
+                  "half can be saved.".format(name, key.get("name")))
+    result["changed"] = write_private_key(task, module.params["private_key_path"], key["private_key"])
     result["ssh_key"] = ssh_key_result(key)
     result["private_key_path"] = module.params["private_key_path"]
 
 
 def run(module, client, result):
+    task = Task(module, client, result)
     name = module.params["name"]
     state = module.params["state"]
     result["ssh_key"] = {}
     if module.params["private_key_path"]:
         if state == "absent":
-            module.fail_json(msg="private_key_path saves the Shadeform-managed key; it does not go with state: absent.", **result)
+            task.fail("private_key_path saves the Shadeform-managed key; it does not go with state: absent.")
         problem = key_path_problem(module.params["private_key_path"])
         if problem:
-            module.fail_json(msg=problem, **result)
+            task.fail(problem)
     keys = [key for key in client.list_ssh_keys() if isinstance(key, dict)]
     if module.params["private_key_path"]:
-        save_managed_key(module, client, result, keys)
+        save_managed_key(task, keys)
         return
     if not name:
-        module.fail_json(msg="name is required (or private_key_path, to save the Shadeform-managed key).", **result)
-    found = Task(module, client, result).find_one(keys, "SSH key", name=name)
+        task.fail("name is required (or private_key_path, to save the Shadeform-managed key).")
+    found = task.find_one(keys, "SSH key", name=name)
 
     if state == "absent":
         result["diff"] = dict(before=ssh_key_result(found) if found else {}, after={})
         if found:
             reason = why_undeletable(client, found)
             if reason:
-                module.fail_json(msg="The Shadeform SSH key {0!r} cannot be deleted: {1}.".format(name, reason), **result)
+                task.fail("The Shadeform SSH key {0!r} cannot be deleted: {1}.".format(name, reason))
             if not module.check_mode:
                 client.delete_ssh_key(found["id"])
             result["changed"] = True
@@ -291,16 +294,16 @@ def run(module, client, result):
 
     public_key = (module.params["public_key"] or "").strip()
     if found is None and not public_key:
-        module.fail_json(msg="No Shadeform SSH key is named {0!r}; public_key is required to add it.".format(name), **result)
+        task.fail("No Shadeform SSH key is named {0!r}; public_key is required to add it.".format(name))
     before = ssh_key_result(found) if found else {}
     if found and public_key and key_material(found.get("public_key")) != key_material(public_key):
         if not module.params["force"]:
-            module.fail_json(msg="The Shadeform SSH key {0!r} holds another public key. Shadeform cannot change a key in place: set "
-                                 "force: true to replace it, or choose another name.".format(name), **result)
+            task.fail("The Shadeform SSH key {0!r} holds another public key. Shadeform cannot change a key in place: set "
+                      "force: true to replace it, or choose another name.".format(name))
         reason = why_undeletable(client, found)
         if reason:
-            module.fail_json(msg="The Shadeform SSH key {0!r} holds another public key but cannot be replaced: {1}. Choose another "
-                                 "name for the new key.".format(name, reason), **result)
+            task.fail("The Shadeform SSH key {0!r} holds another public key but cannot be replaced: {1}. Choose another "
+                      "name for the new key.".format(name, reason))
         if not module.check_mode:
             client.delete_ssh_key(found["id"])
         result["changed"] = True

@@ -97,8 +97,10 @@ def run_the_play(sim, tmp_path):
     kinds = filter_instance_types(sim.instance_types, "available=true&sort=price")
     slots = [(kind, slot) for kind in kinds for slot in kind["availability"] if slot["available"] and slot["rental_type"] == "on_demand"
              and len(kind["configuration"]["os_options"]) > 1]
-    (kind, slot), (other_kind, other_slot) = slots[0], next(pair for pair in slots if pair[0]["shade_instance_type"] != slots[0][0]["shade_instance_type"]
-                                                             or pair[0]["cloud"] != slots[0][0]["cloud"])
+    kind, slot = slots[0]
+    # Another offer, refused at create: a different type or cloud than the one launched.
+    other_kind, other_slot = next((other, where) for other, where in slots
+                                  if (other["cloud"], other["shade_instance_type"]) != (kind["cloud"], kind["shade_instance_type"]))
     sim.set_capacity(other_kind["cloud"], other_slot["region"], other_kind["shade_instance_type"], "refuse")
     os_options = kind["configuration"]["os_options"]
     variables = dict(

@@ -12,6 +12,7 @@ SECRET = "SIMULATED-SECRET-template-token"
 def posts(sim, suffix):
     return [r for r in sim.requests if r["method"] == "POST" and r["path"].endswith(suffix)]
 
+
 def docker_template(name="vllm", **extra):
     args = {"name": name, "description": "vLLM", "tags": ["llm"], "envs": [{"name": "HF_TOKEN", "value": SECRET}],
             "launch_configuration": {"type": "docker", "docker_configuration": {"image": "vllm/vllm-openai:latest"}},
