@@ -82,12 +82,13 @@ def hourly_price_usd(instance):
     instance's rate is its rental terms' ``hourly_price`` (dollars, as a string)."""
     terms = instance.get("rental_terms")
     if isinstance(terms, dict) and terms.get("rental_type") == "spot":
-        return _finite_float(terms.get("hourly_price"))
-    cents = _finite_float(instance.get("hourly_price"))
+        return finite_number(terms.get("hourly_price"))
+    cents = finite_number(instance.get("hourly_price"))
     return None if cents is None else cents / 100.0
 
 
-def _finite_float(value):
+def finite_number(value):
+    """A number the API gives as a number or a decimal string (dollars, cents), as a float; None when it is not one."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     try:

@@ -58,6 +58,9 @@ def test_volume_info_filters_and_lists_types(run_module, sim):
     only = run_module(volume_info.main, {"cloud": "datacrunch", "types": True})
     assert [v["name"] for v in only["volumes"]] == ["other"]
     assert only["volume_types"] and all(t["cloud"] == "datacrunch" for t in only["volume_types"])
+    # The API's dollar string under its own name, the same price as a number beside it.
+    assert all(t["price_per_gb_per_hour_usd"] == float(t["price_per_gb_per_hour"]) and isinstance(t["price_per_gb_per_hour"], str)
+               for t in only["volume_types"])
 
 
 def test_a_refused_create_reports_no_change(run_module, sim):
