@@ -382,6 +382,8 @@ def drift_entry(field, current, wanted):
 def check_options(task):
     """Refuse, before any call, what the API would refuse or misread."""
     params = task.params
+    if params["name"] is not None and not params["name"].strip():
+        task.fail("name must not be empty: Shadeform refuses an instance without a name.")
     check_launch_configuration(task.module, task.result)
     if params["volume_ids"] is not None and len(params["volume_ids"]) != 1:
         task.fail("volume_ids holds {0} volumes; Shadeform attaches exactly one volume to an instance (in its cloud "

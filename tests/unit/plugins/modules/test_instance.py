@@ -6,6 +6,8 @@ import pytest
 
 from ansible_collections.shadeform.cloud.plugins.modules.instance import main
 
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
+
 from helpers import API_KEY
 
 SECRET = "hf_SIMULATED-SECRET-do-not-print"
@@ -423,6 +425,28 @@ def test_a_refused_delete_reports_no_change(run_module, sim, launch):
     assert result["rc"] == 1 and "run again with wait: true" in result["msg"]
     assert result["changed"] is False
     assert [item["status"] for item in sim.instances if item["id"] == created["id"]] != ["deleting"]
+
+
+def test_a_refused_update_reports_no_change(run_module, sim, launch, monkeypatch):
+    from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient  # pylint: disable=import-outside-toplevel
+
+    created = run_module(main, launch)["instance"]
+
+    def refuse(self, instance_id, body):
+        raise ShadeformAPIError("The Shadeform API answered HTTP 400: tags refused", status=400)
+
+    monkeypatch.setattr(ShadeformClient, "update_instance", refuse)  # the seam: a refusal the simulator has no reason for
+    result = run_module(main, {"id": created["id"], "tags": ["other"], "poll_interval": 0.1})
+    assert result["rc"] == 1 and "HTTP 400" in result["msg"]
+    assert result["changed"] is False and sim.instances[0]["tags"] == ["env=test", "worker"]
+
+
+def test_an_empty_name_is_refused_before_any_call(run_module, sim, launch):
+    created = run_module(main, launch)["instance"]
+    sim.clear_requests()
+    result = run_module(main, {"id": created["id"], "name": ""})
+    assert result["rc"] == 1 and result["msg"] == "name must not be empty: Shadeform refuses an instance without a name."
+    assert sim.requests == []
 
 
 def test_created_then_failed_reports_the_change_and_names_the_instance(run_module, sim, launch):
