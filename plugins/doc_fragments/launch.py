@@ -90,13 +90,11 @@ options:
             type: dict
             suboptions:
               username:
-                description: Registry user name.
+                description: Registry user name (optional, as in the API).
                 type: str
-                required: true
               password:
-                description: Registry password.
+                description: Registry password or token (optional, as in the API).
                 type: str
-                required: true
       script_configuration:
         description: The startup script.
         type: dict

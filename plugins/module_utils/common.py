@@ -2,10 +2,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every shadeform.cloud module shares: the API options (doc fragment shadeform.cloud.api), the client and the module structure."""
 
+import datetime
+import decimal
+import math
+import time
+
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import DEFAULT_API_URL, ShadeformAPIError, requests_is_missing
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import hourly_price_usd, redact_secrets
 
 
 def api_argument_spec():
@@ -38,21 +44,213 @@ def client_from_module(module):
     )
 
 
+def wait_argument_spec():
+    """The wait options (doc fragment shadeform.cloud.wait): every module of the group accepts them, so that
+    ``module_defaults`` of ``group/shadeform.cloud.shadeform`` can set them once; the modules that never wait ignore them."""
+    return dict(
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=3600),
+        poll_interval=dict(type="float", default=10),
+    )
+
+
+# The longest wait_timeout and poll_interval accepted: a week is far beyond any launch, and far below what the
+# clock and time.sleep() can hold on every platform.
+MAX_WAIT_SECONDS = 7 * 24 * 3600
+
+
+def wait_options_problem(params):
+    """What is wrong with wait_timeout or poll_interval (None when both are usable): negative, not finite or too large."""
+    for name, lowest, strict in (("wait_timeout", 0, False), ("poll_interval", 0, True)):
+        value = params.get(name)
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < lowest or (strict and value == lowest) or value > MAX_WAIT_SECONDS:
+            return "{0} must be a number of seconds {1} 0 and at most {2} (a week), not {3!r}.".format(
+                name, "above" if strict else "of", MAX_WAIT_SECONDS, value)
+    return None
+
+
 def run_module(argument_spec, run, **module_kwargs):
     """The one structure of every shadeform.cloud module: ``main()`` is ``run_module(argument_spec(), run)``.
 
     ``run(module, client, result)`` fills ``result`` (it starts as ``{"changed": False}``) and may fail the module
     itself with a clear message; an API error ends the module with its message and the result so far (for example
-    the id of an instance created before a later call failed).
+    the id of an instance created before a later call failed). ``changed`` is set by the run only after the API
+    accepted a change, so that a refused call reports ``changed: false``.
     """
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **module_kwargs)
-    client = client_from_module(module)
     result = dict(changed=False)
+    problem = wait_options_problem(module.params)
+    if problem:
+        module.fail_json(msg=problem, **result)
+    client = client_from_module(module)
     try:
         run(module, client, result)
     except ShadeformAPIError as exc:
         module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)
+
+
+class Task:
+    """One run of a module: the module, its client and the result so far, with what every module does with them.
+
+    ``waiter`` holds the run's one deadline (``wait_timeout`` in all, from the start of the run), for every wait
+    of the run: for an instance to be ready, for a refused delete to be accepted, for it to be gone.
+    """
+
+    def __init__(self, module, client, result):
+        self.module = module
+        self.params = module.params
+        self.client = client
+        self.result = result
+        self.waiter = Waiter(self.params.get("wait_timeout") or 0, self.params.get("poll_interval") or 1)
+
+    def fail(self, msg, **extra):
+        """Fail with ``msg`` and the result so far (what was created or deleted before stays named in it)."""
+        fields = dict(self.result, **extra)
+        fields["msg"] = msg  # a result may carry a msg of its own (restarted's note): the failure's wins
+        self.module.fail_json(**fields)
+
+    def find_one(self, items, what, item_id=None, name=None, skip=None):
+        """The item of ``items`` with the id ``item_id``, or else the one named ``name`` (not ``skip(item)``), or None.
+
+        Names are not unique at Shadeform: when several items carry the name, the module fails listing their ids.
+        """
+        items = [item for item in items if isinstance(item, dict)]
+        if item_id:
+            return next((item for item in items if item.get("id") == item_id), None)
+        named = [item for item in items if item.get("name") == name and not (skip and skip(item))]
+        if len(named) > 1:
+            self.fail("{0} Shadeform {1}s are named {2!r} (ids {3}): give id to choose one, or rename the others.".format(
+                len(named), what, name, ", ".join(str(item.get("id")) for item in named)))
+        return named[0] if named else None
+
+    def listed_instance(self, instance_id):
+        """The instance of that id as GET /instances lists it, or None (the list is the one answer the same everywhere)."""
+        return next((item for item in self.client.list_instances() if isinstance(item, dict) and item.get("id") == instance_id), None)
+
+
+class Waiter:
+    """One deadline and one poll loop for all the waits of a module run (fleet's included).
+
+    ``poll(look)`` calls ``look()`` until it returns something other than None and returns that; it returns None once
+    the deadline has passed. The last look comes at the deadline at the latest (the sleep before it is cut short), so
+    a run ends within one poll interval and one look of ``wait_timeout``.
+    """
+
+    def __init__(self, timeout, interval, clock=time.monotonic, sleep=time.sleep):
+        self.timeout = timeout
+        self.interval = interval
+        self.clock = clock
+        self.sleep = sleep
+        self.deadline = clock() + timeout
+
+    def remaining(self):
+        return max(0.0, self.deadline - self.clock())
+
+    def expired(self):
+        return self.clock() >= self.deadline
+
+    def poll(self, look):
+        while True:
+            value = look()
+            if value is not None:
+                return value
+            left = self.deadline - self.clock()
+            if left <= 0:
+                return None
+            self.sleep(min(self.interval, left))
+
+
+# Statuses of an instance still launching: some providers refuse to delete it until the launch has ended.
+PENDING_STATUSES = ("creating", "pending_provider", "pending")
+# A refusal of these HTTP statuses is about the key or the account: asking again cannot change it.
+FATAL_STATUSES = (401, 402, 403)
+# Error codes (ShadeformAPIError.code, the answer's error_code) that no other offer and no retry can fix.
+FATAL_CODES = ("INSUFFICIENT_FUNDS",)
+
+
+def refusal_is_final(exc):
+    """Whether a refused call is final: no answer (it may have gone through), the key or account, a 5xx, or a fatal code."""
+    return exc.status is None or exc.status in FATAL_STATUSES or exc.status >= 500 or exc.code in FATAL_CODES
+
+
+class Deletions:
+    """Instance deletes, asked again while the API refuses them (some providers refuse while an instance launches).
+
+    ``request(id)`` asks once: an accepted delete joins ``deleted``, a 404 means the instance is already gone, any other
+    refusal that is not final (see :func:`refusal_is_final`) is kept in ``refused`` (id -> message) for ``retry()``.
+    ``instance`` and ``fleet`` share it: ``fleet`` retries at each look of its waits, ``instance`` waits for it with
+    the run's :class:`Waiter` (:meth:`wait`).
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self.deleted = []
+        self.refused = {}
+
+    def request(self, instance_id):
+        try:
+            self.client.delete_instance(instance_id)
+        except ShadeformAPIError as exc:
+            if exc.status == 404:
+                self.refused.pop(instance_id, None)
+                return
+            if exc.status in FATAL_STATUSES or exc.status is None:
+                raise
+            self.refused[instance_id] = str(exc)
+            return
+        self.refused.pop(instance_id, None)
+        if instance_id not in self.deleted:
+            self.deleted.append(instance_id)
+
+    def retry(self, listed=None):
+        """Ask again for each refused delete; True when none is left refused.
+
+        With ``listed`` (id -> instance, from GET /instances) only those no longer launching are asked again, and those
+        no longer listed are forgotten (gone): a provider that refuses while an instance launches refuses until then.
+        """
+        for instance_id in list(self.refused):
+            if listed is not None:
+                item = listed.get(instance_id)
+                if item is None:
+                    del self.refused[instance_id]
+                    continue
+                if item.get("status") in PENDING_STATUSES:
+                    continue
+            self.request(instance_id)
+        return not self.refused
+
+    def wait(self, waiter):
+        """Ask again once each launch has ended, until every refused delete is accepted; False when the deadline comes first."""
+        def look():
+            listed = dict((item.get("id"), item) for item in self.client.list_instances() if isinstance(item, dict))
+            return self.retry(listed) or None
+        return bool(waiter.poll(look))
+
+
+def instance_result(instance):
+    """An instance as every module returns it: secrets redacted, and beside the API's ``hourly_price`` (cents) its price
+    in dollars, ``hourly_price_usd`` (a spot instance's from its rental terms)."""
+    shown = redact_secrets(instance)
+    if "hourly_price" in instance or "rental_terms" in instance:
+        shown = dict(shown, hourly_price_usd=hourly_price_usd(instance))
+    return shown
+
+
+# The fields of an SSH key the modules return: never its private half (the Shadeform-managed key's answers carry it).
+SSH_KEY_FIELDS = ("id", "name", "public_key", "is_default")
+
+
+def is_managed_key(key):
+    """The Shadeform-managed key is the one whose answers carry its private half (uploaded keys carry none, or "")."""
+    return isinstance(key.get("private_key"), str) and bool(key["private_key"].strip())
+
+
+def ssh_key_result(key):
+    """An SSH key as the modules return it: the API's fields but ``private_key`` (not even redacted), and ``managed``."""
+    return dict(dict((field, key.get(field)) for field in SSH_KEY_FIELDS if field in key), managed=is_managed_key(key))
 
 
 def without_none(value):
@@ -69,13 +267,31 @@ def has_the_given(item, params, fields):
     return all(params[field] is None or item.get(field) == params[field] for field in fields)
 
 
-def find_by_name(module, items, name, what, result):
-    """The one item named ``name``, or None; fails the module when several carry it (names are not unique at Shadeform)."""
-    named = [item for item in items if isinstance(item, dict) and item.get("name") == name]
-    if len(named) > 1:
-        module.fail_json(msg="{0} Shadeform {1}s are named {2!r} (ids {3}): give id to choose one, or rename the others.".format(
-            len(named), what, name, ", ".join(str(item.get("id")) for item in named)), **result)
-    return named[0] if named else None
+def threshold_key(value):
+    """A threshold (``auto_delete``, ``alert``) as the API compares it: the date as an instant, the dollars as a decimal.
+
+    The API may give back ``2026-01-01T00:00:00Z`` for ``2026-01-01T01:00:00+01:00`` and ``3.10`` for ``3.1``: the same
+    threshold, which must not read as a change on a rerun. A value that does not parse is compared as it is.
+    """
+    if not isinstance(value, dict):
+        return value
+    key = dict(value)
+    date = value.get("date_threshold")
+    if isinstance(date, str):
+        try:
+            when = datetime.datetime.fromisoformat(date.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=datetime.timezone.utc)  # RFC 3339 without an offset: taken as UTC
+            key["date_threshold"] = when.astimezone(datetime.timezone.utc)
+        except ValueError:
+            pass
+    spend = value.get("spend_threshold")
+    if isinstance(spend, str):
+        try:
+            key["spend_threshold"] = decimal.Decimal(spend.strip())
+        except decimal.InvalidOperation:
+            pass
+    return key
 
 
 _ENV = dict(type="list", elements="dict", options=dict(name=dict(type="str", required=True), value=dict(type="str", required=True, no_log=True)))
@@ -98,7 +314,7 @@ def launch_argument_spec():
                 volume_mounts=dict(type="list", elements="dict", options=dict(
                     host_path=dict(type="str", required=True), container_path=dict(type="str", required=True))),
                 registry_credentials=dict(type="dict", no_log=False, options=dict(
-                    username=dict(type="str", required=True), password=dict(type="str", required=True, no_log=True))),
+                    username=dict(type="str"), password=dict(type="str", no_log=True))),
             )),
             script_configuration=dict(type="dict", options=dict(base64_script=dict(type="str", required=True, no_log=True))),
         )),

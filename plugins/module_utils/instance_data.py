@@ -5,6 +5,7 @@
 Every field of an instance may be absent, null or of the wrong type; only ``id`` is expected.
 """
 
+import math
 import re
 
 REDACTED = "<redacted>"
@@ -74,6 +75,27 @@ GONE_STATUSES = ("deleting", "deleted")
 def is_ready(instance):
     """Whether the API says the instance can be reached: ``active`` and an address (as Shadeform's own clients wait)."""
     return instance.get("status") == "active" and isinstance(instance.get("ip"), str) and bool(instance["ip"])
+
+
+def hourly_price_usd(instance):
+    """The instance's hourly price in dollars (a float), or None: the API's ``hourly_price`` is cents, but a spot
+    instance's rate is its rental terms' ``hourly_price`` (dollars, as a string)."""
+    terms = instance.get("rental_terms")
+    if isinstance(terms, dict) and terms.get("rental_type") == "spot":
+        return finite_number(terms.get("hourly_price"))
+    cents = finite_number(instance.get("hourly_price"))
+    return None if cents is None else cents / 100.0
+
+
+def finite_number(value):
+    """A number the API gives as a number or a decimal string (dollars, cents), as a float; None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def status_details_note(instance):

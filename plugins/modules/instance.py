@@ -15,8 +15,12 @@ description:
     and lists their ids, unless O(id) picks one."
   - A changed O(name) (with O(id)) or a changed set of O(tags), O(auto_delete) or O(alert) of an existing instance goes
     through the API's update call. The other fields are set at creation only; when an existing instance differs in
-    O(cloud), O(region) or O(shade_instance_type), the module warns and leaves it as it is (delete it and create it
-    again to change those).
+    O(cloud), O(region), O(shade_instance_type), O(rental_type), O(os), O(ssh_key_id), its volume, O(envs), O(volume_mount)
+    or O(launch_configuration) (as C(GET /instances/{id}/info) shows them), the module warns, lists each difference in
+    the result's C(drifted) and leaves the instance as it is (delete it and create it again to change those).
+  - C(changed) is true only when the API accepted a change (or, in check mode, would be asked for one); a refused create,
+    update or delete reports C(changed=false). When an instance was created before a later step failed, the result says
+    C(changed=true) and its C(instance) names it.
   - Creating is asynchronous at Shadeform. With O(wait=true) (the default) the module polls the instance list until the
     instance is C(active) B(and) has an address, as Shadeform's own clients do, and fails clearly when it goes to C(error)
     or is not ready within O(wait_timeout) seconds.
@@ -98,22 +102,44 @@ options:
       - Compared as a set with the tags of an existing instance; a different set is written with the update call.
     type: list
     elements: str
+  purge_tags:
+    description:
+      - With V(true), the instance's tags become exactly O(tags). With V(false), tags the instance has that O(tags) does not
+        name are kept, and O(tags) are added.
+      - Only used when O(tags) is given.
+    type: bool
+    default: true
+  recreate_on_error:
+    description:
+      - With O(state=present), an instance found in status C(error) (which bills on some clouds, and never recovers) is
+        deleted and launched anew with the task's options, in the same task; the result's C(replaced) names the old id.
+      - With V(false), the module fails on such an instance (with O(wait=true)) or warns (with O(wait=false)), saying how
+        to replace it.
+    type: bool
+    default: false
+  wait_for_workload:
+    description:
+      - "With O(wait=true), also wait until the instance's C(status_details) no longer says its container is starting
+        (C(downloading) while C(active)): a docker O(launch_configuration) is then up as far as the API can tell."
+    type: bool
+    default: false
   wait:
     description:
       - Wait until the instance is C(active) with an address (O(state=present)), or gone from the instance list
         (O(state=absent)). Not in check mode, and not for O(state=restarted).
-      - When a provider refuses to delete an instance that is still launching, O(state=absent) with O(wait=true) waits
-        for the launch to end and deletes it then.
+      - When a provider refuses to delete an instance that is still launching, O(state=absent) with O(wait=true) asks
+        again once the launch has ended, within O(wait_timeout).
     type: bool
     default: true
   wait_timeout:
     description:
-      - How many seconds to wait in all before failing. The default hour is what Shadeform's own clients allow; a
-        type's C(boot_time.max_boot_in_sec) (from M(shadeform.cloud.instance_types_info)) is a typical launch time.
+      - How many seconds to wait in all, for every wait of the task together (a refused delete, the launch, the deletion),
+        before failing; 0 to 604800 (a week). The default hour is what Shadeform's own clients allow; a type's
+        C(boot_time.max_boot_in_sec) (from M(shadeform.cloud.instance_types_info)) is a typical launch time.
     type: int
     default: 3600
   poll_interval:
-    description: Seconds between two looks at the instance list while waiting (Shadeform's own clients use 10 to 15).
+    description: Seconds between two looks at the instance list while waiting (Shadeform's own clients use 10 to 15); more than 0, at most 604800.
     type: float
     default: 10
 seealso:
@@ -190,6 +216,31 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+drifted:
+  description:
+    - What the task asks for that the existing instance, set at creation, does not have; empty when nothing differs.
+      Secrets (C(envs) values, the registry password, the startup script) are redacted in C(current) and C(wanted).
+  returned: when O(state=present) found an existing instance
+  type: list
+  elements: dict
+  sample: [{field: launch_configuration.docker_configuration.image, current: "vllm/vllm-openai:v0.4", wanted: "vllm/vllm-openai:latest"}]
+  contains:
+    field:
+      description: The option, as a dotted path into it for a suboption.
+      type: str
+      returned: always
+    current:
+      description: The instance's value (null when it has none).
+      type: raw
+      returned: always
+    wanted:
+      description: The task's value.
+      type: raw
+      returned: always
+replaced:
+  description: The id of the instance in C(error) that O(recreate_on_error=true) deleted; the new one is C(instance).
+  returned: when an instance in error was replaced
+  type: str
 ready:
   description: Null after O(state=restarted) (readiness after a restart is unknown to the API); not returned otherwise.
   returned: when O(state=restarted)
@@ -218,6 +269,7 @@ instance:
     ssh_port: 22
     tags: [env=dev, jupyter]
     hourly_price: 82
+    hourly_price_usd: 0.82
   contains:
     id:
       description: The instance's id.
@@ -243,28 +295,45 @@ instance:
       description: The SSH port.
       type: int
       returned: success
+    hourly_price:
+      description: The API's C(hourly_price), in cents per hour (for a spot instance, the on-demand figure the API gives).
+      type: int
+      returned: success
+    hourly_price_usd:
+      description:
+        - What the instance costs, in dollars per hour (a float); for a spot instance its rental terms' rate
+          (C(rental_terms.hourly_price)), otherwise C(hourly_price) / 100. Null when the API gives neither.
+      type: float
+      returned: success
 """
 
-import time
-
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import (api_argument_spec, check_launch_configuration,
-                                                                             launch_argument_spec, run_module, without_none)
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
-    GONE_STATUSES, is_ready, redact_secrets, status_details_note)
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import (
+    Deletions, Task, api_argument_spec, check_launch_configuration, instance_result, launch_argument_spec, run_module, threshold_key,
+    wait_argument_spec, without_none)
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import GONE_STATUSES, is_ready, lookup, redact_secrets, status_details_note
 
-PENDING_STATUSES = ("creating", "pending_provider", "pending")
-CREATION_ONLY = ("cloud", "region", "shade_instance_type")
 CREATE_FIELDS = ("cloud", "region", "shade_instance_type", "shade_cloud", "name", "rental_type", "os", "template_id", "ssh_key_id",
                  "volume_ids", "volume_mount", "tags", "envs", "launch_configuration", "auto_delete", "alert")
 REQUIRED_TO_CREATE = ("name", "cloud", "region", "shade_instance_type")
+# Fields set at creation only, where GET /instances/{id}/info shows them: an existing instance that differs is reported
+# in ``drifted`` (with a warning), never changed.
+CREATION_ONLY = (("cloud", ("cloud",)), ("region", ("region",)), ("shade_instance_type", ("shade_instance_type",)),
+                 ("rental_type", ("rental_terms", "rental_type")), ("os", ("configuration", "os")), ("ssh_key_id", ("ssh_key_id",)),
+                 ("volume_ids", ("volume_ids",)), ("volume_mount", ("volume_mount",)), ("envs", ("envs",)),
+                 ("launch_configuration", ("launch_configuration",)))
+# Of those, the fields an answer may lack although they are set (the default key, an older answer): not compared then.
+MAY_BE_UNSHOWN = ("rental_type", "os", "ssh_key_id")
 DIFF_FIELDS = ("id", "name", "status", "cloud", "region", "shade_instance_type", "tags", "auto_delete", "alert")
+# What status_details says while a docker workload is still starting on an active instance.
+WORKLOAD_STARTING = ("downloading",)
 RESTART_NOTE = ("Restart requested. Shadeform keeps the status 'active' during a restart, so the API cannot tell when the "
                 "machine is back: wait for it with ansible.builtin.wait_for_connection.")
 
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(
         state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
         id=dict(type="str"),
@@ -280,9 +349,9 @@ def argument_spec():
         volume=dict(type="str"),
         volume_ids=dict(type="list", elements="str"),
         tags=dict(type="list", elements="str"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=3600),
-        poll_interval=dict(type="float", default=10),
+        purge_tags=dict(type="bool", default=True),
+        recreate_on_error=dict(type="bool", default=False),
+        wait_for_workload=dict(type="bool", default=False),
     )
     spec.update(launch_argument_spec())
     return spec
@@ -292,52 +361,55 @@ def describe(instance):
     return "{0!r} ({1})".format(instance.get("name"), instance.get("id"))
 
 
-def check_options(module, result):
+def differences(wanted, current, path):
+    """The dotted paths where ``wanted`` (what the task gives, without its unset suboptions) differs from ``current``."""
+    if isinstance(wanted, dict) and isinstance(current, dict):
+        found = []
+        for key, value in wanted.items():
+            found.extend(differences(value, current.get(key), "{0}.{1}".format(path, key)))
+        return found
+    if isinstance(wanted, dict) and not wanted and current is None:
+        return []
+    return [] if wanted == current else [path]
+
+
+def drift_entry(field, current, wanted):
+    """One entry of ``drifted``, secrets redacted as the field's name says (envs values, passwords, the startup script)."""
+    name = field.rsplit(".", 1)[-1]
+    return dict(field=field, current=redact_secrets({name: current})[name], wanted=redact_secrets({name: wanted})[name])
+
+
+def check_options(task):
     """Refuse, before any call, what the API would refuse or misread."""
-    params = module.params
-    check_launch_configuration(module, result)
+    params = task.params
+    if params["name"] is not None and not params["name"].strip():
+        task.fail("name must not be empty: Shadeform refuses an instance without a name.")
+    check_launch_configuration(task.module, task.result)
     if params["volume_ids"] is not None and len(params["volume_ids"]) != 1:
-        module.fail_json(msg="volume_ids holds {0} volumes; Shadeform attaches exactly one volume to an instance (in its cloud "
-                             "and region).".format(len(params["volume_ids"])), **result)
+        task.fail("volume_ids holds {0} volumes; Shadeform attaches exactly one volume to an instance (in its cloud "
+                  "and region).".format(len(params["volume_ids"])))
     if params["volume"] and params["volume_ids"]:
-        module.fail_json(msg="Give volume or volume_ids, not both.", **result)
+        task.fail("Give volume or volume_ids, not both.")
     if params["rental_type"] == "spot" and not params["shade_cloud"]:
-        module.fail_json(msg="Spot instances run on Shadeform's own accounts only: set shade_cloud: true, or rental_type: on_demand.",
-                         **result)
+        task.fail("Spot instances run on Shadeform's own accounts only: set shade_cloud: true, or rental_type: on_demand.")
 
 
-class InstanceModule:
+class InstanceModule(Task):
     def __init__(self, module, client, result):
-        self.module = module
-        self.params = module.params
-        self.client = client
-        self.result = result
+        super().__init__(module, client, result)
         self.result["instance"] = {}
-
-    def fail(self, msg, **extra):
-        self.module.fail_json(msg=msg, **dict(self.result, **extra))
+        self.deletions = Deletions(client)
 
     # -- finding ---------------------------------------------------------------------------------------------------
 
-    def listed(self):
-        return [item for item in self.client.list_instances() if isinstance(item, dict)]
-
     def find(self):
         """The instance to manage (from the instance list), or None; fails when the name is ambiguous."""
-        instances = self.listed()
-        if self.params["id"]:
-            return next((item for item in instances if item.get("id") == self.params["id"]), None)
-        name = self.params["name"]
-        named = [item for item in instances if item.get("name") == name and item.get("status") not in GONE_STATUSES]
-        if len(named) > 1:
-            self.fail("{0} Shadeform instances are named {1!r} (ids {2}): give id to choose one.".format(
-                len(named), name, ", ".join(str(item.get("id")) for item in named)))
-        if named:
-            return named[0]
-        if self.params["state"] == "absent":
+        instances = self.client.list_instances()
+        found = self.find_one(instances, "instance", self.params["id"], self.params["name"], skip=lambda item: item.get("status") in GONE_STATUSES)
+        if found is None and not self.params["id"] and self.params["state"] == "absent":
             # Only instances on their way out carry the name: nothing to delete, maybe something to wait for.
-            return next((item for item in instances if item.get("name") == name), None)
-        return None
+            found = self.find_one(instances, "instance", name=self.params["name"])
+        return found
 
     def details(self, listed):
         """The instance with its launch details (GET /info); the listed one when /info says it is gone (answers vary)."""
@@ -347,43 +419,48 @@ class InstanceModule:
             if exc.status is None or not 400 <= exc.status < 500:
                 raise
             info = None
-        if not isinstance(info, dict) or info.get("status") == "deleted":
+        if not isinstance(info, dict) or info.get("status") == "deleted" or info.get("id") != listed.get("id"):
+            # Gone, or an answer that is not this instance's (``{}`` has been seen): the list's view is the one to trust.
             return listed
         return info
 
     # -- waiting ---------------------------------------------------------------------------------------------------
 
-    def wait_until(self, instance_id, gone):
-        """Poll the instance list (the one answer that is the same everywhere) until the instance is ready or absent."""
-        deadline = time.monotonic() + self.params["wait_timeout"]
-        interval = max(self.params["poll_interval"], 0.05)
-        last = None
-        while True:
-            listed = next((item for item in self.listed() if item.get("id") == instance_id), None)
+    def up(self, instance):
+        """Ready as the API can tell: active with an address and, with wait_for_workload, its container no longer starting."""
+        return is_ready(instance) and not (self.params["wait_for_workload"] and instance.get("status_details") in WORKLOAD_STARTING)
+
+    def wait_until_up(self, instance_id):
+        """Poll the instance list until the instance is up; fails when it goes to error, goes away or the deadline passes."""
+        last = {}
+
+        def look():
+            listed = self.listed_instance(instance_id)
             if listed is None:
-                if gone:
-                    return None
                 self.fail("Shadeform instance {0} disappeared while waiting for it to become active.".format(instance_id))
-            elif not gone:
-                status = listed.get("status")
-                if is_ready(listed):
-                    return self.details(listed)
-                if status in ("error",) + GONE_STATUSES:
-                    self.result["instance"] = redact_secrets(listed)
-                    self.fail("Shadeform instance {0} went to status {1!r}{2} instead of becoming active.".format(
-                        describe(listed), status, status_details_note(listed)))
-            last = listed
-            if time.monotonic() + interval > deadline:
-                break
-            time.sleep(interval)
-        if last is not None:
-            self.result["instance"] = redact_secrets(last)
-        what = "gone" if gone else "active with an address"
-        status = last.get("status") if last else None
+            last.update(listed)
+            if self.up(listed):
+                return listed
+            if listed.get("status") in ("error",) + GONE_STATUSES:
+                self.result["instance"] = instance_result(listed)
+                self.fail("Shadeform instance {0} went to status {1!r}{2} instead of becoming active.".format(
+                    describe(listed), listed.get("status"), status_details_note(listed)))
+            return None
+
+        listed = self.waiter.poll(look)
+        if listed is not None:
+            return self.details(listed)
+        self.result["instance"] = instance_result(last)
+        what = "up (active with an address, its container started)" if self.params["wait_for_workload"] else "active with an address"
         self.fail("Shadeform instance {0} is not {1} after {2} seconds (status {3!r}{4}). It may still get there: raise wait_timeout, "
                   "or run the task again later (it finds the instance again, nothing is duplicated).".format(
-                      describe(last) if last else instance_id, what, self.params["wait_timeout"], status, status_details_note(last or {})))
+                      describe(last), what, self.params["wait_timeout"], last.get("status"), status_details_note(last)))
         return None
+
+    def wait_until_gone(self, instance_id):
+        if self.waiter.poll(lambda: True if self.listed_instance(instance_id) is None else None) is None:
+            self.fail("Shadeform instance {0} is still listed after {1} seconds. Billing stopped when it went to 'deleting'; run the "
+                      "task again later to wait for it.".format(instance_id, self.params["wait_timeout"]))
 
     # -- states ----------------------------------------------------------------------------------------------------
 
@@ -391,7 +468,7 @@ class InstanceModule:
         state = self.params["state"]
         if not self.params["id"] and not self.params["name"]:
             self.fail("Give name (or id) of the instance.")
-        check_options(self.module, self.result)
+        check_options(self)
         found = self.find()
         if state == "absent":
             self.absent(found)
@@ -407,31 +484,48 @@ class InstanceModule:
             self.create()
             return
         if found.get("status") in GONE_STATUSES:
-            self.result["instance"] = redact_secrets(found)
+            self.result["instance"] = instance_result(found)
             self.fail("Shadeform instance {0} is being deleted{1}; it cannot be updated. Leave id out to create a new one "
                       "by name.".format(describe(found), status_details_note(found)))
         info = self.details(found)
-        self.warn_about_creation_fields(info)
+        if info.get("status") == "error" and self.params["recreate_on_error"]:
+            self.recreate(info)
+            return
+        self.report_drift(info)
         changes = self.updates(info)
         before = _diff_view(info)
         if changes:
-            self.result["changed"] = True
             if not self.module.check_mode:
-                self.client.update_instance(info["id"], changes)
+                self.gone_on_404(self.client.update_instance, info, changes)
+                self.result["changed"] = True
                 info = self.details(info)
                 self.warn_about_merged_tags(info, changes)
             else:
+                self.result["changed"] = True
                 info = _apply(info, changes)
         self.result["diff"] = dict(before=before, after=_diff_view(info))
         if info.get("status") == "error":
-            self.result["instance"] = redact_secrets(info)
+            self.result["instance"] = instance_result(info)
             if self.params["wait"] and not self.module.check_mode:
-                self.fail("Shadeform instance {0} is in status 'error'{1}: delete it (state: absent) and create it again.".format(
-                    describe(info), status_details_note(info)))
-            self.module.warn("Shadeform instance {0} is in status 'error'{1}.".format(describe(info), status_details_note(info)))
-        elif self.params["wait"] and not self.module.check_mode and not is_ready(info):
-            info = self.wait_until(info["id"], gone=False)
-        self.result["instance"] = redact_secrets(info)
+                self.fail("Shadeform instance {0} is in status 'error'{1}. Set recreate_on_error: true to delete it and launch it "
+                          "anew in this task, or delete it (state: absent) and run the task again.".format(describe(info), status_details_note(info)))
+            self.module.warn("Shadeform instance {0} is in status 'error'{1}: recreate_on_error: true replaces it.".format(
+                describe(info), status_details_note(info)))
+        elif self.params["wait"] and not self.module.check_mode and not self.up(info):
+            info = self.wait_until_up(info["id"])
+        self.result["instance"] = instance_result(info)
+
+    def recreate(self, broken):
+        """Delete an instance in error and launch its replacement, in the same run (recreate_on_error)."""
+        self.result["instance"] = instance_result(broken)
+        self.result["replaced"] = broken["id"]
+        self.result["diff"] = dict(before=_diff_view(broken), after={})
+        if self.module.check_mode:
+            self.result["changed"] = True
+            self.result["diff"] = dict(before=_diff_view(broken), after=self.create_view(self.create_body()))
+            return
+        self.delete(broken)
+        self.create()
 
     def updates(self, info):
         """The body of the update call: changed name and tags; auto_delete and alert set, or cleared (null) when given as {}."""
@@ -441,14 +535,16 @@ class InstanceModule:
             changes["name"] = name
         tags = self.params["tags"]
         current_tags = info.get("tags") if isinstance(info.get("tags"), list) else []
-        if tags is not None and set(tags) != set(current_tags):
-            changes["tags"] = tags
+        if tags is not None:
+            wanted_tags = list(tags) if self.params["purge_tags"] else current_tags + [tag for tag in tags if tag not in current_tags]
+            if set(wanted_tags) != set(current_tags):
+                changes["tags"] = wanted_tags
         for field in ("auto_delete", "alert"):
             if self.params[field] is None:
                 continue
             wanted = without_none(self.params[field])
             current = info.get(field) or {}
-            if wanted != current:
+            if threshold_key(wanted) != threshold_key(current):
                 changes[field] = wanted or None  # null deletes the threshold
         return changes
 
@@ -459,28 +555,38 @@ class InstanceModule:
                              "new tags to the old ones instead of replacing them; remove the others in the Shadeform "
                              "console.".format(describe(info), ", ".join(repr(tag) for tag in info.get("tags") or [])))
 
-    def warn_about_creation_fields(self, info):
-        differing = ["{0} {1!r} (not {2!r})".format(field, info.get(field), self.params[field]) for field in CREATION_ONLY
-                     if self.params[field] is not None and info.get(field) != self.params[field]]
-        rental = (info.get("rental_terms") or {}).get("rental_type") if isinstance(info.get("rental_terms"), dict) else None
-        if self.params["rental_type"] and rental and rental != self.params["rental_type"]:
-            differing.append("rental_type {0!r} (not {1!r})".format(rental, self.params["rental_type"]))
-        if differing:
-            self.module.warn("Shadeform instance {0} exists with {1}; it is left as it is: these fields are set at creation only. "
-                             "Delete it (state: absent) and create it again to change them.".format(describe(info), ", ".join(differing)))
+    def report_drift(self, info):
+        """List in ``drifted`` (and warn about) what the task asks for that the instance, set at creation, does not have."""
+        wanted = dict((field, without_none(self.params[field])) for field, _path in CREATION_ONLY if self.params.get(field) is not None)
+        if self.params["volume"]:
+            wanted["volume_ids"] = [self.volume_by_id_or_name()["id"]]
+        drifted = []
+        for field, path in CREATION_ONLY:
+            current = lookup(info, path)
+            if field in wanted and not (current is None and field in MAY_BE_UNSHOWN):
+                drifted.extend(drift_entry(where, lookup({field: current}, where.split(".")), lookup({field: wanted[field]}, where.split(".")))
+                               for where in differences(wanted[field], current, field))
+        self.result["drifted"] = drifted
+        if drifted:
+            self.module.warn("Shadeform instance {0} differs from the task in {1}; it is left as it is: these fields are set at creation "
+                             "only (see drifted in the result). Delete it (state: absent) and create it again to change them.".format(
+                                 describe(info), ", ".join(entry["field"] for entry in drifted)))
+
+    def volume_by_id_or_name(self):
+        """The volume of the option ``volume``, found by id or name among the workspace's volumes."""
+        wanted = self.params["volume"]
+        volumes = self.client.list_volumes()
+        volume = self.find_one(volumes, "volume", item_id=wanted) or self.find_one(volumes, "volume", name=wanted)
+        if volume is None:
+            self.fail("No Shadeform volume has the id or name {0!r}; create it with shadeform.cloud.volume, or give its id.".format(wanted))
+        return volume
 
     def volume_ids(self):
-        """The one volume to attach, found by id or name among the workspace's volumes."""
-        wanted = self.params["volume"]
-        if not wanted:
+        """The one volume to attach: checked to be in the instance's cloud and region and free."""
+        if not self.params["volume"]:
             return self.params["volume_ids"]
-        volumes = self.client.list_volumes()
-        matching = [v for v in volumes if v.get("id") == wanted] or [v for v in volumes if v.get("name") == wanted]
-        if len(matching) != 1:
-            self.fail("{0} Shadeform volume has the id or name {1!r}{2}; create it with shadeform.cloud.volume, or give its id.".format(
-                "No" if not matching else "More than one", wanted,
-                "" if not matching else " (ids {0})".format(", ".join(str(v.get("id")) for v in matching))))
-        volume = matching[0]
+        volume = self.volume_by_id_or_name()
+        wanted = self.params["volume"]
         if (volume.get("cloud"), volume.get("region")) != (self.params["cloud"], self.params["region"]):
             self.fail("Shadeform volume {0!r} is in {1} {2}; an instance can only attach a volume of its own cloud and region "
                       "({3} {4}).".format(wanted, volume.get("cloud"), volume.get("region"), self.params["cloud"], self.params["region"]))
@@ -488,7 +594,7 @@ class InstanceModule:
             self.fail("Shadeform volume {0!r} is already mounted by instance {1}.".format(wanted, volume["mounted_by"]))
         return [volume["id"]]
 
-    def create(self):
+    def create_body(self):
         missing = [field for field in REQUIRED_TO_CREATE if not self.params[field]]
         if missing:
             self.fail("No Shadeform instance is named {0!r}; to create it, {1} {2} required.".format(
@@ -500,74 +606,80 @@ class InstanceModule:
         volume_ids = self.volume_ids()
         if volume_ids:
             body["volume_ids"] = volume_ids
-        self.result["changed"] = True
-        self.result["diff"] = dict(before={}, after=dict((k, v) for k, v in _diff_view(body).items() if v is not None))
+        return body
+
+    @staticmethod
+    def create_view(body):
+        return dict((k, v) for k, v in _diff_view(body).items() if v is not None)
+
+    def create(self):
+        body = self.create_body()
+        self.result["diff"] = dict(before=self.result.get("diff", {}).get("before", {}), after=self.create_view(body))
         if self.module.check_mode:
+            self.result["changed"] = True
             self.result["instance"] = redact_secrets(body)
             return
         instance_id = self.client.create_instance(body)
+        # From here on the instance exists (and bills): every failure below still reports it, and changed.
+        self.result["changed"] = True
         self.result["instance"] = {"id": instance_id, "name": body["name"]}
         if self.params["wait"]:
-            info = self.wait_until(instance_id, gone=False)
+            info = self.wait_until_up(instance_id)
         else:
-            listed = next((item for item in self.listed() if item.get("id") == instance_id), dict(body, id=instance_id))
-            info = self.details(listed)
-        self.result["instance"] = redact_secrets(info)
+            info = self.details(self.listed_instance(instance_id) or dict(body, id=instance_id))
+        self.result["instance"] = instance_result(info)
 
     def absent(self, found):
+        self.result["diff"] = dict(before={}, after={})
         if found is None:
-            self.result["diff"] = dict(before={}, after={})
             return
-        if found.get("status") in GONE_STATUSES:
-            self.result["diff"] = dict(before={}, after={})
-        else:
+        if found.get("status") not in GONE_STATUSES:
             self.result["diff"] = dict(before=_diff_view(found), after={})
-            self.result["changed"] = True
             if self.module.check_mode:
+                self.result["changed"] = True
                 return
             self.delete(found)
         if self.params["wait"] and not self.module.check_mode:
-            self.wait_until(found["id"], gone=True)
+            self.wait_until_gone(found["id"])
 
     def delete(self, found):
-        """Delete; some providers refuse before the instance is active: then, with wait, wait for it and delete again."""
-        try:
-            self.client.delete_instance(found["id"])
-        except ShadeformAPIError as exc:
-            if found.get("status") not in PENDING_STATUSES or exc.status is None or not 400 <= exc.status < 500:
-                raise
-            if not self.params["wait"]:
-                self.fail("Shadeform refused to delete instance {0} while it is {1!r} ({2}). Some providers only allow deleting "
-                          "once the instance is active: run again with wait: true, or later.".format(
-                              describe(found), found.get("status"), exc))
-            self.wait_for_launch_to_end(found["id"])
-            self.client.delete_instance(found["id"])
-
-    def wait_for_launch_to_end(self, instance_id):
-        deadline = time.monotonic() + self.params["wait_timeout"]
-        while time.monotonic() < deadline:
-            listed = next((item for item in self.listed() if item.get("id") == instance_id), None)
-            if listed is None or listed.get("status") not in PENDING_STATUSES:
-                return
-            time.sleep(max(self.params["poll_interval"], 0.05))
-        self.fail("Shadeform instance {0} is still launching after {1} seconds and cannot be deleted before; run the task again "
-                  "later.".format(instance_id, self.params["wait_timeout"]))
+        """Delete; some providers refuse before the instance is active: then, with wait, ask again until the deadline."""
+        self.deletions.request(found["id"])
+        if self.deletions.refused and self.params["wait"]:
+            self.deletions.wait(self.waiter)
+        if self.deletions.refused:
+            self.fail("Shadeform refused to delete instance {0} while it is {1!r} ({2}). Some providers only allow deleting "
+                      "once the instance is active: {3}".format(
+                          describe(found), found.get("status"), self.deletions.refused[found["id"]],
+                          "raise wait_timeout, or run the task again later." if self.params["wait"] else "run again with wait: true, or later."))
+        self.result["changed"] = True
 
     def restarted(self, found):
         if found is None:
             self.fail("No Shadeform instance {0} to restart.".format(
                 "has the id {0}".format(self.params["id"]) if self.params["id"] else "is named {0!r}".format(self.params["name"])))
         if found.get("status") != "active":
-            self.result["instance"] = redact_secrets(found)
+            self.result["instance"] = instance_result(found)
             self.fail("Shadeform instance {0} is {1!r}; only active instances can be restarted.".format(describe(found), found.get("status")))
-        self.result["changed"] = True
         self.result["ready"] = None
         self.result["msg"] = RESTART_NOTE
         self.result["diff"] = dict(before=dict(_diff_view(found), restarted=False), after=dict(_diff_view(found), restarted=True))
-        self.result["instance"] = redact_secrets(found)
-        if self.module.check_mode:
-            return
-        self.client.restart_instance(found["id"])
+        self.result["instance"] = instance_result(found)
+        if not self.module.check_mode:
+            self.gone_on_404(self.client.restart_instance, found)
+        self.result["changed"] = True
+
+    def gone_on_404(self, call, instance, *args):
+        """Call ``call(id, *args)``; a 404 means the instance left between the list and the call (a reclaimed spot
+        instance), not a wrong api_url: one clear error saying so."""
+        try:
+            return call(instance["id"], *args)
+        except ShadeformAPIError as exc:
+            if exc.status != 404:
+                raise
+        self.fail("Shadeform instance {0} is gone: the API no longer knows its id (HTTP 404), as after a spot instance is reclaimed. "
+                  "Run the task again to launch a new one by name.".format(describe(instance)))
+        return None
 
 
 def _apply(info, changes):

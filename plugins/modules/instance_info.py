@@ -15,6 +15,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.wait.ignored
   - shadeform.cloud.filters
   - shadeform.cloud.attributes.info_module
 options:
@@ -51,7 +52,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 instances:
-  description: The instances that pass every filter, in the API's order, with secrets redacted.
+  description:
+    - The instances that pass every filter, in the API's order, with secrets redacted.
+    - Each keeps the API's fields with the API's names and units (C(hourly_price) in cents per hour) and adds
+      C(hourly_price_usd), what it costs in dollars per hour as a float (for a spot instance, its rental terms' rate).
   returned: success
   type: list
   elements: dict
@@ -66,14 +70,18 @@ instances:
       ssh_user: shadeform
       ssh_port: 22
       tags: [tag1]
+      hourly_price: 82
+      hourly_price_usd: 0.82
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, has_the_given, run_module
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, matches, redact_secrets
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import (api_argument_spec, has_the_given, instance_result, run_module,
+                                                                             wait_argument_spec)
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, matches
 
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(
         id=dict(type="str"),
         name=dict(type="str"),
@@ -84,7 +92,7 @@ def argument_spec():
 
 def run(module, client, result):
     filters = dict((option, module.params[option]) for option in FILTER_OPTIONS)
-    result["instances"] = [redact_secrets(instance) for instance in client.list_instances()
+    result["instances"] = [instance_result(instance) for instance in client.list_instances()
                            if isinstance(instance, dict) and has_the_given(instance, module.params, ("id", "name"))
                            and matches(instance, **filters)]
 

@@ -17,6 +17,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.wait.ignored
   - shadeform.cloud.attributes.info_module
 options:
   cloud:
@@ -147,7 +148,7 @@ instance_types:
         - {region: us-east-1, available: true, display_name: US-EAST-1, rental_type: on_demand, hourly_price: "0.82", hourly_price_usd: 0.82}
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, run_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, run_module, wait_argument_spec
 from ansible_collections.shadeform.cloud.plugins.module_utils.offers import DEPLOYMENT_TYPES, entry_price, offers_os
 
 API_FILTERS = ("cloud", "region", "gpu_type", "num_gpus", "shade_instance_type", "available")
@@ -155,6 +156,7 @@ API_FILTERS = ("cloud", "region", "gpu_type", "num_gpus", "shade_instance_type",
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(
         cloud=dict(type="str"),
         region=dict(type="str"),

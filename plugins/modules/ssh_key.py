@@ -24,6 +24,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.wait.ignored
   - shadeform.cloud.attributes
 options:
   name:
@@ -56,9 +57,12 @@ options:
       - Save the private half of the Shadeform-managed key to this file, created with mode 0600 (never readable by
         others, not even while it is written) and replaced at once. Reports a change when the content or the mode differ.
       - With O(name), that name must be the managed key's.
+      - The path must be a regular file or not exist yet. A directory, a FIFO, a device or a symbolic link is refused
+        before anything is opened or asked of the API.
     type: path
 seealso:
   - module: shadeform.cloud.instance
+  - module: shadeform.cloud.ssh_key_info
 """
 
 EXAMPLES = r"""
@@ -116,26 +120,31 @@ ssh_key:
       description: Whether new instances get this key by default.
       type: bool
       returned: success
+    managed:
+      description: Whether this is the Shadeform-managed key (the one whose private half Shadeform holds).
+      type: bool
+      returned: success
   sample:
     id: 78a0bbd2-8a2b-4a5e-9c3c-0d1f2e3a4b5c
     name: laptop
     public_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIO4... me@laptop
     is_default: true
+    managed: false
 """
 
 import os
+import stat
 import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, find_by_name, run_module
-
-# Fields of a key the module returns; private_key never leaves the module.
-SHOWN_FIELDS = ("id", "name", "public_key", "is_default")
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import (Task, api_argument_spec, is_managed_key, run_module, ssh_key_result,
+                                                                             wait_argument_spec)
 
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(
         name=dict(type="str"),
         public_key=dict(type="str", no_log=False),
@@ -152,15 +161,6 @@ def key_material(public_key):
     return tuple((public_key or "").split()[:2])
 
 
-def shown(key):
-    return dict((field, key.get(field)) for field in SHOWN_FIELDS if field in key)
-
-
-def is_managed(key):
-    """The Shadeform-managed key is the one whose answers carry its private half."""
-    return isinstance(key.get("private_key"), str) and bool(key["private_key"].strip())
-
-
 def users_of(client, key_id):
     """Ids of the instances launched with this key (the list does not say; /info of each instance does)."""
     users = []
@@ -175,7 +175,7 @@ def users_of(client, key_id):
 
 def why_undeletable(client, key):
     """Why Shadeform will refuse to delete this key, or None: checked before asking, so check mode tells the truth too."""
-    if is_managed(key):
+    if is_managed_key(key):
         return "it is the Shadeform-managed key"
     if key.get("is_default"):
         return "it is the workspace's default key (make another key the default first)"
@@ -185,21 +185,51 @@ def why_undeletable(client, key):
     return None
 
 
-def write_private_key(module, path, private_key):
+# A private key file is a few kilobytes; reading more than this means the path is not one.
+MAX_KEY_FILE_BYTES = 1024 * 1024
+
+
+def key_path_problem(path):
+    """Why ``path`` cannot take the private key (None when it is a regular file or absent), judged without opening it:
+    a FIFO would block the module forever, a device such as /dev/zero would be read until memory runs out."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return "private_key_path {0} cannot be examined: {1}.".format(path, exc.strerror or exc)
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a symbolic link" if stat.S_ISLNK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return ("private_key_path {0} is {1}; it must be a regular file or not exist yet (the module creates it with mode 0600). "
+            "Give the path of a file.".format(path, kind))
+
+
+def read_existing_key(path):
+    """The bytes of the regular file at ``path`` (None when there is none), opened without following a link or blocking."""
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(handle, "rb") as stream:
+        # Checked again on what was opened: the path may have been replaced since it was examined.
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            return None
+        return stream.read(MAX_KEY_FILE_BYTES + 1)
+
+
+def write_private_key(task, path, private_key):
     """Write the key to ``path`` with mode 0600; True when the file changed. The file is never readable by others, not even briefly."""
     data = to_bytes(private_key if private_key.endswith("\n") else private_key + "\n")
-    try:
-        with open(path, "rb") as handle:
-            same = handle.read() == data
-        if same and (os.stat(path).st_mode & 0o777) == 0o600:
-            return False
-    except (IOError, OSError):
-        pass
-    if module.check_mode:
+    if read_existing_key(path) == data and (os.stat(path).st_mode & 0o777) == 0o600:
+        return False
+    if task.module.check_mode:
         return True
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        # mkstemp creates the file with mode 0600 whatever the umask; the rename replaces the target at once.
+        # mkstemp creates the file (O_EXCL, no link followed) with mode 0600 whatever the umask; the rename replaces the
+        # target at once, and replaces a link rather than writing through it.
         handle, temp = tempfile.mkstemp(dir=directory, prefix=".shadeform-key-")
         try:
             with os.fdopen(handle, "wb") as stream:
@@ -212,81 +242,90 @@ def write_private_key(module, path, private_key):
             os.unlink(temp)
             raise
     except (IOError, OSError) as exc:
-        module.fail_json(msg="Could not write the Shadeform-managed private key to {0}: {1}.".format(path, exc.strerror or exc))
+        task.fail("Could not write the Shadeform-managed private key to {0}: {1}.".format(path, exc.strerror or exc))
     return True
 
 
-def save_managed_key(module, client, result, keys):
-    managed = [key for key in keys if is_managed(key)]
+def save_managed_key(task, keys):
+    module, result = task.module, task.result
+    managed = [key for key in keys if is_managed_key(key)]
     if not managed:
-        module.fail_json(msg="No Shadeform SSH key carries a private half: only the Shadeform-managed key does, and this workspace's "
-                             "list shows none.", **result)
+        task.fail("No Shadeform SSH key carries a private half: only the Shadeform-managed key does, and this workspace's "
+                  "list shows none.")
     key = managed[0]
     name = module.params["name"]
     if name and key.get("name") != name:
-        module.fail_json(msg="The Shadeform SSH key {0!r} is not the Shadeform-managed key ({1!r}); only the managed key's private "
-                             "half can be saved.".format(name, key.get("name")), **result)
-    result["changed"] = write_private_key(module, module.params["private_key_path"], key["private_key"])
-    result["ssh_key"] = shown(key)
+        task.fail("The Shadeform SSH key {0!r} is not the Shadeform-managed key ({1!r}); only the managed key's private "
+                  "half can be saved.".format(name, key.get("name")))
+    result["changed"] = write_private_key(task, module.params["private_key_path"], key["private_key"])
+    result["ssh_key"] = ssh_key_result(key)
     result["private_key_path"] = module.params["private_key_path"]
 
 
 def run(module, client, result):
+    task = Task(module, client, result)
     name = module.params["name"]
     state = module.params["state"]
     result["ssh_key"] = {}
-    keys = [key for key in client.list_ssh_keys() if isinstance(key, dict)]
     if module.params["private_key_path"]:
         if state == "absent":
-            module.fail_json(msg="private_key_path saves the Shadeform-managed key; it does not go with state: absent.", **result)
-        save_managed_key(module, client, result, keys)
+            task.fail("private_key_path saves the Shadeform-managed key; it does not go with state: absent.")
+        problem = key_path_problem(module.params["private_key_path"])
+        if problem:
+            task.fail(problem)
+    keys = [key for key in client.list_ssh_keys() if isinstance(key, dict)]
+    if module.params["private_key_path"]:
+        save_managed_key(task, keys)
         return
     if not name:
-        module.fail_json(msg="name is required (or private_key_path, to save the Shadeform-managed key).", **result)
-    found = find_by_name(module, keys, name, "SSH key", result)
+        task.fail("name is required (or private_key_path, to save the Shadeform-managed key).")
+    found = task.find_one(keys, "SSH key", name=name)
 
     if state == "absent":
-        result["diff"] = dict(before=shown(found or {}), after={})
+        result["diff"] = dict(before=ssh_key_result(found) if found else {}, after={})
         if found:
             reason = why_undeletable(client, found)
             if reason:
-                module.fail_json(msg="The Shadeform SSH key {0!r} cannot be deleted: {1}.".format(name, reason), **result)
-            result["changed"] = True
+                task.fail("The Shadeform SSH key {0!r} cannot be deleted: {1}.".format(name, reason))
             if not module.check_mode:
                 client.delete_ssh_key(found["id"])
+            result["changed"] = True
         return
 
     public_key = (module.params["public_key"] or "").strip()
     if found is None and not public_key:
-        module.fail_json(msg="No Shadeform SSH key is named {0!r}; public_key is required to add it.".format(name), **result)
-    before = shown(found) if found else {}
+        task.fail("No Shadeform SSH key is named {0!r}; public_key is required to add it.".format(name))
+    before = ssh_key_result(found) if found else {}
     if found and public_key and key_material(found.get("public_key")) != key_material(public_key):
         if not module.params["force"]:
-            module.fail_json(msg="The Shadeform SSH key {0!r} holds another public key. Shadeform cannot change a key in place: set "
-                                 "force: true to replace it, or choose another name.".format(name), **result)
+            task.fail("The Shadeform SSH key {0!r} holds another public key. Shadeform cannot change a key in place: set "
+                      "force: true to replace it, or choose another name.".format(name))
         reason = why_undeletable(client, found)
         if reason:
-            module.fail_json(msg="The Shadeform SSH key {0!r} holds another public key but cannot be replaced: {1}. Choose another "
-                                 "name for the new key.".format(name, reason), **result)
-        result["changed"] = True
+            task.fail("The Shadeform SSH key {0!r} holds another public key but cannot be replaced: {1}. Choose another "
+                      "name for the new key.".format(name, reason))
         if not module.check_mode:
             client.delete_ssh_key(found["id"])
+        result["changed"] = True
         found = None
     key = found
     if key is None:
-        result["changed"] = True
         key = {"name": name, "public_key": public_key, "is_default": False}
         if not module.check_mode:
+            key_id = client.add_ssh_key(name, public_key)
+            result["changed"] = True
+            result["ssh_key"] = dict(key, id=key_id)
             # Whether Shadeform makes a first key the default is not documented: read what it did.
-            key = client.ssh_key_info(client.add_ssh_key(name, public_key))
-    if module.params["default"] and not key.get("is_default"):
+            key = client.ssh_key_info(key_id, missing_ok=True) or result["ssh_key"]
         result["changed"] = True
+    if module.params["default"] and not key.get("is_default"):
         key = dict(key, is_default=True)
         if not module.check_mode:
             client.set_default_ssh_key(key["id"])
-            key = client.ssh_key_info(key["id"])
-    result["ssh_key"] = shown(key)
-    result["diff"] = dict(before=before, after=shown(key))
+            key = client.ssh_key_info(key["id"], missing_ok=True) or key
+        result["changed"] = True
+    result["ssh_key"] = ssh_key_result(key)
+    result["diff"] = dict(before=before, after=ssh_key_result(key))
 
 
 def main():

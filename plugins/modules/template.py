@@ -17,6 +17,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.wait.ignored
   - shadeform.cloud.launch
   - shadeform.cloud.attributes
 options:
@@ -47,9 +48,8 @@ options:
     elements: dict
     suboptions:
       rule:
-        description: V(allow) or V(deny).
+        description: What the rule does, for example V(allow) or V(deny) (a free string in the API, sent as given).
         type: str
-        choices: [allow, deny]
       from_ip:
         description: Source address.
         type: str
@@ -60,9 +60,8 @@ options:
         description: A port, V("80"), or a range, V("8000:8999").
         type: str
       proto:
-        description: V(tcp) or V(udp).
+        description: The protocol, for example V(tcp) or V(udp) (a free string in the API, sent as given).
         type: str
-        choices: [tcp, udp]
 seealso:
   - module: shadeform.cloud.template_info
   - module: shadeform.cloud.instance
@@ -108,8 +107,9 @@ template:
     tags: []
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import (api_argument_spec, check_launch_configuration, find_by_name,
-                                                                             launch_argument_spec, run_module, without_none)
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import (Task, api_argument_spec, check_launch_configuration,
+                                                                             launch_argument_spec, run_module, threshold_key, wait_argument_spec,
+                                                                             without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_secrets
 
 BODY_FIELDS = ("name", "description", "public", "launch_configuration", "auto_delete", "alert", "volume_mount", "tags", "envs")
@@ -117,6 +117,7 @@ BODY_FIELDS = ("name", "description", "public", "launch_configuration", "auto_de
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(
         state=dict(type="str", default="present", choices=["present", "absent"]),
         id=dict(type="str"),
@@ -125,8 +126,7 @@ def argument_spec():
         public=dict(type="bool"),
         tags=dict(type="list", elements="str"),
         ufw_rules=dict(type="list", elements="dict", options=dict(
-            rule=dict(type="str", choices=["allow", "deny"]), from_ip=dict(type="str"), to_ip=dict(type="str"),
-            port=dict(type="str"), proto=dict(type="str", choices=["tcp", "udp"]))),
+            rule=dict(type="str"), from_ip=dict(type="str"), to_ip=dict(type="str"), port=dict(type="str"), proto=dict(type="str"))),
     )
     spec.update(launch_argument_spec())
     return spec
@@ -145,45 +145,62 @@ def sendable(template):
     return dict((field, template[field]) for field in fields if template.get(field) is not None)
 
 
+def compared(body):
+    """A template body as the API compares it: thresholds as instants and decimals, null fields of a firewall rule left out."""
+    view = dict(body)
+    for field in ("auto_delete", "alert"):
+        if field in view:
+            view[field] = threshold_key(view[field])
+    networking = view.get("networking")
+    if isinstance(networking, dict) and isinstance(networking.get("ufw_rules"), list):
+        view["networking"] = dict(networking, ufw_rules=[without_none(rule) for rule in networking["ufw_rules"]])
+    return view
+
+
 def run(module, client, result):
+    task = Task(module, client, result)
     params = module.params
     result["template"] = {}
     if not params["id"] and not params["name"]:
-        module.fail_json(msg="Give name (or id) of the template.", **result)
+        task.fail("Give name (or id) of the template.")
     check_launch_configuration(module, result)
     templates = client.list_templates()
     if params["id"]:
         found = next((template for template in templates if template.get("id") == params["id"]), None)
         if found is None and params["state"] == "present":
-            module.fail_json(msg="No Shadeform template of this workspace has the id {0}.".format(params["id"]), **result)
+            task.fail("No Shadeform template of this workspace has the id {0}.".format(params["id"]))
     else:
-        found = find_by_name(module, templates, params["name"], "template", result)
+        found = task.find_one(templates, "template", name=params["name"])
     if params["state"] == "absent":
         result["diff"] = dict(before=redact_secrets(found or {}), after={})
         if found is not None:
-            result["changed"] = True
             if not module.check_mode:
                 client.delete_template(found["id"])
+            result["changed"] = True
         return
     wanted = wanted_body(params)
     if found is None:
-        result["changed"] = True
         result["diff"] = dict(before={}, after=redact_secrets(wanted))
         result["template"] = redact_secrets(wanted)
         if not module.check_mode:
-            result["template"] = redact_secrets(client.template_info(client.save_template(wanted)))
+            template_id = client.save_template(wanted)
+            result["changed"] = True
+            result["template"] = dict(result["template"], id=template_id)
+            result["template"] = redact_secrets(client.template_info(template_id))
+        result["changed"] = True
         return
     current = sendable(found)
     merged = dict(current, **wanted)
     result["diff"] = dict(before=redact_secrets(found), after=redact_secrets(dict(found, **wanted)))
     result["template"] = redact_secrets(found)
-    if merged == current:
+    if compared(merged) == compared(current):
         return
-    result["changed"] = True
     if module.check_mode:
+        result["changed"] = True
         result["template"] = result["diff"]["after"]
         return
     client.update_template(found["id"], merged)
+    result["changed"] = True
     result["template"] = redact_secrets(client.template_info(found["id"]))
 
 

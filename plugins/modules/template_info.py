@@ -13,6 +13,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.wait.ignored
   - shadeform.cloud.attributes.info_module
 options:
   id:
@@ -53,12 +54,13 @@ templates:
       public: false
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, has_the_given, run_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, has_the_given, run_module, wait_argument_spec
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import redact_secrets
 
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(
         id=dict(type="str"),
         name=dict(type="str"),

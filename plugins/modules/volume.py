@@ -19,6 +19,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.wait.ignored
   - shadeform.cloud.attributes
 options:
   state:
@@ -88,13 +89,14 @@ volume:
     cost_estimate: "0.42"
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, find_by_name, run_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import Task, api_argument_spec, run_module, wait_argument_spec
 
 CREATION_FIELDS = ("cloud", "region", "size_in_gb")
 
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(
         state=dict(type="str", default="present", choices=["present", "absent"]),
         id=dict(type="str"),
@@ -106,30 +108,23 @@ def argument_spec():
     return spec
 
 
-def find(module, client, result):
-    volumes = client.list_volumes()
-    if module.params["id"]:
-        return next((volume for volume in volumes if volume.get("id") == module.params["id"]), None)
-    return find_by_name(module, volumes, module.params["name"], "volume", result)
-
-
 def run(module, client, result):
+    task = Task(module, client, result)
     params = module.params
     result["volume"] = {}
     if not params["id"] and not params["name"]:
-        module.fail_json(msg="Give name (or id) of the volume.", **result)
-    found = find(module, client, result)
+        task.fail("Give name (or id) of the volume.")
+    found = task.find_one(client.list_volumes(), "volume", params["id"], params["name"])
     if params["state"] == "absent":
         result["diff"] = dict(before=found or {}, after={})
         if found is None:
             return
         if found.get("mounted_by"):
-            module.fail_json(msg="The Shadeform volume {0!r} ({1}) is mounted by instance {2}; delete that instance first (a volume "
-                                 "cannot be deleted before the instance using it).".format(
-                                     found.get("name"), found.get("id"), found["mounted_by"]), **result)
-        result["changed"] = True
+            task.fail("The Shadeform volume {0!r} ({1}) is mounted by instance {2}; delete that instance first (a volume "
+                      "cannot be deleted before the instance using it).".format(found.get("name"), found.get("id"), found["mounted_by"]))
         if not module.check_mode:
             client.delete_volume(found["id"])
+        result["changed"] = True
         return
     if found is not None:
         differing = ["{0} {1!r} (not {2!r})".format(field, found.get(field), params[field]) for field in CREATION_FIELDS
@@ -141,23 +136,24 @@ def run(module, client, result):
         result["diff"] = dict(before=found, after=found)
         return
     if params["id"]:
-        module.fail_json(msg="No Shadeform volume has the id {0}: leave id out to create a volume (found by name).".format(params["id"]),
-                         **result)
+        task.fail("No Shadeform volume has the id {0}: leave id out to create a volume (found by name).".format(params["id"]))
     missing = [field for field in CREATION_FIELDS if params[field] is None]
     if missing:
-        module.fail_json(msg="No Shadeform volume is named {0!r}; to create it, {1} {2} required.".format(
-            params["name"], ", ".join(missing), "is" if len(missing) == 1 else "are"), **result)
+        task.fail("No Shadeform volume is named {0!r}; to create it, {1} {2} required.".format(
+            params["name"], ", ".join(missing), "is" if len(missing) == 1 else "are"))
     if params["size_in_gb"] < 1:
-        module.fail_json(msg="size_in_gb must be at least 1, not {0}.".format(params["size_in_gb"]), **result)
+        task.fail("size_in_gb must be at least 1, not {0}.".format(params["size_in_gb"]))
     body = dict(name=params["name"], cloud=params["cloud"], region=params["region"], size_in_gb=params["size_in_gb"])
-    result["changed"] = True
     result["diff"] = dict(before={}, after=body)
     result["volume"] = body
     if module.check_mode:
+        result["changed"] = True
         return
     volume_id = client.create_volume(body)
+    # Created: changed from here on, whatever a later read answers.
+    result["changed"] = True
     result["volume"] = dict(body, id=volume_id)
-    result["volume"] = next((volume for volume in client.list_volumes() if volume.get("id") == volume_id), result["volume"])
+    result["volume"] = task.find_one(client.list_volumes(), "volume", volume_id) or result["volume"]
     result["diff"]["after"] = result["volume"]
 
 

@@ -13,6 +13,7 @@ description:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - shadeform.cloud.api
+  - shadeform.cloud.wait.ignored
   - shadeform.cloud.attributes.info_module
 options:
   id:
@@ -61,19 +62,24 @@ volumes:
       size_in_gb: 200
       mounted_by: d290f1ee-6c54-4b01-90e6-d701748f0851
 volume_types:
-  description: Where volumes can be created (C(cloud), C(region)), C(supports_multi_mount), C(fixed_size) and C(price_per_gb_per_hour) (dollars).
+  description:
+    - Where volumes can be created (C(cloud), C(region)), C(supports_multi_mount), C(fixed_size) and
+      C(price_per_gb_per_hour) (dollars, a decimal string, as the API gives it).
+    - C(price_per_gb_per_hour_usd) is the same price as a number (a float), null when the API gives none.
   returned: when O(types=true)
   type: list
   elements: dict
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, has_the_given, run_module
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, has_the_given, run_module, wait_argument_spec
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import finite_number
 
 FILTERS = ("id", "name", "cloud", "region")
 
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(
         id=dict(type="str"),
         name=dict(type="str"),
@@ -87,7 +93,8 @@ def argument_spec():
 def run(module, client, result):
     result["volumes"] = [volume for volume in client.list_volumes() if has_the_given(volume, module.params, FILTERS)]
     if module.params["types"]:
-        result["volume_types"] = [kind for kind in client.list_volume_types() if has_the_given(kind, module.params, ("cloud", "region"))]
+        result["volume_types"] = [dict(kind, price_per_gb_per_hour_usd=finite_number(kind.get("price_per_gb_per_hour")))
+                                  for kind in client.list_volume_types() if has_the_given(kind, module.params, ("cloud", "region"))]
 
 
 def main():

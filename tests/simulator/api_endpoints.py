@@ -20,6 +20,8 @@ Behaviour (documented by Shadeform unless a variant says otherwise):
 * ``POST /instances/{id}/update`` takes name, tags, auto_delete, alert: a value sets, ``null`` deletes.
 * ``POST /instances/{id}/delete`` makes it ``deleting``; it is gone ``deleting_delay`` seconds later and frees its volume.
   :meth:`ShadeformApi.preempt` plays a spot reclaim: ``deleting`` with ``status_details: preempted``.
+* An instance with a docker ``launch_configuration`` is ``active`` with ``status_details: downloading`` for another
+  ``pending_delay`` seconds (its container starting), then ``running``.
 * ``POST /instances/{id}/restart`` keeps the instance ``active`` (nothing in the API tells when it is back).
 * ``GET /instances/types``: see ``fleet_data.filter_instance_types``.
 * SSH keys: every workspace starts with a Shadeform-managed key, the default, whose list and info answers carry its
@@ -33,6 +35,8 @@ Variants, for what the API notes mark undocumented (``Simulator(variants={...})`
 file's ``"variants"``, or ``--variant NAME=VALUE``); the first value is the default:
 """
 
+import datetime
+import decimal
 import json
 import time
 import uuid
@@ -56,6 +60,8 @@ VARIANTS = {
     "uploaded_private_key": ("absent", "empty"),
     # Whether an update's tags replace the instance's tags or are added to them.
     "tags_update": ("replace", "merge"),
+    # Thresholds (auto_delete, alert) as sent, or normalised: the date as UTC with "Z", the dollars with two decimals.
+    "thresholds": ("as_sent", "normalised"),
 }
 __doc__ += "".join(f"\n* ``{name}``: {', '.join(repr(value) for value in values)}" for name, values in VARIANTS.items())
 
@@ -77,7 +83,8 @@ MANAGED_PRIVATE_KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\n"
                        f"{SECRET_MARKER}-managed-private-key\n"
                        "-----END OPENSSH PRIVATE KEY-----\n")
 FEATURED_TEMPLATES = (
-    {"id": "featured-vllm", "name": "vLLM server", "description": "OpenAI-compatible vLLM", "public": True,
+    # Featured templates carry no id in the published document.
+    {"name": "vLLM server", "description": "OpenAI-compatible vLLM", "public": True,
      "launch_configuration": {"type": "docker", "docker_configuration": {
          "image": "vllm/vllm-openai:latest", "args": "--model mistralai/Mistral-7B-v0.1",
          "port_mappings": [{"host_port": 80, "container_port": 8000}]}},
@@ -157,6 +164,19 @@ def _check_thresholds(value, name):
         raise SimulatorError(f"{name} takes date_threshold and spend_threshold")
 
 
+def _normalised_thresholds(value):
+    """A threshold as a service that parses it answers it back: ``2026-01-01T00:00:00Z`` and ``3.10``."""
+    if not isinstance(value, dict):
+        return value
+    value = dict(value)
+    if isinstance(value.get("date_threshold"), str):
+        when = datetime.datetime.fromisoformat(value["date_threshold"].replace("Z", "+00:00"))
+        value["date_threshold"] = when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value.get("spend_threshold"), str):
+        value["spend_threshold"] = "{0:.2f}".format(decimal.Decimal(value["spend_threshold"]))
+    return value
+
+
 def _required_strings(data, fields):
     for field in fields:
         if not isinstance(data.get(field), str) or not data[field]:
@@ -183,6 +203,7 @@ class ShadeformApi:
             if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
                 raise SimulatorError(f"{name}_delay must be a non-negative number of seconds")
         self._delays = dict(delays)
+        self._delays["workload"] = self._delays["pending"]  # how long a container takes to start on an active instance
         self._launch_pool = parse_ip_pool(ip_pool) if ip_pool else None
         self._launch_count = 0
         # When a string, new instances end in status "error" with these status_details instead of becoming pending.
@@ -408,6 +429,7 @@ class ShadeformApi:
         _check_launch(data.get("launch_configuration"))
         for field in ("auto_delete", "alert"):
             _check_thresholds(data.get(field), field)
+        self._store_thresholds(data)
         mount = data.get("volume_mount")
         if mount is not None and (not isinstance(mount, dict) or not isinstance(mount.get("auto"), bool) or set(mount) != {"auto"}):
             raise SimulatorError("volume_mount must be {\"auto\": true or false}")
@@ -505,6 +527,7 @@ class ShadeformApi:
         _check_tags(data.get("tags"))
         for field in ("auto_delete", "alert"):
             _check_thresholds(data.get(field), field)
+        self._store_thresholds(data)
         with self._lock:
             item = self._find_locked(request.params["instance_id"])
             if item is None:
@@ -591,8 +614,13 @@ class ShadeformApi:
                     item.update(ip=address, ssh_port=port)
                     if user:
                         item["ssh_user"] = user
-                item.update(status="active", status_details="running")
                 item["active_at"] = item.get("active_at") or _now()
+                if state["phase"] == "pending" and (item.get("launch_configuration") or {}).get("type") == "docker":
+                    # A container is still being pulled and started while the instance is already active.
+                    item.update(status="active", status_details="downloading")
+                    state["phase"] = "workload"
+                    continue
+                item.update(status="active", status_details="running")
                 del self._lifecycle[instance_id]
                 break
 
@@ -733,7 +761,7 @@ class ShadeformApi:
 
     # -- templates --------------------------------------------------------------------------------------------------
     def _template_locked(self, template_id):
-        return next((template for template in self._templates + list(FEATURED_TEMPLATES) if template["id"] == template_id), None)
+        return next((template for template in self._templates + list(FEATURED_TEMPLATES) if template.get("id") == template_id), None)
 
     def _own_template_locked(self, template_id):
         """A template of the workspace (the featured ones cannot be changed)."""
@@ -744,7 +772,17 @@ class ShadeformApi:
         _required_strings(data, ("name",))
         _check_tags(data.get("tags"))
         _check_launch(data.get("launch_configuration"))
+        for field in ("auto_delete", "alert"):
+            _check_thresholds(data.get(field), field)
+        self._store_thresholds(data)
         return data
+
+    def _store_thresholds(self, data):
+        """The thresholds of a body as the service keeps them (see the ``thresholds`` variant)."""
+        if self._variants["thresholds"] == "normalised":
+            for field in ("auto_delete", "alert"):
+                if data.get(field) is not None:
+                    data[field] = _normalised_thresholds(data[field])
 
     def _api_list_templates(self, request):
         with self._lock:

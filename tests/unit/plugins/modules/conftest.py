@@ -31,11 +31,13 @@ except ImportError:  # ansible-core < 2.19
 
 
 @pytest.fixture
-def sim():
-    """A simulator with an empty fleet and short lifecycle delays."""
+def sim(request):
+    """A simulator with an empty fleet and short lifecycle delays; its instance type catalogue is the test's parameter
+    (``pytest.mark.parametrize("sim", [catalogue], indirect=True)``), else the simulator's own."""
     from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
 
-    with Simulator(api_key=API_KEY, creating_delay=0.3, pending_delay=0.3, deleting_delay=0.3) as simulator:
+    with Simulator(api_key=API_KEY, creating_delay=0.3, pending_delay=0.3, deleting_delay=0.3,
+                   instance_types=getattr(request, "param", None)) as simulator:
         yield simulator
 
 

@@ -6,6 +6,8 @@ import pytest
 
 from ansible_collections.shadeform.cloud.plugins.modules.instance import main
 
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
+
 from helpers import API_KEY
 
 SECRET = "hf_SIMULATED-SECRET-do-not-print"
@@ -405,3 +407,214 @@ def test_tags_merged_by_the_api_are_survived_and_reported(run_module, sim, launc
     shrunk = run_module(main, dict(launch, tags=["extra"]))
     assert shrunk["rc"] == 0 and shrunk["changed"] is True
     assert len(warned) == 1 and "added the new tags to the old ones" in warned[0]
+
+
+# -- changed is the truth (#21.1) ---------------------------------------------------------------------------------
+
+def test_a_refused_create_reports_no_change(run_module, sim, launch):
+    sim.set_capacity(launch["cloud"], launch["region"], launch["shade_instance_type"], "refuse")
+    result = run_module(main, launch)
+    assert result["rc"] == 1 and "HTTP 409" in result["msg"]
+    assert result["changed"] is False and sim.instances == []
+
+
+def test_a_refused_delete_reports_no_change(run_module, sim, launch):
+    sim.set_variants(delete_before_active="refused")
+    created = run_module(main, dict(launch, wait=False))["instance"]
+    result = run_module(main, {"name": "worker-1", "state": "absent", "wait": False})
+    assert result["rc"] == 1 and "run again with wait: true" in result["msg"]
+    assert result["changed"] is False
+    assert [item["status"] for item in sim.instances if item["id"] == created["id"]] != ["deleting"]
+
+
+def test_a_refused_update_reports_no_change(run_module, sim, launch, monkeypatch):
+    from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient  # pylint: disable=import-outside-toplevel
+
+    created = run_module(main, launch)["instance"]
+
+    def refuse(self, instance_id, body):
+        raise ShadeformAPIError("The Shadeform API answered HTTP 400: tags refused", status=400)
+
+    monkeypatch.setattr(ShadeformClient, "update_instance", refuse)  # the seam: a refusal the simulator has no reason for
+    result = run_module(main, {"id": created["id"], "tags": ["other"], "poll_interval": 0.1})
+    assert result["rc"] == 1 and "HTTP 400" in result["msg"]
+    assert result["changed"] is False and sim.instances[0]["tags"] == ["env=test", "worker"]
+
+
+def test_an_empty_name_is_refused_before_any_call(run_module, sim, launch):
+    created = run_module(main, launch)["instance"]
+    sim.clear_requests()
+    result = run_module(main, {"id": created["id"], "name": ""})
+    assert result["rc"] == 1 and result["msg"] == "name must not be empty: Shadeform refuses an instance without a name."
+    assert sim.requests == []
+
+
+def test_created_then_failed_reports_the_change_and_names_the_instance(run_module, sim, launch):
+    sim.launch_error = "out_of_capacity"
+    result = run_module(main, launch)
+    assert result["rc"] == 1 and result["changed"] is True
+    assert result["instance"]["id"] == sim.instances[0]["id"]
+
+
+# -- one unit per name (#21.3) ------------------------------------------------------------------------------------
+
+def test_the_result_keeps_the_api_cents_and_adds_dollars(run_module, sim, launch):
+    result = run_module(main, launch)
+    instance = result["instance"]
+    listed = sim.instances[0]
+    assert instance["hourly_price"] == listed["hourly_price"]  # the API's cents, unchanged
+    assert instance["hourly_price_usd"] == listed["hourly_price"] / 100.0
+
+
+def test_a_spot_instance_costs_its_rental_terms_rate(run_module, sim, launch):
+    item, entry = spot_offer(sim)
+    result = run_module(main, dict(launch, name="spot-1", cloud=item["cloud"], region=entry["region"],
+                                   shade_instance_type=item["shade_instance_type"], rental_type="spot"))
+    sim.update_instance(result["instance"]["id"], hourly_price=9999)  # a top-level figure that is not the spot rate
+    again = run_module(main, dict(launch, name="spot-1", cloud=item["cloud"], region=entry["region"],
+                                  shade_instance_type=item["shade_instance_type"], rental_type="spot"))
+    assert again["instance"]["hourly_price"] == 9999
+    assert again["instance"]["hourly_price_usd"] == float(entry["hourly_price"])
+
+
+# -- purge_tags (#21.4) -------------------------------------------------------------------------------------------
+
+def test_purge_tags_false_keeps_the_tags_the_task_does_not_name(run_module, sim, launch):
+    run_module(main, launch)
+    kept = run_module(main, dict(launch, tags=["owner=ops"], purge_tags=False), diff=True)
+    assert kept["rc"] == 0 and kept["changed"] is True, kept
+    assert sorted(sim.instances[0]["tags"]) == sorted(["env=test", "worker", "owner=ops"])
+    assert sorted(kept["diff"]["after"]["tags"]) == sorted(["env=test", "worker", "owner=ops"])
+    assert run_module(main, dict(launch, tags=["owner=ops"], purge_tags=False))["changed"] is False
+    purged = run_module(main, dict(launch, tags=["owner=ops"]))
+    assert purged["changed"] is True and sim.instances[0]["tags"] == ["owner=ops"]
+
+
+# -- recreate_on_error (#21.5) ------------------------------------------------------------------------------------
+
+def test_an_instance_in_error_says_how_to_replace_it(run_module, sim, launch):
+    sim.launch_error = "out_of_capacity"
+    run_module(main, launch)
+    sim.launch_error = None
+    result = run_module(main, launch)
+    assert result["rc"] == 1 and result["changed"] is False
+    assert "Set recreate_on_error: true" in result["msg"] and "state: absent" in result["msg"]
+
+
+def test_recreate_on_error_deletes_it_and_launches_anew_in_the_same_task(run_module, sim, launch):
+    sim.launch_error = "out_of_capacity"
+    broken = run_module(main, launch)["instance"]
+    sim.launch_error = None
+    checked = run_module(main, dict(launch, recreate_on_error=True), check_mode=True)
+    assert checked["changed"] is True and len(posts(sim, "/instances/create")) == 1 and not posts(sim, "/delete")
+    result = run_module(main, dict(launch, recreate_on_error=True))
+    assert result["rc"] == 0 and result["changed"] is True, result
+    assert result["replaced"] == broken["id"]
+    assert result["instance"]["id"] != broken["id"] and result["instance"]["status"] == "active"
+    assert [r["path"] for r in posts(sim, "/delete")] == ["/v1/instances/{0}/delete".format(broken["id"])]
+    assert run_module(main, dict(launch, recreate_on_error=True))["changed"] is False
+
+
+# -- drift of the fields set at creation (#21.12) -----------------------------------------------------------------
+
+def docker(image, token=SECRET):
+    return {"type": "docker", "docker_configuration": {"image": image, "envs": [{"name": "HF_TOKEN", "value": token}]}}
+
+
+def test_a_changed_launch_configuration_or_os_is_reported_as_drift(run_module, sim, launch, monkeypatch):
+    from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
+    from shadeform_simulator import filter_instance_types  # pylint: disable=import-outside-toplevel
+
+    warned = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, message: warned.append(message))
+
+    kind = filter_instance_types(sim.instance_types, "shade_instance_type={0}&cloud={1}".format(launch["shade_instance_type"], launch["cloud"]))[0]
+    os_options = kind["configuration"]["os_options"]
+    args = dict(launch, os=os_options[0], launch_configuration=docker("vllm/vllm-openai:v0.4"), envs=[{"name": "MODE", "value": "mode-alpha"}])
+    created = run_module(main, args)
+    assert created["rc"] == 0, created
+    assert run_module(main, args)["drifted"] == []
+    other_os = os_options[1] if len(os_options) > 1 else "another-os"
+    result = run_module(main, dict(args, os=other_os, launch_configuration=docker("vllm/vllm-openai:latest", token="new-" + SECRET),
+                                   envs=[{"name": "MODE", "value": "mode-beta"}]))
+    assert result["rc"] == 0 and result["changed"] is False
+    drifted = dict((entry["field"], entry) for entry in result["drifted"])
+    assert sorted(drifted) == ["envs", "launch_configuration.docker_configuration.envs", "launch_configuration.docker_configuration.image",
+                               "os"]
+    assert drifted["os"] == dict(field="os", current=os_options[0], wanted=other_os)
+    assert drifted["launch_configuration.docker_configuration.image"]["wanted"] == "vllm/vllm-openai:latest"
+    assert SECRET not in result["stdout"]
+    assert len(warned) == 1 and "differs from the task in" in warned[0] and "launch_configuration.docker_configuration.image" in warned[0]
+    assert not posts(sim, "/update") and len(posts(sim, "/instances/create")) == 1
+
+
+# -- the docker workload (#21.12) ---------------------------------------------------------------------------------
+
+def test_wait_for_workload_waits_until_the_container_is_no_longer_downloading(run_module, sim, launch):
+    args = dict(launch, launch_configuration={"type": "docker", "docker_configuration": {"image": "vllm/vllm-openai:latest"}})
+    early = run_module(main, args)
+    assert early["instance"]["status"] == "active" and early["instance"]["status_details"] == "downloading"
+    later = run_module(main, dict(args, name="worker-2", wait_for_workload=True))
+    assert later["rc"] == 0 and later["instance"]["status_details"] == "running", later
+
+
+# -- wait options (#20.5, #20.6) ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("option, value", [("poll_interval", -1), ("poll_interval", 0), ("poll_interval", float("nan")),
+                                           ("poll_interval", float("inf")), ("wait_timeout", -5), ("wait_timeout", 10 ** 12)])
+def test_a_bad_wait_option_is_one_clear_error_before_any_call(run_module, sim, launch, option, value):
+    result = run_module(main, dict(launch, **{option: value}))
+    assert result["rc"] == 1 and result["msg"].startswith("{0} must be a number of seconds".format(option)), result
+    assert sim.requests == []
+
+
+def test_wait_timeout_holds_in_all_when_a_delete_is_refused_first(run_module, launch):
+    import time  # pylint: disable=import-outside-toplevel
+    from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
+
+    # The launch ends after 1.5 s (the delete is refused until then); the deletion itself takes 30 s.
+    with Simulator(api_key=API_KEY, creating_delay=0.1, pending_delay=1.4, deleting_delay=30,
+                   variants={"delete_before_active": "refused"}) as slow:
+        args = dict(launch, api_url=slow.url, wait=False)
+        run_module(main, args)
+        started = time.monotonic()
+        result = run_module(main, dict(args, state="absent", wait=True, wait_timeout=2, poll_interval=0.2))
+        took = time.monotonic() - started
+    assert result["rc"] == 1 and result["changed"] is True and "still listed after 2 seconds" in result["msg"], result
+    # One deadline for the refused delete and the deletion together: 2 s and one poll interval, not 1.5 + 2.
+    assert took < 2 + 0.2 + 0.6
+
+
+def test_thresholds_normalised_by_the_api_are_no_change_on_a_rerun(run_module, sim, launch):
+    sim.set_variants(thresholds="normalised")
+    args = dict(launch, auto_delete={"date_threshold": "2027-01-01T01:00:00+01:00", "spend_threshold": "3.1"})
+    run_module(main, args)
+    again = run_module(main, args)
+    assert again["rc"] == 0 and again["changed"] is False, again
+    assert not posts(sim, "/update")
+
+
+# -- 404 on an id endpoint: gone, not a wrong api_url (#21.12) ----------------------------------------------------
+
+def test_an_instance_gone_between_the_list_and_the_call_is_said_to_be_gone(run_module, sim, launch, monkeypatch):
+    from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient  # pylint: disable=import-outside-toplevel
+
+    created = run_module(main, launch)["instance"]
+    listed = sim.instances
+    # The seam: the list still shows the instance the service has just forgotten (a spot reclaim racing the task).
+    monkeypatch.setattr(ShadeformClient, "list_instances", lambda self: listed)
+    sim.remove_instance(created["id"])
+    for args in (dict(launch, state="restarted"), dict(launch, tags=["other"])):
+        result = run_module(main, args)
+        assert result["rc"] == 1 and result["changed"] is False, result
+        assert "is gone: the API no longer knows its id (HTTP 404)" in result["msg"] and "api_url" not in result["msg"]
+
+
+def test_an_info_answer_that_is_not_the_instance_is_survived(run_module, sim, launch, monkeypatch):
+    from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient  # pylint: disable=import-outside-toplevel
+
+    created = run_module(main, launch)["instance"]
+    monkeypatch.setattr(ShadeformClient, "instance_info", lambda self, instance_id, missing_ok=False: {})
+    result = run_module(main, launch)
+    assert result["rc"] == 0 and result["changed"] is False, result
+    assert result["instance"]["id"] == created["id"]

@@ -1,12 +1,9 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""volume, volume_info, template and template_info against the simulator."""
+"""volume and volume_info against the simulator."""
 
-import base64
+from ansible_collections.shadeform.cloud.plugins.modules import instance, volume, volume_info
 
-from ansible_collections.shadeform.cloud.plugins.modules import instance, template, template_info, volume, volume_info
-
-SECRET = "SIMULATED-SECRET-template-token"
 VOLUME = dict(name="cache", cloud="hyperstack", region="canada-1", size_in_gb=100)
 
 
@@ -61,39 +58,12 @@ def test_volume_info_filters_and_lists_types(run_module, sim):
     only = run_module(volume_info.main, {"cloud": "datacrunch", "types": True})
     assert [v["name"] for v in only["volumes"]] == ["other"]
     assert only["volume_types"] and all(t["cloud"] == "datacrunch" for t in only["volume_types"])
+    # The API's dollar string under its own name, the same price as a number beside it.
+    assert all(t["price_per_gb_per_hour_usd"] == float(t["price_per_gb_per_hour"]) and isinstance(t["price_per_gb_per_hour"], str)
+               for t in only["volume_types"])
 
 
-def docker_template(name="vllm", **extra):
-    args = {"name": name, "description": "vLLM", "tags": ["llm"], "envs": [{"name": "HF_TOKEN", "value": SECRET}],
-            "launch_configuration": {"type": "docker", "docker_configuration": {"image": "vllm/vllm-openai:latest"}},
-            "ufw_rules": [{"rule": "allow", "port": "8000:8999", "proto": "tcp"}]}
-    args.update(extra)
-    return args
-
-
-def test_template_saved_updated_and_deleted_idempotently_with_secrets_redacted(run_module, sim):
-    checked = run_module(template.main, docker_template(), check_mode=True, diff=True)
-    assert checked["changed"] is True and not posts(sim, "/templates/save")
-    saved = run_module(template.main, docker_template(), diff=True)
-    assert saved["rc"] == 0 and saved["changed"] is True, saved
-    assert saved["template"]["envs"] == [{"name": "HF_TOKEN", "value": "<redacted>"}]
-    assert SECRET not in saved["stdout"]
-    assert posts(sim, "/templates/save")[0]["body"]["envs"][0]["value"] == SECRET
-    assert run_module(template.main, docker_template())["changed"] is False
-    updated = run_module(template.main, {"name": "vllm", "description": "vLLM, newer"}, diff=True)
-    assert updated["changed"] is True and updated["template"]["description"] == "vLLM, newer"
-    # Options not given keep their value.
-    assert posts(sim, "/update")[0]["body"]["tags"] == ["llm"]
-    listed = run_module(template_info.main, {"name": "vllm"})["templates"]
-    assert [t["id"] for t in listed] == [saved["template"]["id"]] and SECRET not in str(listed)
-    assert run_module(template_info.main, {"featured": True})["templates"]
-    removed = run_module(template.main, {"name": "vllm", "state": "absent"})
-    assert removed["changed"] is True and run_module(template_info.main, {})["templates"] == []
-
-
-def test_template_checks_the_launch_configuration_before_calling(run_module, sim):
-    script = base64.b64encode(b"echo hi").decode()
-    result = run_module(template.main, docker_template(launch_configuration={
-        "type": "docker", "docker_configuration": {"image": "x"}, "script_configuration": {"base64_script": script}}))
-    assert result["rc"] == 1 and "never both" in result["msg"]
-    assert sim.requests == []
+def test_a_refused_create_reports_no_change(run_module, sim):
+    refused = run_module(volume.main, dict(VOLUME, region="no-such-region"))
+    assert refused["rc"] == 1 and "HTTP 400" in refused["msg"]
+    assert refused["changed"] is False and sim.volumes == []

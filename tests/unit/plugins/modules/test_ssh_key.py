@@ -1,136 +1,13 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""instance_info, instance_types_info and ssh_key against the simulator."""
-
-import copy
-import urllib.parse
+"""ssh_key against the simulator: add, default, replace, delete, and saving the managed key's private half."""
 
 import pytest
 
-from ansible_collections.shadeform.cloud.plugins.modules import instance_info, instance_types_info, ssh_key
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
-
-from helpers import load_fixture
+from ansible_collections.shadeform.cloud.plugins.modules import ssh_key
 
 KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA alice@laptop"
 KEY_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB bob@laptop"
-
-
-def fleet():
-    from shadeform_simulator import generate_fleet  # pylint: disable=import-outside-toplevel
-
-    return generate_fleet(30, seed=5)
-
-
-def test_instance_info_filters_like_the_inventory(run_module, sim):
-    instances = fleet()
-    sim.set_instances(instances)
-    everything = run_module(instance_info.main, {})
-    assert everything["rc"] == 0 and everything["changed"] is False
-    assert [i["id"] for i in everything["instances"]] == [i["id"] for i in instances]
-
-    active_h100 = run_module(instance_info.main, {"statuses": ["active"], "gpu_types": ["H100"]})["instances"]
-    expected = [i["id"] for i in instances if i["status"] == "active" and i["configuration"]["gpu_type"] == "H100"]
-    assert expected and [i["id"] for i in active_h100] == expected
-
-    tagged = [i for i in instances if i.get("tags")][0]
-    by_tag = run_module(instance_info.main, {"tags": tagged["tags"][:1], "clouds": [tagged["cloud"]], "regions": [tagged["region"]]})
-    assert tagged["id"] in [i["id"] for i in by_tag["instances"]]
-
-    by_name = run_module(instance_info.main, {"name": instances[0]["name"]})["instances"]
-    assert [i["id"] for i in by_name] == [i["id"] for i in instances if i["name"] == instances[0]["name"]]
-    by_id = run_module(instance_info.main, {"id": instances[3]["id"]})["instances"]
-    assert [i["id"] for i in by_id] == [instances[3]["id"]]
-    assert run_module(instance_info.main, {"id": "nope"})["instances"] == []
-
-
-def test_instance_info_redacts_secrets(run_module, sim):
-    instances = fleet()
-    sim.set_instances(instances)
-    result = run_module(instance_info.main, {})
-    assert "SIMULATED-SECRET" not in result["stdout"]
-    launched = {i["launch_configuration"]["type"] for i in instances if "launch_configuration" in i}
-    assert launched == {"docker", "script"}  # both kinds of launch secrets are in the fleet
-    # Every secret replaced, everything else exactly as the API sent it.
-    assert result["instances"] == [redacted_copy(instance) for instance in instances]
-
-
-def redacted_copy(instance):
-    """The instance with each launch secret (docker env values, registry password, script) replaced by REDACTED."""
-    instance = copy.deepcopy(instance)
-    launch = instance.get("launch_configuration") or {}
-    docker = launch.get("docker_configuration") or {}
-    for env in docker.get("envs") or []:
-        env["value"] = REDACTED
-    if docker.get("registry_credentials"):
-        docker["registry_credentials"]["password"] = REDACTED
-    if launch.get("script_configuration"):
-        launch["script_configuration"]["base64_script"] = REDACTED
-    return instance
-
-
-def test_instance_info_works_in_check_mode_with_the_example(run_module, sim):
-    sim.set_instances(load_fixture("instances-example.json")["instances"])
-    result = run_module(instance_info.main, {}, check_mode=True)
-    assert [i["name"] for i in result["instances"]] == ["cool-gpu-server"]
-
-
-def spot_price(entry):
-    return float(entry["hourly_price"])
-
-
-def test_instance_types_sorted_by_price_with_the_filters_sent_to_the_api(run_module, sim):
-    result = run_module(instance_types_info.main, {"gpu_type": "A6000", "num_gpus": 1, "available": True})
-    assert result["rc"] == 0 and result["changed"] is False
-    types = result["instance_types"]
-    assert types
-    prices = [t["hourly_price"] for t in types]
-    assert prices == sorted(prices)
-    assert all(t["configuration"]["gpu_type"] == "A6000" and t["configuration"]["num_gpus"] == 1 for t in types)
-    # On-demand by default: every entry kept is an available on-demand one, priced from the type's cents.
-    for item in types:
-        assert item["availability"]
-        for entry in item["availability"]:
-            assert entry["available"] and entry["rental_type"] == "on_demand"
-            assert entry["hourly_price"] == "{0:.2f}".format(item["hourly_price"] / 100.0)
-    [request] = [r for r in sim.requests if r["path"].startswith("/v1/instances/types")]
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(request["path"]).query)
-    assert query == {"gpu_type": ["A6000"], "num_gpus": ["1"], "available": ["true"], "sort": ["price"]}
-
-
-def test_instance_types_spot_cheapest_first_by_the_spot_price(run_module, sim):
-    types = run_module(instance_types_info.main, {"available": True, "rental_type": "spot"})["instance_types"]
-    assert types
-    entries = [entry for item in types for entry in item["availability"]]
-    assert entries and all(entry["rental_type"] == "spot" and entry["available"] for entry in entries)
-    cheapest = [min(spot_price(entry) for entry in item["availability"]) for item in types]
-    assert cheapest == sorted(cheapest)
-    # The spot order differs from the on-demand one somewhere, or the test would not tell them apart.
-    assert [t["hourly_price"] for t in types] != sorted(t["hourly_price"] for t in types)
-    # A type that offers spot lists each region twice in the API; only the spot entries are kept here.
-    catalogue = {(t["cloud"], t["shade_instance_type"]): t for t in sim.instance_types}
-    raw = catalogue[(types[0]["cloud"], types[0]["shade_instance_type"])]
-    assert len(raw["availability"]) > len(types[0]["availability"])
-
-
-def test_instance_types_max_hourly_price_in_dollars(run_module):
-    limit = 1.0
-    types = run_module(instance_types_info.main, {"rental_type": "any", "max_hourly_price": limit})["instance_types"]
-    assert types
-    assert all(float(entry["hourly_price"]) <= limit for item in types for entry in item["availability"])
-    everything = run_module(instance_types_info.main, {"rental_type": "any"})["instance_types"]
-    assert len(everything) > len(types)
-    assert any(float(entry["hourly_price"]) > limit for item in everything for entry in item["availability"])
-
-
-def test_instance_types_in_a_region_and_cloud(run_module):
-    result = run_module(instance_types_info.main, {"cloud": "hyperstack", "region": "canada-1", "available": False})
-    types = result["instance_types"]
-    assert types
-    for item in types:
-        assert item["cloud"] == "hyperstack"
-        assert [slot["region"] for slot in item["availability"]] == ["canada-1"]
-        assert not [slot for slot in item["availability"] if slot["available"]]
 
 
 def managed(sim):
@@ -140,7 +17,7 @@ def managed(sim):
 def test_ssh_key_add_is_idempotent_and_never_assumes_the_default(run_module, sim):
     checked = run_module(ssh_key.main, {"name": "alice", "public_key": KEY_A}, check_mode=True, diff=True)
     assert checked["changed"] is True and len(sim.ssh_keys) == 1
-    assert checked["diff"] == {"before": {}, "after": {"name": "alice", "public_key": KEY_A, "is_default": False}}
+    assert checked["diff"] == {"before": {}, "after": {"name": "alice", "public_key": KEY_A, "is_default": False, "managed": False}}
 
     added = run_module(ssh_key.main, {"name": "alice", "public_key": KEY_A})
     assert added["changed"] is True and added["ssh_key"]["id"] and added["ssh_key"]["is_default"] is False
@@ -271,3 +148,55 @@ def test_uploaded_keys_with_an_empty_private_key_are_not_taken_for_the_managed_o
     assert saved["rc"] == 0 and saved["ssh_key"]["name"] == "shadeform-managed-key"
     removed = run_module(ssh_key.main, {"name": "alice", "state": "absent"})
     assert removed["rc"] == 0 and removed["changed"] is True
+
+
+@pytest.fixture
+def bounded():
+    """Fail the test, rather than hang it, should the module open a FIFO and block (SIGALRM after 20 s)."""
+    import signal  # pylint: disable=import-outside-toplevel
+
+    def interrupt(signum, frame):
+        raise TimeoutError("the module blocked on the path")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory", "symlink"])
+def test_private_key_path_must_be_a_regular_file_and_is_not_opened_otherwise(run_module, sim, tmp_path, bounded, kind):
+    import os  # pylint: disable=import-outside-toplevel
+
+    path = tmp_path / "key"
+    if kind == "fifo":
+        os.mkfifo(str(path))
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "symlink":
+        path.symlink_to(tmp_path / "elsewhere")
+    else:
+        path = "/dev/zero"  # a device that reads without end: the module would fill its memory reading it
+    result = run_module(ssh_key.main, {"private_key_path": str(path)})
+    expected = {"fifo": "a FIFO", "device": "a device", "directory": "a directory", "symlink": "a symbolic link"}[kind]
+    assert result["rc"] == 1 and "private_key_path {0} is {1}; it must be a regular file".format(path, expected) in result["msg"], result
+    assert sim.requests == []  # refused before any call
+    if kind == "symlink":
+        assert not (tmp_path / "elsewhere").exists()
+
+
+def test_ssh_key_info_lists_the_keys_with_default_and_managed_never_a_private_half(run_module, sim):
+    from ansible_collections.shadeform.cloud.plugins.modules import ssh_key_info  # pylint: disable=import-outside-toplevel
+
+    sim.set_variants(uploaded_private_key="empty")
+    alice = run_module(ssh_key.main, {"name": "alice", "public_key": KEY_A})["ssh_key"]
+    listed = run_module(ssh_key_info.main, {})
+    assert listed["rc"] == 0 and listed["changed"] is False
+    assert listed["ssh_keys"] == [
+        dict(id=managed(sim)["id"], name="shadeform-managed-key", public_key=managed(sim)["public_key"], is_default=True, managed=True),
+        dict(id=alice["id"], name="alice", public_key=KEY_A, is_default=False, managed=False),
+    ]
+    assert "PRIVATE KEY" not in listed["stdout"] and "SIMULATED-SECRET" not in listed["stdout"] and "private_key" not in listed["stdout"]
+    assert [key["name"] for key in run_module(ssh_key_info.main, {"name": "alice"})["ssh_keys"]] == ["alice"]
+    assert run_module(ssh_key_info.main, {"id": alice["id"]})["ssh_keys"][0]["name"] == "alice"
