@@ -234,7 +234,17 @@ from ansible.utils.vars import combine_vars
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError, ShadeformClient, requests_is_missing
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, redact_secrets
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
+    FILTER_OPTIONS, check_filter_values, escape_controls, redact_secrets)
+
+try:
+    from ansible.parsing.vault import VaultHelper  # ansible-core 2.19+
+except ImportError:
+    VaultHelper = None
+try:
+    from ansible.parsing.yaml.objects import AnsibleVaultEncryptedUnicode
+except ImportError:
+    AnsibleVaultEncryptedUnicode = None
 
 try:
     from ansible.template import trust_as_template  # noqa: F401  pylint: disable=unused-import
@@ -250,6 +260,24 @@ else:
 
 CACHE_FORMAT = 1
 NAME_PART = re.compile(r"^[A-Za-z0-9_]*$")
+
+
+def _error_text(exc):
+    """An exception's own message: without the origin and source lines of ansible-core 2.19+, and without the copy of
+    the cause that ansible-core 2.16-2.18 appends ("'x' is undefined. 'x' is undefined")."""
+    text = to_native(getattr(exc, "message", None) or exc)
+    cause = getattr(exc, "orig_exc", None)
+    if cause is not None and text.endswith(". " + to_native(cause)):
+        text = text[:-len(to_native(cause)) - 2]
+    return text
+
+
+def _shares_a_piece(text, value, size=8):
+    """Whether ``text`` holds any ``size``-character piece of ``value`` (all of a shorter value)."""
+    value = to_text(value)
+    if len(value) <= size:
+        return bool(value) and value in text
+    return any(value[start:start + size] in text for start in range(len(value) - size + 1))
 
 
 @contextlib.contextmanager
@@ -289,7 +317,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if requests_is_missing():
             raise AnsibleError(missing_required_lib("requests"))
         prefix, suffix = self._hostvars_affixes()
+        if self._written_in_clear(config.get("api_key")):
+            self._warn("The Shadeform API key is written in clear in {0}: anyone who can read the file has admin rights over "
+                       "the workspace. Export SHADEFORM_API_KEY instead, or encrypt the value with ansible-vault "
+                       "encrypt_string, or read it with a lookup.".format(to_native(path)))
         self._template_options_from_file(config)
+        try:
+            check_filter_values(dict((option, self.get_option(option)) for option in FILTER_OPTIONS))
+        except ValueError as exc:
+            raise AnsibleParserError(escape_controls(to_native(exc))) from None
 
         instances = self._instances(path, cache, key_from_file="api_key" in config, validate_certs=self._validate_certs(config))
         with constructed.compiled_once(self.templar, enabled=self.get_option("constructed_fast_path")) as fallback_reason:
@@ -312,7 +348,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "options.".format(self.NAME))
             if self.get_option("strict"):
                 raise AnsibleParserError(message)
-            self.display.warning(message + " It is ignored.")
+            self._warn(message + " It is ignored.")
 
     def _template_options_from_file(self, config):
         """Render the environment-dependent options written as templates in the file (as api_key is rendered):
@@ -324,17 +360,44 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if isinstance(value, list):
                 rendered = []
                 for item in value:
-                    item = self._render_from_file(item)
+                    item = self._render_from_file(option, item)
                     rendered.extend(item if isinstance(item, list) else [item])
                 self.set_option(option, [to_text(item) for item in rendered])
             else:
-                self.set_option(option, self._render_from_file(value))
+                self.set_option(option, self._render_from_file(option, value))
 
-    def _render_from_file(self, value):
-        if isinstance(value, str) and self.templar.is_template(value):
-            self.templar.available_variables = self._vars
+    def _render_from_file(self, option, value):
+        """The option's value as written in the file, rendered when it is a template.
+
+        A failure is one error that names the option and says why, without the exception's origin: from 2.19 on,
+        ansible-core prints the lines of the file around an error's origin, and another line of the file may hold the
+        API key in clear. Nor is the value written in the message, since it may be the key itself.
+        """
+        if not (isinstance(value, str) and self.templar.is_template(value)):
+            return value
+        self.templar.available_variables = self._vars
+        try:
             return self.templar.template(value)
-        return value
+        except Exception as exc:  # pylint: disable=broad-except
+            reason = _error_text(exc)
+            if option == "api_key" and _shares_a_piece(reason, value):
+                reason = "it is not a valid template"
+        raise AnsibleParserError("Could not render the {0} option of the Shadeform inventory file: {1}. Define the variables it "
+                                 "uses (for example with -e), or fix the template.".format(option, escape_controls(reason)))
+
+    def _written_in_clear(self, value):
+        """Whether the file's api_key is the key itself: text that is neither vault-encrypted nor a template (a lookup)."""
+        if AnsibleVaultEncryptedUnicode is not None and isinstance(value, AnsibleVaultEncryptedUnicode):
+            return False
+        if not isinstance(value, str) or not value.strip():
+            return False
+        if VaultHelper is not None and VaultHelper.get_ciphertext(value, with_tags=False):
+            return False
+        return not self.templar.is_template(value)
+
+    def _warn(self, message):
+        """Every warning of the plugin: a message may hold API values, and no control character reaches the terminal."""
+        self.display.warning(escape_controls(message))
 
     # Fetching, through the cache.
 
@@ -404,8 +467,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         # Only a value written in the configuration file may be a template (a lookup, or extra vars passed
         # with -e); the environment's value is used literally.
         if from_file:
-            api_key = self._render_from_file(api_key)
+            api_key = self._render_from_file("api_key", api_key)
         api_key = to_text(api_key or "").strip()
+        if not api_key and from_file:
+            # The file's value takes precedence over SHADEFORM_API_KEY, even when it is empty.
+            raise AnsibleParserError("The api_key option of the Shadeform inventory file gives an empty key, and it takes "
+                                     "precedence over SHADEFORM_API_KEY. Remove api_key from the file to use SHADEFORM_API_KEY, "
+                                     "or make it give the key (set the variable or environment variable it reads).")
         if not api_key:
             raise AnsibleParserError("No Shadeform API key: export SHADEFORM_API_KEY, or set api_key in the inventory file "
                                      "(preferably vault-encrypted).")

@@ -118,6 +118,7 @@ def test_reference_example_becomes_one_reachable_host_in_every_default_group(inv
         "shadeform_status_details": "downloading",
         "shadeform_cost_estimate": "103.4",
         "shadeform_hourly_price": 210,
+        "shadeform_hourly_price_usd": 2.1,
         "shadeform_launch_configuration": {
             "type": "docker",
             "docker_configuration": {

@@ -21,7 +21,7 @@ def test_labels_from_key_value_and_key_colon_value_tags():
 
 
 def test_host_variables_copy_every_field_and_add_shortcuts(example):
-    variables, skipped = hosts.host_variables(example)
+    variables, skipped, _refused = hosts.host_variables(example)
 
     assert skipped == []
     for field, value in example.items():
@@ -37,7 +37,7 @@ def test_host_variables_copy_every_field_and_add_shortcuts(example):
 
 
 def test_host_variables_prefix_and_suffix(example):
-    variables, dummy = hosts.host_variables(example, prefix="sf_", suffix="_api")
+    variables, _skipped, _refused = hosts.host_variables(example, prefix="sf_", suffix="_api")
     assert variables["sf_id_api"] == example["id"]
     assert variables["sf_gpu_type_api"] == "A100"
     assert variables["sf_labels_api"] == {}
@@ -54,12 +54,12 @@ def test_host_variables_prefix_and_suffix(example):
     ({"ssh_port": "\u00b2"}, {"ansible_host": hosts.NO_ADDRESS}),
 ])
 def test_connection_variables_only_hold_usable_api_values(fields, expected):
-    assert hosts.connection_variables(dict(fields, id="i-1")) == expected
+    assert hosts.connection_variables(dict(fields, id="i-1"))[0] == expected
 
 
 def test_fields_never_become_ansible_variables_nor_invalid_names():
     instance = {"id": "i-1", "ansible_connection": "local", "bad-name": 1, "{{x}}": 2, "ip": "1.2.3.4"}
-    variables, skipped = hosts.host_variables(instance, prefix="", suffix="")
+    variables, skipped, _refused = hosts.host_variables(instance, prefix="", suffix="")
     assert "ansible_connection" not in variables
     assert variables["ansible_host"] == "1.2.3.4"
     assert variables["id"] == "i-1"
@@ -69,7 +69,7 @@ def test_fields_never_become_ansible_variables_nor_invalid_names():
 def test_fields_never_take_a_magic_variable_or_template_global_name():
     reserved = ["omit", "item", "inventory_hostname", "group_names", "groups", "hostvars", "lookup", "q", "range", "undef"]
     instance = dict({"id": "i-1"}, **dict((name, "api") for name in reserved))
-    variables, skipped = hosts.host_variables(instance, prefix="", suffix="")
+    variables, skipped, _refused = hosts.host_variables(instance, prefix="", suffix="")
     assert not set(reserved) & set(variables)
     assert sorted(skipped) == sorted(reserved)
     assert variables["id"] == "i-1"
@@ -157,7 +157,7 @@ def test_host_names_have_no_whitespace_or_commas():
 
 
 def test_a_field_name_ending_in_a_newline_is_no_variable_name():
-    variables, skipped = hosts.host_variables({"id": "i-1", "status\n": "x"})
+    variables, skipped, _refused = hosts.host_variables({"id": "i-1", "status\n": "x"})
     assert skipped == ["status\n"]
     assert "shadeform_status\n" not in variables
 
