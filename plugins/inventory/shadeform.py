@@ -280,6 +280,24 @@ def _shares_a_piece(text, value, size=8):
     return any(value[start:start + size] in text for start in range(len(value) - size + 1))
 
 
+def _unsafe_path(path, regular=False):
+    """Why ``path`` (a cache directory, or an entry when ``regular``) must not be used, or None: it is a symbolic link,
+    not of its kind, another user's, or (an entry) writable by other users."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        return "cannot be read ({0})".format(to_native(exc.strerror or exc))
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link"
+    if not (stat.S_ISREG(info.st_mode) if regular else stat.S_ISDIR(info.st_mode)):
+        return "is not a regular file" if regular else "is not a directory"
+    if info.st_uid != os.geteuid():
+        return "belongs to another user (uid {0}), not to the user running Ansible (uid {1})".format(info.st_uid, os.geteuid())
+    if regular and info.st_mode & 0o022:
+        return "is writable by other users (mode {0:04o})".format(stat.S_IMODE(info.st_mode))
+    return None
+
+
 @contextlib.contextmanager
 def _private_files():
     """Files and directories made within the block are their owner's only."""
@@ -413,7 +431,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         instances = None
         if self.get_option("cache"):
             self._cache_key = "{0}_{1}".format(self.get_cache_key(path), self._credentials_digest(client))
-            if cache:
+            refusal = self._cache_refusal()
+            if refusal:
+                # Neither read nor written: an entry someone else can write could give any host any address and user.
+                self._warn(refusal)
+                self._cache_key = None
+            elif cache:
                 instances = self._cached_instances()
         if instances is None:
             instances = [redact_secrets(instance) if isinstance(instance, dict) else instance
@@ -487,35 +510,66 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def update_cache_if_changed(self):
         if not self._cache_key:
-            return  # the cache is not in use for this source
+            return  # the cache is not in use for this source, or _cache_refusal refused it
         directory = self._cache_directory()
-        if directory and not self._restrict_cache_directory(directory):
-            return
         with _private_files():
             super().update_cache_if_changed()
         if directory:
             self._restrict_cache_file(directory)
 
     def _cache_directory(self):
-        """cache_connection when it is a directory (a file cache plugin), else None (memory, redis, ...)."""
+        """cache_connection when it names a directory or a link (a file cache plugin), else None (memory, redis, ...)."""
         directory = os.path.expanduser(os.path.expandvars(self.get_option("cache_connection") or ""))
-        return directory if directory and os.path.isdir(directory) else None
+        if not directory:
+            return None
+        # normpath: "dir/" would make lstat follow a link.
+        directory = os.path.normpath(directory)
+        return directory if os.path.isdir(directory) or os.path.islink(directory) else None
+
+    def _cache_refusal(self):
+        """None when the file cache may be read and written; otherwise the warning that says why not and what to do.
+
+        The directory and this source's entry must be the user's own (root's chmod succeeds on anyone's directory, so
+        the mode alone proves nothing), no symbolic link, and closed to other users' writes: an entry another user can
+        write would give a host any address and user, without an API call. The same checks hold for reading and
+        writing. An open directory of the user's own is made private (0700), since file cache plugins write each
+        entry world-readable before this plugin narrows it.
+        """
+        directory = self._cache_directory()
+        if not directory:
+            return None
+        fix = "Set cache_connection to a directory of your own that only you can write to (it is made 0700 when missing)."
+        problem = _unsafe_path(directory)
+        if problem:
+            return self._cache_warning(directory, problem, fix)
+        if not self._restrict_cache_directory(directory):
+            return self._cache_warning(directory, "is open to other users and could not be made private", fix)
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(self._cache_key):
+                entry = os.path.join(directory, name)
+                problem = _unsafe_path(entry, regular=True)
+                if problem:
+                    return self._cache_warning(entry, problem, "Remove {0}: the next run fetches from the API and writes it "
+                                                                 "again, for you only.".format(to_native(entry)))
+        return None
+
+    @staticmethod
+    def _cache_warning(path, problem, fix):
+        return ("The Shadeform inventory cache is not used, neither read nor written, and the instances are fetched from the "
+                "API: {0} {1}. {2}".format(to_native(path), problem, fix))
 
     def _restrict_cache_directory(self, directory):
-        """Make the cache directory its owner's only; False, with a warning, when that cannot be done.
+        """Make the user's own cache directory private; False when that cannot be done.
 
         ansible-core's file cache plugins write each entry, then chmod it to 0644: only a directory
         others cannot enter keeps the entry from them in that moment, and before this plugin's chmod.
         """
-        mode = stat.S_IMODE(os.stat(directory).st_mode)
+        mode = stat.S_IMODE(os.lstat(directory).st_mode)
         if not mode & 0o077:
             return True
         try:
             os.chmod(directory, mode & 0o700)
-        except OSError as exc:
-            self.display.warning("The Shadeform inventory is not written to the cache: its directory {0} is open to other "
-                                 "users and could not be made private ({1}). Set cache_connection to a directory of your "
-                                 "own.".format(directory, to_native(exc.strerror or exc)))
+        except OSError:
             return False
         return True
 

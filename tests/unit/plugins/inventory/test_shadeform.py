@@ -8,8 +8,11 @@ configuration file to the inventory is the real code path ansible-inventory take
 """
 
 import copy
+import json
 import os
+import pwd
 import stat
+import subprocess
 import textwrap
 
 import pytest
@@ -385,3 +388,98 @@ def test_odd_instances_never_sink_the_inventory(inventory_run):
     assert run.warned("Skipping Shadeform instance #1")
     assert run.warned("Skipping Shadeform instance #2")
     assert run.warned("'weird-field'")
+
+
+# --- Nobody else can feed the cache --------------------------------------------------------------------------------
+
+FORGED_ADDRESS = "203.0.113.66"
+
+
+@pytest.fixture
+def other_user():
+    """A second local user, made for the test and removed after it: (uid, gid)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the test makes a second local user with useradd to own the cache directory or entry")
+    name = "sfcache{0}".format(os.getpid() % 100000)
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True,
+                   capture_output=True)
+    try:
+        record = pwd.getpwnam(name)
+        yield record.pw_uid, record.pw_gid
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+def forged_cache(inventory_run, tmp_path):
+    """A cache entry written by a first run, then forged: the example's host at FORGED_ADDRESS as root."""
+    inventory_run(cache_config(tmp_path), EXAMPLE)
+    [entry] = cache_files(tmp_path)
+    outer = json.loads(entry.read_text())
+    # ansible-core 2.19+ wraps the entry's JSON in a "__payload__" string.
+    data = json.loads(outer["__payload__"]) if "__payload__" in outer else outer
+    data["instances"][0].update(ip=FORGED_ADDRESS, ssh_user="root")
+    if "__payload__" in outer:
+        outer["__payload__"] = json.dumps(data)
+    entry.write_text(json.dumps(outer))
+    return entry
+
+
+def test_a_forged_entry_of_ones_own_is_read_so_the_ownership_checks_can_fail(inventory_run, tmp_path):
+    forged_cache(inventory_run, tmp_path)
+    run = inventory_run(cache_config(tmp_path), EXAMPLE)
+    assert run.fetch.call_count == 0
+    assert (run.vars("cool-gpu-server")["ansible_host"], run.vars("cool-gpu-server")["ansible_user"]) == (FORGED_ADDRESS, "root")
+
+
+def _other_users_directory(directory, entry, user, mode):
+    for path in (directory, entry):
+        os.chown(path, *user)
+    os.chmod(directory, mode)
+
+
+def _other_users_entry(directory, entry, user, mode):  # pylint: disable=unused-argument
+    os.chown(entry, *user)
+
+
+def _linked_entry(directory, entry, user, mode):  # pylint: disable=unused-argument
+    target = directory.parent / "elsewhere.json"
+    entry.rename(target)
+    entry.symlink_to(target)
+
+
+def _entry_open_to_writes(directory, entry, user, mode):  # pylint: disable=unused-argument
+    os.chmod(entry, 0o666)
+
+
+@pytest.mark.parametrize("make_unsafe, mode, path_named, problem", [
+    (_other_users_directory, 0o777, "directory", "belongs to another user"),
+    (_other_users_directory, 0o700, "directory", "belongs to another user"),
+    (_other_users_entry, 0o700, "entry", "belongs to another user"),
+    (_linked_entry, 0o700, "entry", "is a symbolic link"),
+    (_entry_open_to_writes, 0o700, "entry", "is writable by other users"),
+])
+def test_a_cache_someone_else_can_write_is_neither_read_nor_written(inventory_run, tmp_path, other_user, make_unsafe, mode, path_named,
+                                                                    problem):
+    entry = forged_cache(inventory_run, tmp_path)
+    directory = tmp_path / "cache"
+    make_unsafe(directory, entry, other_user, mode)
+    forged = entry.read_text()
+    run = inventory_run(cache_config(tmp_path), EXAMPLE)
+    assert run.fetch.call_count == 1
+    variables = run.vars("cool-gpu-server")
+    assert (variables["ansible_host"], variables["ansible_user"]) == ("1.0.0.1", "shadeform")
+    [warning] = run.warned("cache is not used")
+    assert str(directory if path_named == "directory" else entry) in str(warning) and problem in str(warning)
+    # Nothing written: the entry is as the other user left it, and the directory keeps its owner and mode.
+    assert entry.read_text() == forged
+    assert stat.S_IMODE(os.lstat(directory).st_mode) == mode
+
+
+def test_a_linked_cache_directory_is_neither_read_nor_written(inventory_run, tmp_path):
+    forged_cache(inventory_run, tmp_path)
+    (tmp_path / "cache").rename(tmp_path / "real-cache")
+    (tmp_path / "cache").symlink_to(tmp_path / "real-cache")
+    run = inventory_run(cache_config(tmp_path), EXAMPLE)
+    assert run.fetch.call_count == 1
+    assert run.vars("cool-gpu-server")["ansible_host"] == "1.0.0.1"
+    assert run.warned("cache is not used") and run.warned("is a symbolic link")
