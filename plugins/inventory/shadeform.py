@@ -224,7 +224,7 @@ import os
 import re
 import stat
 
-from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.errors import AnsibleError, AnsibleParserError, AnsibleUndefinedVariable
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -270,14 +270,6 @@ def _error_text(exc):
     if cause is not None and text.endswith(". " + to_native(cause)):
         text = text[:-len(to_native(cause)) - 2]
     return text
-
-
-def _shares_a_piece(text, value, size=8):
-    """Whether ``text`` holds any ``size``-character piece of ``value`` (all of a shorter value)."""
-    value = to_text(value)
-    if len(value) <= size:
-        return bool(value) and value in text
-    return any(value[start:start + size] in text for start in range(len(value) - size + 1))
 
 
 def _unsafe_path(path, regular=False):
@@ -398,7 +390,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return self.templar.template(value)
         except Exception as exc:  # pylint: disable=broad-except
             reason = _error_text(exc)
-            if option == "api_key" and _shares_a_piece(reason, value):
+            # An undefined variable is named by the message; any other message about api_key may quote the template.
+            if option == "api_key" and not isinstance(exc, AnsibleUndefinedVariable):
                 reason = "it is not a valid template"
         raise AnsibleParserError("Could not render the {0} option of the Shadeform inventory file: {1}. Define the variables it "
                                  "uses (for example with -e), or fix the template.".format(option, escape_controls(reason)))

@@ -113,6 +113,9 @@ def status_details_note(instance):
 FILTER_OPTIONS = ("statuses", "clouds", "regions", "gpu_types", "tags")
 # The statuses GET /instances gives (a deleted instance is no longer listed), in the order an instance goes through them.
 STATUSES = ("creating", "pending_provider", "pending", "active", "error", "deleting")
+# Words users write for a status, and the status the API gives for it (so that "runing" is answered with "active").
+STATUS_WORDS = {"running": "active", "ready": "active", "started": "active", "up": "active", "failed": "error",
+                "provisioning": "creating", "starting": "pending", "terminating": "deleting", "stopping": "deleting"}
 # Filters that name a provider's cloud, region or GPU type: the API's spelling varies (H100, h100), the user's too.
 FOLDED_FILTERS = (("clouds", ("cloud",)), ("regions", ("region",)), ("gpu_types", ("configuration", "gpu_type")))
 # Past this many, the values present are summed up, so that a large fleet's warning stays one readable line.
@@ -130,8 +133,10 @@ def check_filter_values(filters):
         if isinstance(status, str) and status.strip().lower() == "deleted":
             hints.append("{0}: the API never lists deleted instances".format(printable(status)))
             continue
-        close = difflib.get_close_matches(status.strip().lower() if isinstance(status, str) else "", STATUSES, n=1, cutoff=0.5)
-        hints.append("{0}: did you mean {1}?".format(printable(status), printable(close[0])) if close else printable(status))
+        close = difflib.get_close_matches(status.strip().lower() if isinstance(status, str) else "",
+                                          STATUSES + tuple(STATUS_WORDS), n=1, cutoff=0.6)
+        hints.append("{0}: did you mean {1}?".format(printable(status), printable(STATUS_WORDS.get(close[0], close[0])))
+                     if close else printable(status))
     raise ValueError("statuses holds {0} that the Shadeform API never gives ({1}). The statuses are: {2}.".format(
         "a value" if len(unknown) == 1 else "values", "; ".join(hints), ", ".join(STATUSES)))
 

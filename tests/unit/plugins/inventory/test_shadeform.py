@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import pwd
+import re
 import stat
 import subprocess
 import textwrap
@@ -26,9 +27,12 @@ except ImportError:
     VaultSecretsContext = None
 from ansible.plugins.loader import inventory_loader
 from ansible.errors import AnsibleOptionsError, AnsibleParserError
+from ansible.template import Templar
+from ansible.vars import reserved
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
+from ansible_collections.shadeform.cloud.plugins.inventory.shadeform import TEMPLATES_STRINGS
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 
 from helpers import load_fixture
@@ -307,7 +311,9 @@ def test_api_key_from_ansible_vault(inventory_run):
     if VaultSecretsContext is not None:
         VaultSecretsContext.initialize(VaultSecretsContext(secrets=[("default", secret)]))
     config = "api_key: !vault |\n" + textwrap.indent(ciphertext, "  ") + "\n"
-    assert inventory_run(config, loader=loader).api_key_used == "vaulted-key"
+    run = inventory_run(config, loader=loader)
+    assert run.api_key_used == "vaulted-key"
+    assert not run.warned("written in clear")
 
 
 def cache_config(tmp_path):
@@ -483,3 +489,113 @@ def test_a_linked_cache_directory_is_neither_read_nor_written(inventory_run, tmp
     assert run.fetch.call_count == 1
     assert run.vars("cool-gpu-server")["ansible_host"] == "1.0.0.1"
     assert run.warned("cache is not used") and run.warned("is a symbolic link")
+
+
+# --- The key in the file, and errors about the file's options ------------------------------------------------------
+
+def test_a_key_written_in_clear_in_the_file_gets_one_warning(inventory_run):
+    run = inventory_run("api_key: sfk_written_in_clear_0123\n")
+    assert run.api_key_used == "sfk_written_in_clear_0123"
+    [warning] = run.warned("written in clear")
+    assert "SHADEFORM_API_KEY" in str(warning) and "vault" in str(warning) and "lookup" in str(warning)
+    assert "sfk_writ" not in str(warning)
+
+
+@pytest.mark.parametrize("config", ["", "api_key: \"{{ lookup('ansible.builtin.env', 'SHADEFORM_API_KEY') }}\"\n"])
+def test_a_key_from_the_environment_or_a_lookup_gets_no_warning(inventory_run, config):
+    assert not inventory_run(config).warned("written in clear")
+
+
+def test_an_api_key_that_renders_empty_says_the_files_value_was_empty(inventory_run):
+    # SHADEFORM_API_KEY is set (the fixture sets it): the file's value takes precedence, and the message says so.
+    with pytest.raises(AnsibleParserError) as raised:
+        inventory_run("api_key: \"{{ '' }}\"\n")
+    message = str(raised.value)
+    assert "api_key option of the Shadeform inventory file gives an empty key" in message and "takes precedence" in message
+    assert "export SHADEFORM_API_KEY" not in message
+
+
+def test_an_undefined_variable_in_api_key_names_the_option(inventory_run):
+    with pytest.raises(AnsibleParserError, match=r"Could not render the api_key option .*'no_such_key_variable' is undefined"):
+        inventory_run("api_key: \"{{ no_such_key_variable }}\"\n")
+
+
+def test_a_broken_api_key_template_is_never_echoed(inventory_run):
+    try:
+        run = inventory_run("api_key: \"sfk_ABCDEFGHIJKL{{ \"\n")
+    except AnsibleParserError as exc:
+        text = str(exc)
+        assert "api_key" in text
+    else:
+        assert TEMPLATES_STRINGS  # before 2.19, ansible-core takes a broken template for plain text: it is the key
+        text = " ".join(str(call) for call in run.warnings.call_args_list)
+    assert "ABCDEFGH" not in text and "sfk_ABCD" not in text
+
+
+def test_an_option_that_fails_to_render_is_one_error_without_the_files_lines(inventory_run):
+    with pytest.raises(AnsibleParserError) as raised:
+        inventory_run("api_key: sfk_clear_key_in_file_42\nregions: [\"{{ no_such_region }}\"]\n")
+    error = raised.value
+    assert "Could not render the regions option" in str(error) and "'no_such_region' is undefined" in str(error)
+    # ansible-core 2.19+ prints the source lines of an error's obj (and of its causes): there is none.
+    assert getattr(error, "obj", None) is None and error.__cause__ is None and error.__context__ is None
+
+
+# --- Filter values -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("statuses, hint", [
+    ("[Active]", "'Active': did you mean 'active'?"),
+    ("[active, runing]", "'runing': did you mean 'active'?"),
+    ("[deleted]", "'deleted': the API never lists deleted instances"),
+])
+def test_a_status_the_api_never_gives_is_one_error_naming_the_closest(inventory_run, statuses, hint):
+    with pytest.raises(AnsibleParserError) as raised:
+        inventory_run("statuses: %s\n" % statuses, MIXED)
+    assert hint in str(raised.value) and "creating, pending_provider, pending, active, error, deleting" in str(raised.value)
+    assert raised.value.__cause__ is None
+
+
+@pytest.mark.parametrize("config, expected", [
+    ("clouds: [LambdaLabs]\n", ["old", "trainer-2b3c4d5e"]),
+    ("gpu_types: [h100]\n", ["trainer-1a2b3c4d", "trainer-2b3c4d5e"]),
+    ("regions: [CANADA-1]\n", ["batch-1", "trainer-1a2b3c4d"]),
+])
+def test_clouds_regions_and_gpu_types_compare_whatever_the_case(inventory_run, config, expected):
+    run = inventory_run(config, MIXED)
+    assert run.hosts() == expected and not run.warned("matches no")
+
+
+def test_a_filter_value_that_matches_no_instance_is_one_warning_listing_the_values_present(inventory_run):
+    run = inventory_run("clouds: [aws, hyperstack, gcp]\ngpu_types: [B200]\ntags: [env=prod, env=nowhere]\n", MIXED)
+    [clouds] = run.warned("clouds:")
+    assert ("'aws', 'gcp' match no Shadeform instance; the instances have 'datacrunch', 'hyperstack', 'lambdalabs', "
+            "'massedcompute'.") in str(clouds)
+    [gpus] = run.warned("gpu_types:")
+    assert "'B200' matches no Shadeform instance; the instances have 'A100', 'A6000', 'H100'" in str(gpus)
+    [tags] = run.warned("tags:")
+    assert "'env=nowhere' matches no" in str(tags)
+
+
+def test_warnings_about_api_values_never_carry_control_characters(inventory_run):
+    hostile = [dict(MIXED[0], cloud="evil\x1b]0;owned\x07\x9b2J")]
+    run = inventory_run("clouds: [aws]\nhostname_template: \"{{ shadeform_no_such.deeper }}\"\n", hostile)
+    texts = [str(call) for call in run.warnings.call_args_list]
+    assert [text for text in texts if "matches no" in text] and [text for text in texts if "hostname_template" in text]
+    for text in texts:
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", text), text
+
+
+def test_a_field_named_like_a_playbook_keyword_draws_no_reserved_name_warning_from_ansible_core(inventory_run, mocker):
+    """With hostvars_prefix: "", the fields name, loop, tags and port are left out, and ansible-core's own check is quiet."""
+    fields = {"name": "gpu", "loop": [1], "tags": ["a"], "port": 22, "environment": {}, "become": True, "when": "x", "vars": {}}
+    run = inventory_run("hostvars_prefix: ''\nhostnames: [id]\n", [dict(EXAMPLE[0], **fields)])
+    variables = run.vars(EXAMPLE[0]["id"])
+    assert not set(fields) & set(variables)
+    assert variables["cloud"] == "hyperstack"
+    warning = mocker.patch.object(reserved.display, "warning")
+    # As ansible-core checks a play's variables: with the template globals before 2.19 (TaskQueueManager), alone after.
+    reserved.warn_if_reserved(variables, Templar(loader=DataLoader()).environment.globals.keys() if TEMPLATES_STRINGS else None)
+    assert warning.call_count == 0, warning.call_args_list
+    # The check itself warns on such a variable: the assertion above can fail.
+    reserved.warn_if_reserved(dict(variables, name="x"))
+    assert warning.call_count == 1
