@@ -69,7 +69,8 @@ instances:
 """
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, has_the_given, run_module
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, matches, redact_secrets
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
+    FILTER_OPTIONS, check_filter_values, matches, redact_secrets, unmatched_filter_values)
 
 
 def argument_spec():
@@ -84,9 +85,15 @@ def argument_spec():
 
 def run(module, client, result):
     filters = dict((option, module.params[option]) for option in FILTER_OPTIONS)
-    result["instances"] = [redact_secrets(instance) for instance in client.list_instances()
-                           if isinstance(instance, dict) and has_the_given(instance, module.params, ("id", "name"))
-                           and matches(instance, **filters)]
+    try:
+        check_filter_values(filters)  # a status the API never gives (Active, runing): one error, before any request
+    except ValueError as exc:
+        module.fail_json(msg=str(exc), **result)
+    instances = [instance for instance in client.list_instances() if isinstance(instance, dict)]
+    for warning in unmatched_filter_values(instances, filters):
+        module.warn(warning)
+    result["instances"] = [redact_secrets(instance) for instance in instances
+                           if has_the_given(instance, module.params, ("id", "name")) and matches(instance, **filters)]
 
 
 def main():
