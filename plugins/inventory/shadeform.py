@@ -13,6 +13,11 @@ description:
   - Each instance becomes one host, reachable over SSH as the API describes it (C(ansible_host), C(ansible_user) and
     C(ansible_port) come from the instance's C(ip), C(ssh_user) and C(ssh_port)), grouped by cloud, region, GPU type,
     status, instance type and tag.
+  - C(ansible_host) is set from C(ip) only when it is an IPv4 or IPv6 address or an RFC 1123 host name, C(ansible_user)
+    from C(ssh_user) only when it is a plain POSIX user name, and C(ansible_port) from C(ssh_port) only when it is a
+    port from 1 to 65535 (also given as a string of digits such as C("18022")). Any other value (for example
+    C(-oProxyCommand=...), which ssh would read as an option) is not used, with one warning naming the host and the
+    field, never the value.
   - An instance the API gives no address yet (creating, pending, error) gets C(ansible_host) set to
     C(shadeform-no-address-yet.invalid), a name that can never resolve (RFC 6761 reserves C(.invalid)), so that
     Ansible never connects to the host's name, which could be another machine. A play that targets such a host
@@ -22,16 +27,26 @@ description:
     for example C(shadeform_id), C(shadeform_cloud) and C(shadeform_configuration). The shortcuts C(shadeform_gpu_type),
     C(shadeform_num_gpus), C(shadeform_gpu_manufacturer) and C(shadeform_vram_per_gpu_in_gb) copy those fields of
     C(configuration), and C(shadeform_labels) is a dictionary of the tags written C(key=value) or C(key:value).
+  - API fields keep the API's name and unit (C(shadeform_hourly_price) is cents per hour). C(shadeform_hourly_price_usd)
+    is the price in dollars per hour, a float, for a spot instance from its rental terms' rate
+    (C(rental_terms.hourly_price)), for any other from C(hourly_price) divided by 100.
+  - API values that are NaN or Infinity are left out as absent fields, with one warning, so that
+    C(ansible-inventory --list) prints standard JSON.
   - Every host is in the group C(shadeform). Unless O(default_groups=false), hosts are also in C(cloud_<cloud>),
     C(region_<region>), C(gpu_<gpu type>), C(status_<status>), C(instance_type_<shade instance type>) and
     C(tag_<tag>) for each tag. Group names are made safe with ansible-core's own rule, for example C(region_canada_1)
     and C(tag_env_prod).
-  - Values from the API are never templated. Secrets (C(envs) values, the startup script, and any field named like
-    C(private_key), C(password), C(token) or C(secret), at any depth) are replaced by C(<redacted>) unless
-    O(expose_secrets=true), and never written to the cache.
+  - Values from the API are never templated. Secrets (C(envs) values, in a list or an object, the startup script, and
+    any field whose name, in any style such as C(privateKey), C(api-key) or C(PASSWORD), holds C(private key),
+    C(api key), C(access key), C(password), C(passwd), C(passphrase), C(token), C(secret), C(credential) or
+    C(authorization), at any depth) are replaced by C(<redacted>) unless O(expose_secrets=true), and never written to
+    the cache.
   - With a file cache plugin, the O(cache_connection) directory is made its owner's only (mode 0700) before anything
     is written to it, and the entry's file is 0600, so no other user can read the inventory, not even for a moment.
-    When the directory is not the user's own and open to others, nothing is written to it, with a warning.
+  - The cache directory and this source's entry must belong to the user running Ansible and must not be symbolic
+    links, and the entry must not be writable by others; otherwise the cache is neither read nor written (the API is
+    asked instead), with one warning naming the path and the fix. The checks hold for reading as for writing.
+  - Warnings and errors escape control characters from API values, and host and group names replace them with C(_).
   - The configuration file name must end in C(shadeform.yml) or C(shadeform.yaml), and C(plugin) must be the full
     name C(shadeform.cloud.shadeform); run with C(-vvv) to see why a file was declined.
   - An option this plugin does not know (for example C(status) for O(statuses)) is reported with the closest valid
@@ -59,6 +74,9 @@ options:
       - May be a template, for example C({{ lookup('ansible.builtin.env', 'MY_KEY') }}) or C({{ shadeform_key }}) with
         C(-e shadeform_key=...); the value of the environment variable is used as it is, never templated.
       - Required; there is no default. The key never appears in output, logs or cache files.
+      - A key written in clear in the file gets a warning. A value in the file takes precedence over
+        E(SHADEFORM_API_KEY), even when it renders empty, which is an error. Errors about the options of the file never
+        show the file's lines.
     type: str
     env:
       - name: SHADEFORM_API_KEY
@@ -141,10 +159,11 @@ options:
       - Prefix of the host variables made from instance fields.
       - Prefix and suffix may hold letters, digits and C(_) only. Fields that would name an C(ansible_*) variable are
         never set, so only C(ip), C(ssh_user) and C(ssh_port) drive the connection.
-      - Nor are fields that would name one of Ansible's magic variables (C(omit), C(item), C(inventory_hostname),
-        C(group_names), C(groups), C(hostvars), C(playbook_dir), ...) or a global of every template (C(lookup),
-        C(query), C(q), C(range), C(dict), C(now), C(lipsum), C(cycler), C(joiner), C(namespace), C(undef)), so that
-        no API field ever hides them; one warning lists the fields left out.
+      - Nor are fields that would take a name ansible-core reserves (as the installed ansible-core lists them), a
+        playbook keyword (C(name), C(loop), C(tags), C(port), C(when), ...), a magic variable (C(omit), C(item),
+        C(inventory_hostname), C(group_names), C(groups), C(hostvars), C(playbook_dir), ...) or a global of every
+        template (C(lookup), C(query), C(q), C(range), C(dict), C(now), C(lipsum), C(cycler), C(joiner),
+        C(namespace), C(undef)), so that no API field ever hides them; one warning lists the fields left out.
     type: str
     default: shadeform_
   hostvars_suffix:
