@@ -273,7 +273,8 @@ def test_ansible_inventory_never_evaluates_jinja_from_the_api(hostile):
     # The text passed through unchanged, so it was neither evaluated nor dropped.
     assert first["shadeform_name"] == expression
     assert first["composed_name"] == expression
-    assert first["shadeform_ssh_user"] == expression and first["ansible_user"] == expression
+    # A template is no POSIX user name: the field is kept as it is, and never becomes the SSH user.
+    assert first["shadeform_ssh_user"] == expression and "ansible_user" not in first
     assert first["shadeform_labels"]["env"] == expression
     assert first["shadeform_launch_configuration"]["docker_configuration"]["image"] == expression
     for name in hostvars:
