@@ -254,7 +254,7 @@ from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformAPIError, ShadeformClient, requests_is_missing
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
-    FILTER_OPTIONS, check_filter_values, escape_controls, redact_secrets)
+    FILTER_OPTIONS, check_filter_values, escape_controls, printable, redact_secrets)
 
 try:
     from ansible.parsing.vault import VaultHelper  # ansible-core 2.19+
@@ -436,7 +436,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         client = self._client(key_from_file, validate_certs)
         if self.get_option("expose_secrets"):
             if self.get_option("cache"):
-                self.display.warning("The Shadeform inventory does not use the cache while expose_secrets is true, "
+                self._warn("The Shadeform inventory does not use the cache while expose_secrets is true, "
                                      "so that secrets are never written to it.")
             return self._fetch(client)
 
@@ -464,18 +464,23 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return None
         except Exception as exc:  # pylint: disable=broad-except
             # Cache plugins fail in their own ways on a damaged entry (AnsibleError, ValueError, TypeError, ...).
-            self.display.warning("Ignoring the unreadable Shadeform inventory cache entry and fetching again: {0}".format(to_native(exc)))
+            self._warn("Ignoring the unreadable Shadeform inventory cache entry and fetching again: {0}".format(to_native(exc)))
             return None
         if isinstance(entry, dict) and entry.get("format") == CACHE_FORMAT and isinstance(entry.get("instances"), list):
             return entry["instances"]
-        self.display.warning("Ignoring a Shadeform inventory cache entry in an unknown format and fetching again.")
+        self._warn("Ignoring a Shadeform inventory cache entry in an unknown format and fetching again.")
         return None
 
     def _fetch(self, client):
+        """The API's instance list, without NaN and Infinity (so that neither the output nor the cache holds them)."""
         try:
-            return client.list_instances()
+            instances = client.list_instances()
         except ShadeformAPIError as exc:
             raise AnsibleParserError(to_native(exc)) from None
+        instances, warning = hosts.without_non_finite(instances)
+        if warning:
+            self._warn(warning)
+        return instances
 
     @staticmethod
     def _validate_certs(config):
@@ -561,8 +566,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 entry = os.path.join(directory, name)
                 problem = _unsafe_path(entry, regular=True)
                 if problem:
-                    return self._cache_warning(entry, problem, "Remove {0}: the next run fetches from the API and writes it "
-                                                                 "again, for you only.".format(to_native(entry)))
+                    fix = "Remove {0}: the next run fetches from the API and writes it again, for you only.".format(to_native(entry))
+                    return self._cache_warning(entry, problem, fix)
         return None
 
     @staticmethod
@@ -615,7 +620,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         mapping = hosts.inventory_hosts(instances, options, untrusted=make_untrusted,
                                         preferred_names=self._template_hostnames if self.get_option("hostname_template") else None)
         for warning in mapping.warnings:
-            self.display.warning(warning)
+            self._warn(warning)
         for detail in mapping.details:
             self.display.vvv(detail)
         return mapping.hosts
@@ -633,17 +638,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 name = self.templar.template(template)
             except Exception as exc:  # pylint: disable=broad-except
                 message = "Could not render hostname_template for Shadeform instance {0}: {1}".format(
-                    to_native(instance.get("id")), to_native(exc))
+                    printable(instance.get("id")), to_native(exc))
                 if self.get_option("strict"):
-                    raise AnsibleParserError(message) from None
+                    raise AnsibleParserError(escape_controls(message)) from None
                 failures.append(message)
                 name = None
             # A rendered name is plain text: it is made safe for patterns and templates before use.
             names.append(str(name) if isinstance(name, (str, int, float)) and not isinstance(name, bool) else None)
         for message in failures[:hosts.MAX_RENAME_WARNINGS]:
-            self.display.warning(message + "; the host is named by the hostnames option.")
+            self._warn(message + "; the host is named by the hostnames option.")
         if len(failures) > hosts.MAX_RENAME_WARNINGS:
-            self.display.warning("hostname_template failed for {0} more Shadeform instances; they are named by the hostnames "
+            self._warn("hostname_template failed for {0} more Shadeform instances; they are named by the hostnames "
                                  "option.".format(len(failures) - hosts.MAX_RENAME_WARNINGS))
         return names
 
@@ -660,8 +665,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except Exception as exc:  # pylint: disable=broad-except
                 message = "Could not evaluate the filter {0!r} for host {1}: {2}".format(conditional, name, to_native(exc))
                 if self.get_option("strict"):
-                    raise AnsibleParserError(message) from None
-                self.display.warning(message + "; the host is left out.")
+                    raise AnsibleParserError(escape_controls(message)) from None
+                self._warn(message + "; the host is left out.")
                 return False
         return True
 

@@ -81,7 +81,8 @@ Mapping.__doc__ = """What to add: ``hosts``, a list of (name, variables, groups)
 
 
 def inventory_hosts(instances, options, untrusted=lambda value: value, preferred_names=None):
-    """Map the API's instance list and the plugin's options to the hosts to add, in API order.
+    """Map the API's instance list (without NaN and Infinity: see without_non_finite) and the plugin's options to the
+    hosts to add, in API order.
 
     ``options`` holds hostnames, hostvars_prefix, hostvars_suffix, default_groups and the plain
     filters (statuses, clouds, ...); the Jinja ``filters`` need Ansible's templar and are the plugin's.
@@ -91,9 +92,6 @@ def inventory_hosts(instances, options, untrusted=lambda value: value, preferred
     """
     warnings = []
     valid = []
-    instances, non_finite = without_non_finite(instances)
-    if non_finite:
-        warnings.append(non_finite)
     for position, instance in enumerate(instances):
         if isinstance(instance, dict):
             valid.append(instance)

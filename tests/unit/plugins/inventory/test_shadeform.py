@@ -599,3 +599,13 @@ def test_a_field_named_like_a_playbook_keyword_draws_no_reserved_name_warning_fr
     # The check itself warns on such a variable: the assertion above can fail.
     reserved.warn_if_reserved(dict(variables, name="x"))
     assert warning.call_count == 1
+
+
+def test_nan_from_the_api_is_left_out_before_the_cache_is_written(inventory_run, tmp_path):
+    odd = [dict(EXAMPLE[0], hourly_price=float("nan"))]
+    first = inventory_run(cache_config(tmp_path), odd)
+    assert "shadeform_hourly_price" not in first.vars("cool-gpu-server") and first.warned("NaN or Infinity")
+    [entry] = cache_files(tmp_path)
+    assert "NaN" not in entry.read_text()
+    cached = inventory_run(cache_config(tmp_path), [])
+    assert cached.fetch.call_count == 0 and "shadeform_hourly_price" not in cached.vars("cool-gpu-server")

@@ -248,14 +248,14 @@ def test_c1_control_characters_never_reach_host_or_group_names(example):
 def test_nan_and_infinity_are_absent_fields_with_one_warning(example):
     odd = dict(example, id="n-1", hourly_price=float("nan"), ssh_port=float("inf"),
                configuration=dict(example["configuration"], vcpus=float("-inf")), tags=["a", float("nan")])
-    mapping = hosts.inventory_hosts([odd, dict(example, id="n-2", name="fine")], mapping_options())
+    finite, warning = hosts.without_non_finite([odd, dict(example, id="n-2", name="fine")])
+    mapping = hosts.inventory_hosts(finite, mapping_options())
     (_name, variables, _groups), (_fine, fine, _fine_groups) = mapping.hosts
     for name in ("shadeform_hourly_price", "shadeform_hourly_price_usd", "ansible_port", "shadeform_ssh_port"):
         assert name not in variables
     assert "vcpus" not in variables["shadeform_configuration"] and variables["shadeform_tags"] == ["a", None]
     assert fine["shadeform_hourly_price"] == 210
-    [warning] = [text for text in mapping.warnings if "NaN or Infinity" in text]
-    assert "'n-1': " in warning and all(path in warning.split(": ", 2)[2].split(", ") for path in (
+    assert "NaN or Infinity" in warning and "'n-1': " in warning and all(path in warning.split(": ", 2)[2].split(", ") for path in (
         "hourly_price", "ssh_port", "configuration.vcpus", "tags.1"))
     assert odd["hourly_price"] != odd["hourly_price"]  # the input is left alone
     json.dumps([variables, fine], allow_nan=False)
