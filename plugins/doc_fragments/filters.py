@@ -8,7 +8,12 @@ class ModuleDocFragment:  # pylint: disable=too-few-public-methods
     DOCUMENTATION = r"""
 options:
   statuses:
-    description: Keep only instances whose C(status) is in this list, for example V([active]). Empty keeps all.
+    description:
+      - Keep only instances whose C(status) is in this list, for example V([active]). Empty keeps all.
+      - The statuses are C(creating), C(pending_provider), C(pending), C(active), C(error) and C(deleting), compared
+        exactly; any other value is an error naming the closest status (C(deleted) instances are never listed).
+      - C(clouds), C(regions) and C(gpu_types) compare whatever the case. A value of C(clouds), C(regions),
+        C(gpu_types) or C(tags) that matches no instance gets one warning listing the values the instances have.
     type: list
     elements: str
     default: []
@@ -23,7 +28,7 @@ options:
     elements: str
     default: []
   gpu_types:
-    description: Keep only instances whose C(configuration.gpu_type) is in this list, for example V([H100, A100]).
+    description: Keep only instances whose C(configuration.gpu_type) is in this list, for example V([H100, A100]) (or V([h100])).
     type: list
     elements: str
     default: []

@@ -13,6 +13,11 @@ description:
   - Each instance becomes one host, reachable over SSH as the API describes it (C(ansible_host), C(ansible_user) and
     C(ansible_port) come from the instance's C(ip), C(ssh_user) and C(ssh_port)), grouped by cloud, region, GPU type,
     status, instance type and tag.
+  - C(ansible_host) is set from C(ip) only when it is an IPv4 or IPv6 address or an RFC 1123 host name, C(ansible_user)
+    from C(ssh_user) only when it is a plain POSIX user name, and C(ansible_port) from C(ssh_port) only when it is a
+    port from 1 to 65535 (also given as a string of digits such as C("18022")). Any other value (for example
+    C(-oProxyCommand=...), which ssh would read as an option) is not used, with one warning naming the host and the
+    field, never the value.
   - An instance the API gives no address yet (creating, pending, error) gets C(ansible_host) set to
     C(shadeform-no-address-yet.invalid), a name that can never resolve (RFC 6761 reserves C(.invalid)), so that
     Ansible never connects to the host's name, which could be another machine. A play that targets such a host
@@ -22,16 +27,26 @@ description:
     for example C(shadeform_id), C(shadeform_cloud) and C(shadeform_configuration). The shortcuts C(shadeform_gpu_type),
     C(shadeform_num_gpus), C(shadeform_gpu_manufacturer) and C(shadeform_vram_per_gpu_in_gb) copy those fields of
     C(configuration), and C(shadeform_labels) is a dictionary of the tags written C(key=value) or C(key:value).
+  - API fields keep the API's name and unit (C(shadeform_hourly_price) is cents per hour). C(shadeform_hourly_price_usd)
+    is the price in dollars per hour, a float, for a spot instance from its rental terms' rate
+    (C(rental_terms.hourly_price)), for any other from C(hourly_price) divided by 100.
+  - API values that are NaN or Infinity are left out as absent fields, with one warning, so that
+    C(ansible-inventory --list) prints standard JSON.
   - Every host is in the group C(shadeform). Unless O(default_groups=false), hosts are also in C(cloud_<cloud>),
     C(region_<region>), C(gpu_<gpu type>), C(status_<status>), C(instance_type_<shade instance type>) and
     C(tag_<tag>) for each tag. Group names are made safe with ansible-core's own rule, for example C(region_canada_1)
     and C(tag_env_prod).
-  - Values from the API are never templated. Secrets (C(envs) values, the startup script, and any field named like
-    C(private_key), C(password), C(token) or C(secret), at any depth) are replaced by C(<redacted>) unless
-    O(expose_secrets=true), and never written to the cache.
+  - Values from the API are never templated. Secrets (C(envs) values, in a list or an object, the startup script, and
+    any field whose name, in any style such as C(privateKey), C(api-key) or C(PASSWORD), holds C(private key),
+    C(api key), C(access key), C(password), C(passwd), C(passphrase), C(token), C(secret), C(credential) or
+    C(authorization), at any depth) are replaced by C(<redacted>) unless O(expose_secrets=true), and never written to
+    the cache.
   - With a file cache plugin, the O(cache_connection) directory is made its owner's only (mode 0700) before anything
     is written to it, and the entry's file is 0600, so no other user can read the inventory, not even for a moment.
-    When the directory is not the user's own and open to others, nothing is written to it, with a warning.
+  - The cache directory and this source's entry must belong to the user running Ansible and must not be symbolic
+    links, and the entry must not be writable by others; otherwise the cache is neither read nor written (the API is
+    asked instead), with one warning naming the path and the fix. The checks hold for reading as for writing.
+  - Warnings and errors escape control characters from API values, and host and group names replace them with C(_).
   - The configuration file name must end in C(shadeform.yml) or C(shadeform.yaml), and C(plugin) must be the full
     name C(shadeform.cloud.shadeform); run with C(-vvv) to see why a file was declined.
   - An option this plugin does not know (for example C(status) for O(statuses)) is reported with the closest valid
@@ -59,6 +74,9 @@ options:
       - May be a template, for example C({{ lookup('ansible.builtin.env', 'MY_KEY') }}) or C({{ shadeform_key }}) with
         C(-e shadeform_key=...); the value of the environment variable is used as it is, never templated.
       - Required; there is no default. The key never appears in output, logs or cache files.
+      - A key written in clear in the file gets a warning. A value in the file takes precedence over
+        E(SHADEFORM_API_KEY), even when it renders empty, which is an error. Errors about the options of the file never
+        show the file's lines.
     type: str
     env:
       - name: SHADEFORM_API_KEY
@@ -141,10 +159,11 @@ options:
       - Prefix of the host variables made from instance fields.
       - Prefix and suffix may hold letters, digits and C(_) only. Fields that would name an C(ansible_*) variable are
         never set, so only C(ip), C(ssh_user) and C(ssh_port) drive the connection.
-      - Nor are fields that would name one of Ansible's magic variables (C(omit), C(item), C(inventory_hostname),
-        C(group_names), C(groups), C(hostvars), C(playbook_dir), ...) or a global of every template (C(lookup),
-        C(query), C(q), C(range), C(dict), C(now), C(lipsum), C(cycler), C(joiner), C(namespace), C(undef)), so that
-        no API field ever hides them; one warning lists the fields left out.
+      - Nor are fields that would take a name ansible-core reserves (as the installed ansible-core lists them), a
+        playbook keyword (C(name), C(loop), C(tags), C(port), C(when), ...), a magic variable (C(omit), C(item),
+        C(inventory_hostname), C(group_names), C(groups), C(hostvars), C(playbook_dir), ...) or a global of every
+        template (C(lookup), C(query), C(q), C(range), C(dict), C(now), C(lipsum), C(cycler), C(joiner),
+        C(namespace), C(undef)), so that no API field ever hides them; one warning lists the fields left out.
     type: str
     default: shadeform_
   hostvars_suffix:
@@ -224,7 +243,7 @@ import os
 import re
 import stat
 
-from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.errors import AnsibleError, AnsibleParserError, AnsibleUndefinedVariable
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -235,7 +254,17 @@ from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError, requests_is_missing
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, redact_secrets
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
+    FILTER_OPTIONS, check_filter_values, escape_controls, printable, redact_secrets)
+
+try:
+    from ansible.parsing.vault import VaultHelper  # ansible-core 2.19+
+except ImportError:
+    VaultHelper = None
+try:
+    from ansible.parsing.yaml.objects import AnsibleVaultEncryptedUnicode
+except ImportError:
+    AnsibleVaultEncryptedUnicode = None
 
 try:
     from ansible.template import trust_as_template  # noqa: F401  pylint: disable=unused-import
@@ -251,6 +280,34 @@ else:
 
 CACHE_FORMAT = 1
 NAME_PART = re.compile(r"^[A-Za-z0-9_]*$")
+
+
+def _error_text(exc):
+    """An exception's own message: without the origin and source lines of ansible-core 2.19+, and without the copy of
+    the cause that ansible-core 2.16-2.18 appends ("'x' is undefined. 'x' is undefined")."""
+    text = to_native(getattr(exc, "message", None) or exc)
+    cause = getattr(exc, "orig_exc", None)
+    if cause is not None and text.endswith(". " + to_native(cause)):
+        text = text[:-len(to_native(cause)) - 2]
+    return text
+
+
+def _unsafe_path(path, regular=False):
+    """Why ``path`` (a cache directory, or an entry when ``regular``) must not be used, or None: it is a symbolic link,
+    not of its kind, another user's, or (an entry) writable by other users."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        return "cannot be read ({0})".format(to_native(exc.strerror or exc))
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link"
+    if not (stat.S_ISREG(info.st_mode) if regular else stat.S_ISDIR(info.st_mode)):
+        return "is not a regular file" if regular else "is not a directory"
+    if info.st_uid != os.geteuid():
+        return "belongs to another user (uid {0}), not to the user running Ansible (uid {1})".format(info.st_uid, os.geteuid())
+    if regular and info.st_mode & 0o022:
+        return "is writable by other users (mode {0:04o})".format(stat.S_IMODE(info.st_mode))
+    return None
 
 
 @contextlib.contextmanager
@@ -290,7 +347,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if requests_is_missing():
             raise AnsibleError(missing_required_lib("requests"))
         prefix, suffix = self._hostvars_affixes()
+        if self._written_in_clear(config.get("api_key")):
+            self._warn("The Shadeform API key is written in clear in {0}: anyone who can read the file has admin rights over "
+                       "the workspace. Export SHADEFORM_API_KEY instead, or encrypt the value with ansible-vault "
+                       "encrypt_string, or read it with a lookup.".format(to_native(path)))
         self._template_options_from_file(config)
+        try:
+            check_filter_values(dict((option, self.get_option(option)) for option in FILTER_OPTIONS))
+        except ValueError as exc:
+            raise AnsibleParserError(escape_controls(to_native(exc))) from None
 
         instances = self._instances(path, cache, key_from_file="api_key" in config, validate_certs=self._validate_certs(config))
         with constructed.compiled_once(self.templar, enabled=self.get_option("constructed_fast_path")) as fallback_reason:
@@ -313,7 +378,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "options.".format(self.NAME))
             if self.get_option("strict"):
                 raise AnsibleParserError(message)
-            self.display.warning(message + " It is ignored.")
+            self._warn(message + " It is ignored.")
 
     def _template_options_from_file(self, config):
         """Render the environment-dependent options written as templates in the file (as api_key is rendered):
@@ -325,17 +390,45 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if isinstance(value, list):
                 rendered = []
                 for item in value:
-                    item = self._render_from_file(item)
+                    item = self._render_from_file(option, item)
                     rendered.extend(item if isinstance(item, list) else [item])
                 self.set_option(option, [to_text(item) for item in rendered])
             else:
-                self.set_option(option, self._render_from_file(value))
+                self.set_option(option, self._render_from_file(option, value))
 
-    def _render_from_file(self, value):
-        if isinstance(value, str) and self.templar.is_template(value):
-            self.templar.available_variables = self._vars
+    def _render_from_file(self, option, value):
+        """The option's value as written in the file, rendered when it is a template.
+
+        A failure is one error that names the option and says why, without the exception's origin: from 2.19 on,
+        ansible-core prints the lines of the file around an error's origin, and another line of the file may hold the
+        API key in clear. Nor is the value written in the message, since it may be the key itself.
+        """
+        if not (isinstance(value, str) and self.templar.is_template(value)):
+            return value
+        self.templar.available_variables = self._vars
+        try:
             return self.templar.template(value)
-        return value
+        except Exception as exc:  # pylint: disable=broad-except
+            reason = _error_text(exc)
+            # An undefined variable is named by the message; any other message about api_key may quote the template.
+            if option == "api_key" and not isinstance(exc, AnsibleUndefinedVariable):
+                reason = "it is not a valid template"
+        raise AnsibleParserError("Could not render the {0} option of the Shadeform inventory file: {1}. Define the variables it "
+                                 "uses (for example with -e), or fix the template.".format(option, escape_controls(reason)))
+
+    def _written_in_clear(self, value):
+        """Whether the file's api_key is the key itself: text that is neither vault-encrypted nor a template (a lookup)."""
+        if AnsibleVaultEncryptedUnicode is not None and isinstance(value, AnsibleVaultEncryptedUnicode):
+            return False
+        if not isinstance(value, str) or not value.strip():
+            return False
+        if VaultHelper is not None and VaultHelper.get_ciphertext(value, with_tags=False):
+            return False
+        return not self.templar.is_template(value)
+
+    def _warn(self, message):
+        """Every warning of the plugin: a message may hold API values, and no control character reaches the terminal."""
+        self.display.warning(escape_controls(message))
 
     # Fetching, through the cache.
 
@@ -344,14 +437,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         client = self._client(key_from_file, validate_certs)
         if self.get_option("expose_secrets"):
             if self.get_option("cache"):
-                self.display.warning("The Shadeform inventory does not use the cache while expose_secrets is true, "
+                self._warn("The Shadeform inventory does not use the cache while expose_secrets is true, "
                                      "so that secrets are never written to it.")
             return self._fetch(client)
 
         instances = None
         if self.get_option("cache"):
             self._cache_key = "{0}_{1}".format(self.get_cache_key(path), self._credentials_digest(client))
-            if cache:
+            refusal = self._cache_refusal()
+            if refusal:
+                # Neither read nor written: an entry someone else can write could give any host any address and user.
+                self._warn(refusal)
+                self._cache_key = None
+            elif cache:
                 instances = self._cached_instances()
         if instances is None:
             instances = [redact_secrets(instance) if isinstance(instance, dict) else instance
@@ -367,18 +465,23 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return None
         except Exception as exc:  # pylint: disable=broad-except
             # Cache plugins fail in their own ways on a damaged entry (AnsibleError, ValueError, TypeError, ...).
-            self.display.warning("Ignoring the unreadable Shadeform inventory cache entry and fetching again: {0}".format(to_native(exc)))
+            self._warn("Ignoring the unreadable Shadeform inventory cache entry and fetching again: {0}".format(to_native(exc)))
             return None
         if isinstance(entry, dict) and entry.get("format") == CACHE_FORMAT and isinstance(entry.get("instances"), list):
             return entry["instances"]
-        self.display.warning("Ignoring a Shadeform inventory cache entry in an unknown format and fetching again.")
+        self._warn("Ignoring a Shadeform inventory cache entry in an unknown format and fetching again.")
         return None
 
     def _fetch(self, client):
+        """The API's instance list, without NaN and Infinity (so that neither the output nor the cache holds them)."""
         try:
-            return client.list_instances()
+            instances = client.list_instances()
         except ShadeformAPIError as exc:
             raise AnsibleParserError(to_native(exc)) from None
+        instances, warning = hosts.without_non_finite(instances)
+        if warning:
+            self._warn(warning)
+        return instances
 
     @staticmethod
     def _validate_certs(config):
@@ -405,8 +508,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         # Only a value written in the configuration file may be a template (a lookup, or extra vars passed
         # with -e); the environment's value is used literally.
         if from_file:
-            api_key = self._render_from_file(api_key)
+            api_key = self._render_from_file("api_key", api_key)
         api_key = to_text(api_key or "").strip()
+        if not api_key and from_file:
+            # The file's value takes precedence over SHADEFORM_API_KEY, even when it is empty.
+            raise AnsibleParserError("The api_key option of the Shadeform inventory file gives an empty key, and it takes "
+                                     "precedence over SHADEFORM_API_KEY. Remove api_key from the file to use SHADEFORM_API_KEY, "
+                                     "or make it give the key (set the variable or environment variable it reads).")
         if not api_key:
             raise AnsibleParserError("No Shadeform API key: export SHADEFORM_API_KEY, or set api_key in the inventory file "
                                      "(preferably vault-encrypted).")
@@ -420,35 +528,66 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def update_cache_if_changed(self):
         if not self._cache_key:
-            return  # the cache is not in use for this source
+            return  # the cache is not in use for this source, or _cache_refusal refused it
         directory = self._cache_directory()
-        if directory and not self._restrict_cache_directory(directory):
-            return
         with _private_files():
             super().update_cache_if_changed()
         if directory:
             self._restrict_cache_file(directory)
 
     def _cache_directory(self):
-        """cache_connection when it is a directory (a file cache plugin), else None (memory, redis, ...)."""
+        """cache_connection when it names a directory or a link (a file cache plugin), else None (memory, redis, ...)."""
         directory = os.path.expanduser(os.path.expandvars(self.get_option("cache_connection") or ""))
-        return directory if directory and os.path.isdir(directory) else None
+        if not directory:
+            return None
+        # normpath: "dir/" would make lstat follow a link.
+        directory = os.path.normpath(directory)
+        return directory if os.path.isdir(directory) or os.path.islink(directory) else None
+
+    def _cache_refusal(self):
+        """None when the file cache may be read and written; otherwise the warning that says why not and what to do.
+
+        The directory and this source's entry must be the user's own (root's chmod succeeds on anyone's directory, so
+        the mode alone proves nothing), no symbolic link, and closed to other users' writes: an entry another user can
+        write would give a host any address and user, without an API call. The same checks hold for reading and
+        writing. An open directory of the user's own is made private (0700), since file cache plugins write each
+        entry world-readable before this plugin narrows it.
+        """
+        directory = self._cache_directory()
+        if not directory:
+            return None
+        fix = "Set cache_connection to a directory of your own that only you can write to (it is made 0700 when missing)."
+        problem = _unsafe_path(directory)
+        if problem:
+            return self._cache_warning(directory, problem, fix)
+        if not self._restrict_cache_directory(directory):
+            return self._cache_warning(directory, "is open to other users and could not be made private", fix)
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(self._cache_key):
+                entry = os.path.join(directory, name)
+                problem = _unsafe_path(entry, regular=True)
+                if problem:
+                    fix = "Remove {0}: the next run fetches from the API and writes it again, for you only.".format(to_native(entry))
+                    return self._cache_warning(entry, problem, fix)
+        return None
+
+    @staticmethod
+    def _cache_warning(path, problem, fix):
+        return ("The Shadeform inventory cache is not used, neither read nor written, and the instances are fetched from the "
+                "API: {0} {1}. {2}".format(to_native(path), problem, fix))
 
     def _restrict_cache_directory(self, directory):
-        """Make the cache directory its owner's only; False, with a warning, when that cannot be done.
+        """Make the user's own cache directory private; False when that cannot be done.
 
         ansible-core's file cache plugins write each entry, then chmod it to 0644: only a directory
         others cannot enter keeps the entry from them in that moment, and before this plugin's chmod.
         """
-        mode = stat.S_IMODE(os.stat(directory).st_mode)
+        mode = stat.S_IMODE(os.lstat(directory).st_mode)
         if not mode & 0o077:
             return True
         try:
             os.chmod(directory, mode & 0o700)
-        except OSError as exc:
-            self.display.warning("The Shadeform inventory is not written to the cache: its directory {0} is open to other "
-                                 "users and could not be made private ({1}). Set cache_connection to a directory of your "
-                                 "own.".format(directory, to_native(exc.strerror or exc)))
+        except OSError:
             return False
         return True
 
@@ -482,7 +621,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         mapping = hosts.inventory_hosts(instances, options, untrusted=make_untrusted,
                                         preferred_names=self._template_hostnames if self.get_option("hostname_template") else None)
         for warning in mapping.warnings:
-            self.display.warning(warning)
+            self._warn(warning)
         for detail in mapping.details:
             self.display.vvv(detail)
         return mapping.hosts
@@ -500,17 +639,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 name = self.templar.template(template)
             except Exception as exc:  # pylint: disable=broad-except
                 message = "Could not render hostname_template for Shadeform instance {0}: {1}".format(
-                    to_native(instance.get("id")), to_native(exc))
+                    printable(instance.get("id")), to_native(exc))
                 if self.get_option("strict"):
-                    raise AnsibleParserError(message) from None
+                    raise AnsibleParserError(escape_controls(message)) from None
                 failures.append(message)
                 name = None
             # A rendered name is plain text: it is made safe for patterns and templates before use.
             names.append(str(name) if isinstance(name, (str, int, float)) and not isinstance(name, bool) else None)
         for message in failures[:hosts.MAX_RENAME_WARNINGS]:
-            self.display.warning(message + "; the host is named by the hostnames option.")
+            self._warn(message + "; the host is named by the hostnames option.")
         if len(failures) > hosts.MAX_RENAME_WARNINGS:
-            self.display.warning("hostname_template failed for {0} more Shadeform instances; they are named by the hostnames "
+            self._warn("hostname_template failed for {0} more Shadeform instances; they are named by the hostnames "
                                  "option.".format(len(failures) - hosts.MAX_RENAME_WARNINGS))
         return names
 
@@ -527,8 +666,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except Exception as exc:  # pylint: disable=broad-except
                 message = "Could not evaluate the filter {0!r} for host {1}: {2}".format(conditional, name, to_native(exc))
                 if self.get_option("strict"):
-                    raise AnsibleParserError(message) from None
-                self.display.warning(message + "; the host is left out.")
+                    raise AnsibleParserError(escape_controls(message)) from None
+                self._warn(message + "; the host is left out.")
                 return False
         return True
 

@@ -11,14 +11,19 @@ reaches Ansible.  Every field may be absent, null or of the wrong type; only ``i
 import collections
 import functools
 import ipaddress
+import json
+import math
 import re
 
 from jinja2.defaults import DEFAULT_NAMESPACE
 
 from ansible import constants as C
 from ansible.plugins.inventory import to_safe_group_name
+from ansible.vars.reserved import get_reserved_names
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import FILTER_OPTIONS, lookup, matches
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
+    FILTER_OPTIONS, escape_controls, hourly_price_usd, lookup, matches, printable, unmatched_filter_values)
+from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
 
 # (group prefix, path of the instance field) for the groups every host gets by default.
 DEFAULT_GROUP_FIELDS = (
@@ -31,25 +36,34 @@ DEFAULT_GROUP_FIELDS = (
 # Flat host variables for what playbooks need most, taken from the configuration object.
 CONFIGURATION_SHORTCUTS = ("gpu_type", "num_gpus", "gpu_manufacturer", "vram_per_gpu_in_gb")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Names a host variable from the API must never take: Ansible's magic variables (ansible-core's own list, plus
-# those it sets per task or loop), and the globals Jinja and Ansible give every template. A host variable of
-# one of these names would hide it: default(omit) would pass an API value, lookup() would stop working, and
-# compose or filters would read the API's inventory_hostname instead of the host's.
-RESERVED_VARIABLE_NAMES = frozenset(C.INTERNAL_STATIC_VARS).union(DEFAULT_NAMESPACE).union((
-    "omit", "item", "vars", "environment", "play_hosts", "ansible_loop_var",
-    "lookup", "query", "q", "now", "undef", "finalize",
-))
+
+
+def _template_globals():
+    """The globals of every template, as ansible-core names them (2.19+ counts them among the reserved names itself)."""
+    reserved = get_reserved_names()
+    if "lookup" in reserved:
+        return reserved
+    from ansible.template import Templar  # pylint: disable=import-outside-toplevel  (before 2.19 only)
+    return reserved.union(Templar(loader=None).environment.globals)
+
+
+# Names a host variable from the API must never take, taken from ansible-core itself: the playbook keywords
+# (name, loop, tags, port, ... : its "reserved name" warning), the globals of every template (lookup, query,
+# omit, ...), the magic variables (inventory_hostname, groups, hostvars, ...) and Jinja's own globals; plus
+# "item", which ansible-core sets per loop without listing it. A host variable of one of these names would hide
+# it: default(omit) would pass an API value, lookup() would stop working, and compose or filters would read the
+# API's inventory_hostname instead of the host's.
+RESERVED_VARIABLE_NAMES = frozenset(_template_globals()).union(C.INTERNAL_STATIC_VARS, DEFAULT_NAMESPACE, ("item",))
 LABEL_SEPARATOR = re.compile(r"[=:]")
-# str.isdigit() also accepts digits int() refuses, such as superscripts.
-ASCII_DIGITS = re.compile(r"^[0-9]+$")
 # Jinja delimiters all start with "{": a host name without braces can never become a template,
 # not even through derived values such as inventory_hostname_short on ansible-core < 2.19.
 # The rest is ansible-core's pattern syntax (inventory/manager.py): whitespace and "," separate
 # patterns, ":" separates them too unless the whole pattern parses as an address, "[" and "]" make
 # ranges and subscripts; in first place "!" excludes, "&" intersects, "~" starts a regex, "@" names a
 # --limit file and "-" reads as a command-line option. Each such character becomes "_", so a host
-# name always selects itself and only itself in a pattern, --limit or --host.
-UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\s,:\[\]\x00-\x1f\x7f]|^[!&~@-]")
+# name always selects itself and only itself in a pattern, --limit or --host. Control characters (C0, DEL and C1
+# such as U+009B, a terminal's CSI) become "_" too, so that no host name can drive the terminal it is shown on.
+UNSAFE_HOSTNAME_CHARACTERS = re.compile(r"[{}\s,:\[\]\x00-\x1f\x7f-\x9f]|^[!&~@-]")
 # ansible_host of an instance the API gives no address for yet (creating, pending, error). Without one Ansible
 # would connect to the host's *name*, which the API does not control: a pending instance named like a machine
 # on the user's network would get the play. RFC 6761 reserves .invalid: this name never resolves, so such a
@@ -67,7 +81,8 @@ Mapping.__doc__ = """What to add: ``hosts``, a list of (name, variables, groups)
 
 
 def inventory_hosts(instances, options, untrusted=lambda value: value, preferred_names=None):
-    """Map the API's instance list and the plugin's options to the hosts to add, in API order.
+    """Map the API's instance list (without NaN and Infinity: see without_non_finite) and the plugin's options to the
+    hosts to add, in API order.
 
     ``options`` holds hostnames, hostvars_prefix, hostvars_suffix, default_groups and the plain
     filters (statuses, clouds, ...); the Jinja ``filters`` need Ansible's templar and are the plugin's.
@@ -87,23 +102,27 @@ def inventory_hosts(instances, options, untrusted=lambda value: value, preferred
     prefix, suffix = options["hostvars_prefix"], options["hostvars_suffix"]
 
     def mapped(instance):
-        variables, skipped = host_variables(instance, prefix, suffix)
-        return untrusted(variables), skipped
+        variables, skipped, refused = host_variables(instance, prefix, suffix)
+        return untrusted(variables), skipped, refused
 
     # Names are chosen over the whole fleet before any filter, so a host keeps its name whatever the filters.
     # Preferred names read every instance's variables: each instance is then mapped once, for both.
     mapped_all = [mapped(instance) for instance in valid] if preferred_names else None
-    preferred = preferred_names(valid, [variables for variables, _skipped in mapped_all]) if preferred_names else None
+    preferred = preferred_names(valid, [each[0] for each in mapped_all]) if preferred_names else None
     names, notes = assign_hostnames(valid, options["hostnames"], {"shadeform"}.union(*groups_of), preferred=preferred)
     plain_filters = dict((option, options.get(option)) for option in FILTER_OPTIONS)
+    warnings.extend(unmatched_filter_values(valid, plain_filters))
     with_default_groups = options["default_groups"]
     skipped_fields = set()
+    refused_endpoints = []
     kept = []
     for index, (name, instance, groups) in enumerate(zip(names, valid, groups_of)):
         if not matches(instance, **plain_filters):
             continue
-        variables, skipped = mapped_all[index] if mapped_all else mapped(instance)
+        variables, skipped, refused = mapped_all[index] if mapped_all else mapped(instance)
         skipped_fields.update(str(field) for field in skipped)
+        if refused:
+            refused_endpoints.append((name, refused))
         kept.append((untrusted(name), variables, groups if with_default_groups else []))
     warnings.extend(notes[:MAX_RENAME_WARNINGS])
     if len(notes) > MAX_RENAME_WARNINGS:
@@ -111,9 +130,88 @@ def inventory_hosts(instances, options, untrusted=lambda value: value, preferred
                         "those hosts are named.".format(len(notes) - MAX_RENAME_WARNINGS))
     if skipped_fields:
         warnings.append("Shadeform instance fields not made host variables (invalid names, or names Ansible or Jinja "
-                        "define, such as ansible_*, omit or lookup): {0}".format(
-                            ", ".join(sorted(repr(field) for field in skipped_fields))))
+                        "define, such as ansible_*, name, loop, omit or lookup): {0}".format(
+                            ", ".join(sorted(printable(field) for field in skipped_fields))))
+    warnings.extend(_refused_endpoint_warnings(refused_endpoints))
     return Mapping(kept, warnings, notes[MAX_RENAME_WARNINGS:])
+
+
+def _refused_endpoint_warnings(refused_endpoints):
+    """One warning per host whose ip, ssh_user or ssh_port the API gave in a form that is no address, user or port."""
+    warnings = []
+    for name, fields in refused_endpoints[:MAX_RENAME_WARNINGS]:
+        warnings.append("Shadeform host {0}: its {1} from the API {2} not a valid {3}, so it is not used ({4}). The host "
+                        "stays in the inventory.".format(
+                            printable(name), " and ".join(fields), "is" if len(fields) == 1 else "are",
+                            " / ".join(ENDPOINT_FIELDS[field][0] for field in fields),
+                            "; ".join(ENDPOINT_FIELDS[field][1] for field in fields)))
+    if len(refused_endpoints) > MAX_RENAME_WARNINGS:
+        warnings.append("{0} more Shadeform hosts have an ip, ssh_user or ssh_port that is not used, as above.".format(
+            len(refused_endpoints) - MAX_RENAME_WARNINGS))
+    return warnings
+
+
+# What each SSH field must be, and what a host gets instead when it is not (ssh_endpoint.py decides).
+ENDPOINT_FIELDS = {
+    "ip": ("IP address or host name", "ansible_host is " + NO_ADDRESS),
+    "ssh_user": ("user name", "no ansible_user is set"),
+    "ssh_port": ("port (1-65535)", "no ansible_port is set"),
+}
+
+
+def without_non_finite(instances):
+    """``(instances, warning)``: the instances without NaN and Infinity values, and one warning naming them, or None.
+
+    Python's json reads NaN and Infinity, but standard JSON has neither: ``ansible-inventory --list`` would print
+    output that strict parsers refuse. Such a value is taken for an absent field: its key is left out of its
+    object, and in a list it becomes null (so that positions stay). Only the objects on the way are copied.
+    """
+    try:
+        json.dumps(instances, allow_nan=False)
+        return instances, None
+    except (TypeError, ValueError):
+        pass  # ValueError: a NaN or an Infinity somewhere (TypeError: not JSON data, walked all the same)
+    found = []
+    cleaned = []
+    for instance in instances:
+        paths = []
+        cleaned.append(_finite(instance, (), paths))
+        if paths:
+            instance_id = instance.get("id") if isinstance(instance, dict) else None
+            found.append("{0}: {1}".format(printable(instance_id), ", ".join(paths)))
+    if not found:
+        return instances, None
+    shown = "; ".join(found[:MAX_RENAME_WARNINGS])
+    if len(found) > MAX_RENAME_WARNINGS:
+        shown += "; and {0} more instances".format(len(found) - MAX_RENAME_WARNINGS)
+    return cleaned, ("Shadeform instance values that are NaN or Infinity (not standard JSON) are left out, as if the API "
+                     "had not given them: {0}".format(shown))
+
+
+def _finite(value, path, found):
+    if isinstance(value, float) and not math.isfinite(value):
+        found.append(".".join(escape_controls(str(part)) for part in path))
+        return None
+    if isinstance(value, dict):
+        copy = None
+        for key, item in value.items():
+            if not isinstance(item, (dict, list, float)):
+                continue
+            replacement = _finite(item, path + (key,), found)
+            if replacement is item:
+                continue
+            if copy is None:
+                copy = dict(value)
+            if replacement is None:
+                del copy[key]
+            else:
+                copy[key] = replacement
+        return value if copy is None else copy
+    if isinstance(value, list):
+        new = [_finite(item, path + (index,), found) if isinstance(item, (dict, list, float)) else item
+               for index, item in enumerate(value)]
+        return value if all(after is before for after, before in zip(new, value)) else new
+    return value
 
 
 def parse_labels(tags):
@@ -130,15 +228,20 @@ def parse_labels(tags):
     return labels
 
 
+HostVariables = collections.namedtuple("HostVariables", "variables skipped refused")
+HostVariables.__doc__ = """``variables`` of one host; ``skipped``: the top-level fields not made variables; ``refused``: the
+SSH fields (ip, ssh_user, ssh_port) whose value the API gave in a form that is not used."""
+
+
 def host_variables(instance, prefix="shadeform_", suffix=""):
     """Return the host variables of one instance: connection variables, API fields and shortcuts.
 
     Top-level fields whose names are not valid variable names, or would name an ``ansible_*``
     variable or one of RESERVED_VARIABLE_NAMES (possible with an empty prefix), are left out and
-    returned in the second item, so the caller can say so once: only the API's ip, ssh_user and
+    returned in ``skipped``, so the caller can say so once: only the API's ip, ssh_user and
     ssh_port ever drive the connection, and no API field hides a name Ansible or Jinja defines.
     """
-    variables = connection_variables(instance)
+    variables, refused = connection_variables(instance)
     skipped_fields = []
     for field, value in instance.items():
         name = prefix + field + suffix if isinstance(field, str) else ""
@@ -155,24 +258,25 @@ def host_variables(instance, prefix="shadeform_", suffix=""):
     labels_name = prefix + "labels" + suffix
     if labels_name not in variables:
         variables[labels_name] = parse_labels(instance.get("tags"))
-    return variables, skipped_fields
+    price_name = prefix + "hourly_price_usd" + suffix
+    if price_name not in variables:
+        price = hourly_price_usd(instance)
+        if price is not None:
+            variables[price_name] = price
+    return HostVariables(variables, skipped_fields, refused)
 
 
 def connection_variables(instance):
-    """ansible_host (NO_ADDRESS when the API gives none), and ansible_user and ansible_port when the API gives usable values."""
-    variables = {"ansible_host": NO_ADDRESS}
-    ip = instance.get("ip")
-    if isinstance(ip, str) and ip.strip():
-        variables["ansible_host"] = ip.strip()
-    user = instance.get("ssh_user")
-    if isinstance(user, str) and user.strip():
-        variables["ansible_user"] = user.strip()
-    port = instance.get("ssh_port")
-    if isinstance(port, str) and ASCII_DIGITS.match(port.strip()):
-        port = int(port)
-    if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
-        variables["ansible_port"] = port
-    return variables
+    """``(variables, refused)``: ansible_host (NO_ADDRESS unless the API gives a valid address), and ansible_user and
+    ansible_port when the API gives a valid user name and port, as ssh_endpoint reads them; ``refused`` names the
+    fields whose values were not used."""
+    endpoint = ssh_endpoint(instance)
+    variables = {"ansible_host": endpoint.address or NO_ADDRESS}
+    if endpoint.user is not None:
+        variables["ansible_user"] = endpoint.user
+    if endpoint.port is not None:
+        variables["ansible_port"] = endpoint.port
+    return variables, endpoint.refused
 
 
 def default_groups(instance):

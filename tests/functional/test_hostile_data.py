@@ -22,6 +22,7 @@ import textwrap
 import pytest
 
 from helpers import API_KEY, NO_PROXY_ENV, ansible_inventory, cli_env, cli_path, inventory_list, load_fixture, write_inventory
+from hostile_servers import LoopbackServer, fleet as serving_fleet
 
 # The ansible_host of an instance without an address (plugin_utils/hosts.py: NO_ADDRESS).
 NO_ADDRESS = "shadeform-no-address-yet.invalid"
@@ -272,7 +273,8 @@ def test_ansible_inventory_never_evaluates_jinja_from_the_api(hostile):
     # The text passed through unchanged, so it was neither evaluated nor dropped.
     assert first["shadeform_name"] == expression
     assert first["composed_name"] == expression
-    assert first["shadeform_ssh_user"] == expression and first["ansible_user"] == expression
+    # A template is no POSIX user name: the field is kept as it is, and never becomes the SSH user.
+    assert first["shadeform_ssh_user"] == expression and "ansible_user" not in first
     assert first["shadeform_labels"]["env"] == expression
     assert first["shadeform_launch_configuration"]["docker_configuration"]["image"] == expression
     for name in hostvars:
@@ -460,3 +462,69 @@ def test_key_never_shown_in_error_messages_at_vvvv(shadeform_api, tmp_path, faul
         assert result.returncode != 0, command
         assert API_KEY not in result.stdout + result.stderr, command
         assert "Shadeform API" in result.stdout + result.stderr, command
+
+
+# --- The key in clear in the file, API values that look like options, NaN --------------------------------------
+
+def pieces(text, size=8):
+    return [text[start:start + size] for start in range(len(text) - size + 1)]
+
+
+@pytest.mark.parametrize("broken", [
+    'regions: ["{{ no_such_region_variable }}"]\n',
+    "strict: true\ncompose:\n  gpu_count: no_such_compose_variable.deeper\n",
+    "strict: true\nhostname_template: \"{{ no_such_name_variable.deeper }}\"\n",
+])
+def test_key_in_clear_in_the_file_is_never_shown_when_another_option_fails(shadeform_api, tmp_path, broken):
+    """ansible-core 2.19+ prints the file's lines around an error's origin: the key's line must not be among them."""
+    path = write_inventory(tmp_path, shadeform_api, "api_key: {0}\n".format(API_KEY) + broken)
+    result = ansible_inventory(path, "--list", env=dict(NO_PROXY_ENV, SHADEFORM_API_KEY=None, ANSIBLE_INVENTORY_UNPARSED_FAILED="true"))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output
+    assert not [piece for piece in pieces(API_KEY) if piece in output], output
+    assert "no_such_" in output  # the error names the variable
+    assert "written in clear" in re.sub(r"\s+", " ", output) and "SHADEFORM_API_KEY" in output
+
+
+def test_ssh_values_that_are_no_address_user_or_port_never_reach_ansible(tmp_path):
+    """Values the contract does not allow (a string port, an option for an address): a hostile server sends them."""
+    fleet = [
+        instance("opt-1", name="option-ip", ip="-oProxyCommand=touch /tmp/shadeform-pwned", ssh_user="-oBatchMode=no", ssh_port="22 -v"),
+        instance("opt-2", name="string-port", ip="198.51.100.7", ssh_user="ubuntu", ssh_port="18022"),
+        instance("opt-3", name="at-user", ip="198.51.100.8 -p 1", ssh_user="root@203.0.113.9", ssh_port=0),
+    ]
+    with LoopbackServer(serving_fleet(fleet)) as server:
+        result = run_ok(write_inventory(tmp_path, server), "--list")
+    hostvars = inventory_list(result.stdout)["_meta"]["hostvars"]
+    assert hostvars["option-ip"]["ansible_host"] == NO_ADDRESS
+    assert "ansible_user" not in hostvars["option-ip"] and "ansible_port" not in hostvars["option-ip"]
+    assert (hostvars["string-port"]["ansible_host"], hostvars["string-port"]["ansible_user"], hostvars["string-port"]["ansible_port"]) == (
+        "198.51.100.7", "ubuntu", 18022)
+    assert hostvars["at-user"]["ansible_host"] == NO_ADDRESS and "ansible_user" not in hostvars["at-user"]
+    warnings = re.sub(r"\s+", " ", result.stderr)
+    assert "Shadeform host 'option-ip': its ip and ssh_user and ssh_port from the API are not" in warnings
+    assert "Shadeform host 'at-user': its ip and ssh_user and ssh_port" in warnings
+    assert "-oProxyCommand" not in result.stderr
+
+
+def test_nan_and_infinity_from_the_api_never_reach_the_output(tmp_path):
+    """Python's json reads NaN and Infinity, which a hostile server sends; the output stays standard JSON."""
+    fleet = [instance("nan-1", name="nan", hourly_price=float("nan"), configuration=dict(EXAMPLE["configuration"], vcpus=float("inf"))),
+             instance("nan-2", name="fine")]
+    with LoopbackServer(serving_fleet(fleet)) as server:
+        result = run_ok(write_inventory(tmp_path, server), "--list")
+
+    def refuse(constant):
+        raise ValueError("not standard JSON: " + constant)
+
+    output = json.loads(result.stdout, parse_constant=refuse)
+    hostvars = output["_meta"]["hostvars"]
+    assert sorted(hostvars) == ["fine", "nan"]
+    assert "shadeform_hourly_price" not in hostvars["nan"] and "shadeform_hourly_price_usd" not in hostvars["nan"]
+    assert "vcpus" not in _plain_data(hostvars["nan"]["shadeform_configuration"])
+    assert "NaN or Infinity" in re.sub(r"\s+", " ", result.stderr)
+
+
+def _plain_data(value):
+    return json.loads(json.dumps(value), object_hook=lambda item: item.get("__ansible_unsafe", item) if list(item) == ["__ansible_unsafe"] else item)

@@ -25,6 +25,7 @@ from ansible.plugins.loader import inventory_loader
 from ansible.utils.vars import combine_vars
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
+from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
 from ansible_collections.shadeform.cloud.plugins.plugin_utils.hosts import NO_ADDRESS
 
 VALID_VARIABLE_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -189,22 +190,12 @@ def check_fleet(path, fleet):
         for variable in inventory.hosts[name].get_vars():
             assert VALID_VARIABLE_NAME.match(variable), "invalid host variable name %r" % variable
         item = objects[plain(variables["shadeform_" + PROBE])]
-        ip, user, port = item.get("ip"), item.get("ssh_user"), item.get("ssh_port")
-        if isinstance(ip, str) and ip.strip():
-            assert plain(variables["ansible_host"]) == ip.strip()
-        else:
-            assert plain(variables["ansible_host"]) == NO_ADDRESS
-        if isinstance(user, str) and user.strip():
-            assert plain(variables["ansible_user"]) == user.strip()
-        else:
-            assert "ansible_user" not in variables
-        if "ansible_port" in variables:
-            expected = port if isinstance(port, int) and not isinstance(port, bool) else int(port.strip())
-            assert variables["ansible_port"] == expected and 0 < expected < 65536
-        elif isinstance(port, int) and not isinstance(port, bool):
-            assert not 0 < port < 65536
-        elif isinstance(port, str) and port.strip().isascii() and port.strip().isdigit():
-            assert not 0 < int(port) < 65536
+        # The object's own values, as the one parser of SSH endpoints accepts them (tests/unit/.../test_ssh_endpoint.py
+        # checks the parser itself); nothing else connects.
+        endpoint = ssh_endpoint(item)
+        assert plain(variables["ansible_host"]) == (endpoint.address or NO_ADDRESS)
+        assert plain(variables.get("ansible_user")) == endpoint.user
+        assert variables.get("ansible_port") == endpoint.port
 
 
 @SETTINGS

@@ -8,8 +8,12 @@ configuration file to the inventory is the real code path ansible-inventory take
 """
 
 import copy
+import json
 import os
+import pwd
+import re
 import stat
+import subprocess
 import textwrap
 
 import pytest
@@ -23,9 +27,12 @@ except ImportError:
     VaultSecretsContext = None
 from ansible.plugins.loader import inventory_loader
 from ansible.errors import AnsibleOptionsError, AnsibleParserError
+from ansible.template import Templar
+from ansible.vars import reserved
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
+from ansible_collections.shadeform.cloud.plugins.inventory.shadeform import TEMPLATES_STRINGS
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 
 from helpers import load_fixture
@@ -118,6 +125,7 @@ def test_reference_example_becomes_one_reachable_host_in_every_default_group(inv
         "shadeform_status_details": "downloading",
         "shadeform_cost_estimate": "103.4",
         "shadeform_hourly_price": 210,
+        "shadeform_hourly_price_usd": 2.1,
         "shadeform_launch_configuration": {
             "type": "docker",
             "docker_configuration": {
@@ -303,7 +311,9 @@ def test_api_key_from_ansible_vault(inventory_run):
     if VaultSecretsContext is not None:
         VaultSecretsContext.initialize(VaultSecretsContext(secrets=[("default", secret)]))
     config = "api_key: !vault |\n" + textwrap.indent(ciphertext, "  ") + "\n"
-    assert inventory_run(config, loader=loader).api_key_used == "vaulted-key"
+    run = inventory_run(config, loader=loader)
+    assert run.api_key_used == "vaulted-key"
+    assert not run.warned("written in clear")
 
 
 def cache_config(tmp_path):
@@ -384,3 +394,218 @@ def test_odd_instances_never_sink_the_inventory(inventory_run):
     assert run.warned("Skipping Shadeform instance #1")
     assert run.warned("Skipping Shadeform instance #2")
     assert run.warned("'weird-field'")
+
+
+# --- Nobody else can feed the cache --------------------------------------------------------------------------------
+
+FORGED_ADDRESS = "203.0.113.66"
+
+
+@pytest.fixture
+def other_user():
+    """A second local user, made for the test and removed after it: (uid, gid)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the test makes a second local user with useradd to own the cache directory or entry")
+    name = "sfcache{0}".format(os.getpid() % 100000)
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True,
+                   capture_output=True)
+    try:
+        record = pwd.getpwnam(name)
+        yield record.pw_uid, record.pw_gid
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+def forged_cache(inventory_run, tmp_path):
+    """A cache entry written by a first run, then forged: the example's host at FORGED_ADDRESS as root."""
+    inventory_run(cache_config(tmp_path), EXAMPLE)
+    [entry] = cache_files(tmp_path)
+    outer = json.loads(entry.read_text())
+    # ansible-core 2.19+ wraps the entry's JSON in a "__payload__" string.
+    data = json.loads(outer["__payload__"]) if "__payload__" in outer else outer
+    data["instances"][0].update(ip=FORGED_ADDRESS, ssh_user="root")
+    if "__payload__" in outer:
+        outer["__payload__"] = json.dumps(data)
+    entry.write_text(json.dumps(outer))
+    return entry
+
+
+def test_a_forged_entry_of_ones_own_is_read_so_the_ownership_checks_can_fail(inventory_run, tmp_path):
+    forged_cache(inventory_run, tmp_path)
+    run = inventory_run(cache_config(tmp_path), EXAMPLE)
+    assert run.fetch.call_count == 0
+    assert (run.vars("cool-gpu-server")["ansible_host"], run.vars("cool-gpu-server")["ansible_user"]) == (FORGED_ADDRESS, "root")
+
+
+def _other_users_directory(directory, entry, user, mode):
+    for path in (directory, entry):
+        os.chown(path, *user)
+    os.chmod(directory, mode)
+
+
+def _other_users_entry(directory, entry, user, mode):  # pylint: disable=unused-argument
+    os.chown(entry, *user)
+
+
+def _linked_entry(directory, entry, user, mode):  # pylint: disable=unused-argument
+    target = directory.parent / "elsewhere.json"
+    entry.rename(target)
+    entry.symlink_to(target)
+
+
+def _entry_open_to_writes(directory, entry, user, mode):  # pylint: disable=unused-argument
+    os.chmod(entry, 0o666)
+
+
+@pytest.mark.parametrize("make_unsafe, mode, path_named, problem", [
+    (_other_users_directory, 0o777, "directory", "belongs to another user"),
+    (_other_users_directory, 0o700, "directory", "belongs to another user"),
+    (_other_users_entry, 0o700, "entry", "belongs to another user"),
+    (_linked_entry, 0o700, "entry", "is a symbolic link"),
+    (_entry_open_to_writes, 0o700, "entry", "is writable by other users"),
+])
+def test_a_cache_someone_else_can_write_is_neither_read_nor_written(inventory_run, tmp_path, other_user, make_unsafe, mode, path_named,
+                                                                    problem):
+    entry = forged_cache(inventory_run, tmp_path)
+    directory = tmp_path / "cache"
+    make_unsafe(directory, entry, other_user, mode)
+    forged = entry.read_text()
+    run = inventory_run(cache_config(tmp_path), EXAMPLE)
+    assert run.fetch.call_count == 1
+    variables = run.vars("cool-gpu-server")
+    assert (variables["ansible_host"], variables["ansible_user"]) == ("1.0.0.1", "shadeform")
+    [warning] = run.warned("cache is not used")
+    assert str(directory if path_named == "directory" else entry) in str(warning) and problem in str(warning)
+    # Nothing written: the entry is as the other user left it, and the directory keeps its owner and mode.
+    assert entry.read_text() == forged
+    assert stat.S_IMODE(os.lstat(directory).st_mode) == mode
+
+
+def test_a_linked_cache_directory_is_neither_read_nor_written(inventory_run, tmp_path):
+    forged_cache(inventory_run, tmp_path)
+    (tmp_path / "cache").rename(tmp_path / "real-cache")
+    (tmp_path / "cache").symlink_to(tmp_path / "real-cache")
+    run = inventory_run(cache_config(tmp_path), EXAMPLE)
+    assert run.fetch.call_count == 1
+    assert run.vars("cool-gpu-server")["ansible_host"] == "1.0.0.1"
+    assert run.warned("cache is not used") and run.warned("is a symbolic link")
+
+
+# --- The key in the file, and errors about the file's options ------------------------------------------------------
+
+def test_a_key_written_in_clear_in_the_file_gets_one_warning(inventory_run):
+    run = inventory_run("api_key: sfk_written_in_clear_0123\n")
+    assert run.api_key_used == "sfk_written_in_clear_0123"
+    [warning] = run.warned("written in clear")
+    assert "SHADEFORM_API_KEY" in str(warning) and "vault" in str(warning) and "lookup" in str(warning)
+    assert "sfk_writ" not in str(warning)
+
+
+@pytest.mark.parametrize("config", ["", "api_key: \"{{ lookup('ansible.builtin.env', 'SHADEFORM_API_KEY') }}\"\n"])
+def test_a_key_from_the_environment_or_a_lookup_gets_no_warning(inventory_run, config):
+    assert not inventory_run(config).warned("written in clear")
+
+
+def test_an_api_key_that_renders_empty_says_the_files_value_was_empty(inventory_run):
+    # SHADEFORM_API_KEY is set (the fixture sets it): the file's value takes precedence, and the message says so.
+    with pytest.raises(AnsibleParserError) as raised:
+        inventory_run("api_key: \"{{ '' }}\"\n")
+    message = str(raised.value)
+    assert "api_key option of the Shadeform inventory file gives an empty key" in message and "takes precedence" in message
+    assert "export SHADEFORM_API_KEY" not in message
+
+
+def test_an_undefined_variable_in_api_key_names_the_option(inventory_run):
+    with pytest.raises(AnsibleParserError, match=r"Could not render the api_key option .*'no_such_key_variable' is undefined"):
+        inventory_run("api_key: \"{{ no_such_key_variable }}\"\n")
+
+
+def test_a_broken_api_key_template_is_never_echoed(inventory_run):
+    try:
+        run = inventory_run("api_key: \"sfk_ABCDEFGHIJKL{{ \"\n")
+    except AnsibleParserError as exc:
+        text = str(exc)
+        assert "api_key" in text
+    else:
+        assert TEMPLATES_STRINGS  # before 2.19, ansible-core takes a broken template for plain text: it is the key
+        text = " ".join(str(call) for call in run.warnings.call_args_list)
+    assert "ABCDEFGH" not in text and "sfk_ABCD" not in text
+
+
+def test_an_option_that_fails_to_render_is_one_error_without_the_files_lines(inventory_run):
+    with pytest.raises(AnsibleParserError) as raised:
+        inventory_run("api_key: sfk_clear_key_in_file_42\nregions: [\"{{ no_such_region }}\"]\n")
+    error = raised.value
+    assert "Could not render the regions option" in str(error) and "'no_such_region' is undefined" in str(error)
+    # ansible-core 2.19+ prints the source lines of an error's obj (and of its causes): there is none.
+    assert getattr(error, "obj", None) is None and error.__cause__ is None and error.__context__ is None
+
+
+# --- Filter values -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("statuses, hint", [
+    ("[Active]", "'Active': did you mean 'active'?"),
+    ("[active, runing]", "'runing': did you mean 'active'?"),
+    ("[deleted]", "'deleted': the API never lists deleted instances"),
+])
+def test_a_status_the_api_never_gives_is_one_error_naming_the_closest(inventory_run, statuses, hint):
+    with pytest.raises(AnsibleParserError) as raised:
+        inventory_run("statuses: %s\n" % statuses, MIXED)
+    assert hint in str(raised.value) and "creating, pending_provider, pending, active, error, deleting" in str(raised.value)
+    assert raised.value.__cause__ is None
+
+
+@pytest.mark.parametrize("config, expected", [
+    ("clouds: [LambdaLabs]\n", ["old", "trainer-2b3c4d5e"]),
+    ("gpu_types: [h100]\n", ["trainer-1a2b3c4d", "trainer-2b3c4d5e"]),
+    ("regions: [CANADA-1]\n", ["batch-1", "trainer-1a2b3c4d"]),
+])
+def test_clouds_regions_and_gpu_types_compare_whatever_the_case(inventory_run, config, expected):
+    run = inventory_run(config, MIXED)
+    assert run.hosts() == expected and not run.warned("matches no")
+
+
+def test_a_filter_value_that_matches_no_instance_is_one_warning_listing_the_values_present(inventory_run):
+    run = inventory_run("clouds: [aws, hyperstack, gcp]\ngpu_types: [B200]\ntags: [env=prod, env=nowhere]\n", MIXED)
+    [clouds] = run.warned("clouds:")
+    assert ("'aws', 'gcp' match no Shadeform instance; the instances have 'datacrunch', 'hyperstack', 'lambdalabs', "
+            "'massedcompute'.") in str(clouds)
+    [gpus] = run.warned("gpu_types:")
+    assert "'B200' matches no Shadeform instance; the instances have 'A100', 'A6000', 'H100'" in str(gpus)
+    [tags] = run.warned("tags:")
+    assert "'env=nowhere' matches no" in str(tags)
+
+
+def test_warnings_about_api_values_never_carry_control_characters(inventory_run):
+    hostile = [dict(MIXED[0], cloud="evil\x1b]0;owned\x07\x9b2J")]
+    run = inventory_run("clouds: [aws]\nhostname_template: \"{{ shadeform_no_such.deeper }}\"\n", hostile)
+    texts = [str(call) for call in run.warnings.call_args_list]
+    assert [text for text in texts if "matches no" in text] and [text for text in texts if "hostname_template" in text]
+    for text in texts:
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", text), text
+
+
+def test_a_field_named_like_a_playbook_keyword_draws_no_reserved_name_warning_from_ansible_core(inventory_run, mocker):
+    """With hostvars_prefix: "", the fields name, loop, tags and port are left out, and ansible-core's own check is quiet."""
+    fields = {"name": "gpu", "loop": [1], "tags": ["a"], "port": 22, "environment": {}, "become": True, "when": "x", "vars": {}}
+    run = inventory_run("hostvars_prefix: ''\nhostnames: [id]\n", [dict(EXAMPLE[0], **fields)])
+    variables = run.vars(EXAMPLE[0]["id"])
+    assert not set(fields) & set(variables)
+    assert variables["cloud"] == "hyperstack"
+    warning = mocker.patch.object(reserved.display, "warning")
+    # As ansible-core checks a play's variables: with the template globals before 2.19 (TaskQueueManager), alone after.
+    reserved.warn_if_reserved(variables, Templar(loader=DataLoader()).environment.globals.keys() if TEMPLATES_STRINGS else None)
+    assert warning.call_count == 0, warning.call_args_list
+    # The check itself warns on such a variable: the assertion above can fail.
+    reserved.warn_if_reserved(dict(variables, name="x"))
+    assert warning.call_count == 1
+
+
+def test_nan_from_the_api_is_left_out_before_the_cache_is_written(inventory_run, tmp_path):
+    odd = [dict(EXAMPLE[0], hourly_price=float("nan"))]
+    first = inventory_run(cache_config(tmp_path), odd)
+    assert "shadeform_hourly_price" not in first.vars("cool-gpu-server") and first.warned("NaN or Infinity")
+    [entry] = cache_files(tmp_path)
+    assert "NaN" not in entry.read_text()
+    cached = inventory_run(cache_config(tmp_path), [])
+    assert cached.fetch.call_count == 0 and "shadeform_hourly_price" not in cached.vars("cool-gpu-server")

@@ -105,3 +105,89 @@ def test_ssh_key_private_half_is_redacted_and_public_key_kept():
 def test_nothing_to_redact_shares_the_whole_object(example):
     example.pop("launch_configuration", None)
     assert instance_data.redact_secrets(example) is example
+
+
+# --- Secrets whatever their shape and the style of their names ------------------------------------------------------
+
+def test_envs_given_as_an_object_have_every_value_redacted(example):
+    launch = {"docker_configuration": {"envs": {"HF_TOKEN": "hf_dict_secret", "MODEL": "mistral-dict-value", "EMPTY": ""}}}
+    redacted = instance_data.redact_secrets(dict(example, launch_configuration=launch, envs={"DB_URL": "postgres://u:p@h/db"}))
+    assert redacted["launch_configuration"]["docker_configuration"]["envs"] == {
+        "HF_TOKEN": instance_data.REDACTED, "MODEL": instance_data.REDACTED, "EMPTY": ""}
+    assert redacted["envs"] == {"DB_URL": instance_data.REDACTED}
+    assert launch["docker_configuration"]["envs"]["HF_TOKEN"] == "hf_dict_secret"  # the input is left alone
+
+
+@pytest.mark.parametrize("field", [
+    "privateKey", "PrivateKey", "private-key", "PRIVATE_KEY", "apiKey", "APIKey", "api_key", "api-key", "apikey", "accessToken",
+    "access_token", "authToken", "client-secret", "clientSecret", "PASSWORD", "db_passwd", "credentials", "awsAccessKeyId",
+    "refresh_tokens", "sshPassphrase", "Authorization",
+])
+def test_secret_names_in_any_style_are_redacted_at_any_depth(example, field):
+    nested = {"outer": [{"inner": {field: "style-secret-value"}}], field: "style-secret-value"}
+    redacted = instance_data.redact_secrets(dict(example, extra=nested))
+    assert "style-secret-value" not in repr(redacted), field
+    assert redacted["extra"][field] == instance_data.REDACTED
+
+
+@pytest.mark.parametrize("field", ["public_key", "ssh_key_id", "key", "monkey", "name", "image", "gpu_type", "keyboard"])
+def test_plain_names_are_not_taken_for_secrets(field):
+    assert not instance_data.is_secret_name(field)
+
+
+def test_nothing_is_copied_on_the_way_to_nothing(example):
+    """The no-copy property: objects holding no secret are shared with the input, not copied."""
+    redacted = instance_data.redact_secrets(example)
+    assert redacted["configuration"] is example["configuration"]
+    assert redacted["launch_configuration"]["docker_configuration"]["port_mappings"] is (
+        example["launch_configuration"]["docker_configuration"]["port_mappings"])
+    assert redacted["launch_configuration"] is not example["launch_configuration"]
+
+
+# --- Filter values --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("statuses, hint", [
+    (["Active"], "'Active': did you mean 'active'?"),
+    (["runing"], "'runing': did you mean 'active'?"),
+    (["pendng"], "'pendng': did you mean 'pending'?"),
+    (["deleted"], "'deleted': the API never lists deleted instances"),
+    (["\x1b[2Jzzz"], "'\\x1b[2Jzzz'"),
+])
+def test_check_filter_values_names_the_closest_status(statuses, hint):
+    with pytest.raises(ValueError) as raised:
+        instance_data.check_filter_values({"statuses": statuses, "clouds": ["anything"]})
+    assert hint in str(raised.value) and "\x1b" not in str(raised.value)
+
+
+def test_check_filter_values_accepts_every_api_status_and_free_text_elsewhere():
+    instance_data.check_filter_values({"statuses": list(instance_data.STATUSES), "clouds": ["Any"], "gpu_types": ["h100"]})
+    instance_data.check_filter_values({})
+
+
+@pytest.mark.parametrize("criteria", [{"clouds": ["HyperStack"]}, {"regions": ["CANADA-1"]}, {"gpu_types": ["a100"]}])
+def test_clouds_regions_and_gpu_types_match_whatever_the_case(example, criteria):
+    assert instance_data.matches(example, **criteria)
+
+
+def test_statuses_and_tags_match_exactly(example):
+    assert not instance_data.matches(example, statuses=["Active"])
+    assert not instance_data.matches(example, tags=["TAG1"])
+
+
+def test_unmatched_filter_values_warn_once_per_filter_with_the_values_present(example):
+    other = dict(example, id="i-2", cloud="lambdalabs\x9b", configuration={"gpu_type": "H100"})
+    warnings = instance_data.unmatched_filter_values([example, other], {
+        "statuses": ["pending"], "clouds": ["hyperstack", "aws"], "gpu_types": ["h100", "b200"], "regions": [], "tags": ["tag1"]})
+    assert warnings == [
+        "clouds: 'aws' matches no Shadeform instance; the instances have 'hyperstack', 'lambdalabs\\x9b'.",
+        "gpu_types: 'b200' matches no Shadeform instance; the instances have 'A100', 'H100'.",
+    ]
+    assert instance_data.unmatched_filter_values([], {"clouds": ["aws"]}) == []
+
+
+def test_printable_escapes_control_characters_and_cuts_long_values():
+    assert instance_data.printable("a\x1b[31m\x9b\x7fb\n") == "'a\\x1b[31m\\x9b\\x7fb\\n'"
+    assert instance_data.printable(None) == "None"
+    long = instance_data.printable("x" * 500)
+    assert long.endswith("...") and len(long) < 100
+    assert instance_data.escape_controls("tab\tnewline\nesc\x1b csi\x9b") == "tab\tnewline\nesc\\x1b csi\\x9b"

