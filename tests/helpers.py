@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Small helpers shared by the test modules (tests/ is on sys.path through tests/conftest.py)."""
 
+import base64
 import json
 import os
 import re
@@ -9,6 +10,8 @@ import socket
 import subprocess
 import sys
 import textwrap
+
+from urllib.parse import quote, quote_plus
 
 import yaml
 
@@ -119,3 +122,20 @@ def galaxy_metadata():
     """galaxy.yml of the working tree."""
     with open(os.path.join(REPO_ROOT, "galaxy.yml"), encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+def encoded_forms(text):
+    """``text`` in every form the key mask knows, each whole: raw, repr/ascii/JSON escapes, URL-encoded (quote and quote_plus,
+    ``/`` safe or not, upper- and lower-case ``%xx``), base64 (standard and URL-safe, padded or not) and hex (both cases).
+    What a hostile server echoes, and what the mask's property test embeds."""
+    forms = [text, repr(text)[1:-1], ascii(text)[1:-1], json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]]
+    for encode in (quote, quote_plus):
+        for safe in ("", "/"):
+            encoded = encode(text, safe=safe)
+            forms.extend([encoded, re.sub(r"%[0-9A-F]{2}", lambda match: match.group().lower(), encoded)])
+    data = text.encode("utf-8", "surrogatepass")
+    for encoder in (base64.b64encode, base64.urlsafe_b64encode):
+        encoded = encoder(data).decode("ascii")
+        forms.extend([encoded, encoded.rstrip("=")])
+    forms.extend([data.hex(), data.hex().upper()])
+    return forms
