@@ -3,6 +3,7 @@
 """Small helpers shared by the test modules (tests/ is on sys.path through tests/conftest.py)."""
 
 import base64
+import binascii
 import json
 import os
 import re
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import yaml
 
@@ -139,3 +140,49 @@ def encoded_forms(text):
         forms.extend([encoded, encoded.rstrip("=")])
     forms.extend([data.hex(), data.hex().upper()])
     return forms
+
+
+def _key_windows(key):
+    """Every piece of the key that must not survive: all of 8 characters (all of a shorter key)."""
+    length = min(8, len(key))
+    return {key[start:start + length] for start in range(len(key) - length + 1)}
+
+
+def _escaped(piece):
+    """The piece as repr(), ascii() and JSON write it, whichever quote repr() chose for the text around it."""
+    both_quotes = "'\""
+    return [piece, repr(piece)[1:-1], repr(piece + both_quotes)[1:-4], ascii(piece)[1:-1], ascii(piece + both_quotes)[1:-4],
+            json.dumps(piece)[1:-1], json.dumps(piece, ensure_ascii=False)[1:-1]]
+
+
+def _decoded_bytes(text):
+    """Everything base64 (either alphabet, from each of the 4 starts) and hex (both starts) in ``text`` decodes to."""
+    found = []
+    for alphabet, altchars in ((r"[A-Za-z0-9+/]+", None), (r"[A-Za-z0-9_-]+", b"-_")):
+        for run in re.findall(alphabet, text):
+            for offset in range(4):
+                chunk = run[offset:]
+                rest = len(chunk) % 4
+                chunk = chunk[:-1] if rest == 1 else chunk + "=" * ((4 - rest) % 4)
+                try:
+                    found.append(base64.b64decode(chunk, altchars=altchars))
+                except binascii.Error:
+                    pass
+    for run in re.findall(r"[0-9a-fA-F]+", text):
+        for offset in (0, 1):
+            digits = run[offset:]
+            found.append(bytes.fromhex(digits[:len(digits) // 2 * 2]))
+    return found
+
+
+def key_leaks(key, text):
+    """The pieces of ``key`` (8 characters in a row, or all of a shorter key) that ``text`` still shows, and how: raw or
+    escaped, once URL-decoded, or in what any base64 or hex in it decodes to. Empty when the key never shows."""
+    found = []
+    decoded_text = (unquote(text), unquote_plus(text))
+    binary = _decoded_bytes(text)
+    for piece in _key_windows(key):
+        found.extend(("escaped", piece) for form in _escaped(piece) if form in text)
+        found.extend(("url", piece) for decoded in decoded_text if piece in decoded)
+        found.extend(("bytes", piece) for data in binary if piece.encode("utf-8", "surrogatepass") in data)
+    return found

@@ -127,10 +127,9 @@ def check_number(name, value, maximum, unit="seconds", zero_ok=False, whole=Fals
 
 def _shown(value):
     """A setting's value as a message quotes it: escaped, and short."""
-    try:
-        text = printable(repr(value))
-    except ValueError:  # an integer with more digits than Python converts to text
-        return "a number of more than 4000 digits"
+    if isinstance(value, int) and abs(value) >= 10 ** 20:
+        return "a number of more than 20 digits"  # repr() of the largest ones even fails
+    text = printable(repr(value))
     return text if len(text) <= 80 else text[:80] + "..."
 
 
@@ -240,6 +239,11 @@ class ApiTransport:
                     ) from None
                 self._sleep(_backoff(attempt))
                 continue
+            except Exception as exc:  # pylint: disable=broad-except
+                # What requests and urllib3 raise when the answer itself is malformed is not always one of their own
+                # exceptions (a Location that is no UTF-8 raises UnicodeDecodeError): still one clear error, not retried.
+                raise self._error("Could not {0} {1}: the answer could not be read ({2}). Check api_url (or SHADEFORM_API_URL) "
+                                  "and any HTTP(S)_PROXY settings.".format(_verb(method), url, _root_cause(exc))) from None
 
             status = response.status_code
             if 300 <= status < 400:

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from ansible_collections.shadeform.cloud.plugins.doc_fragments.api import ModuleDocFragment
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import (MAX_BODY_BYTES, MAX_RETRIES, MAX_RETRY_DELAY,
                                                                                     MAX_TIMEOUT, ApiTransport, ShadeformAPIError,
                                                                                     check_number, printable)
@@ -267,6 +268,15 @@ def test_a_redirect_location_with_control_characters_is_shown_escaped(sleep):
     assert "redirecting to http://127.0.0.2/\\x1b]0;owned\\x07\\x1b[2J" in message
 
 
+def test_a_redirect_location_that_is_no_utf8_is_one_clear_error(sleep):
+    # requests decodes Location as UTF-8 even when it follows no redirect: a lone C1 byte raised UnicodeDecodeError.
+    with LoopbackServer(redirecting("http://127.0.0.2/\x9b6n")) as api:
+        with pytest.raises(ShadeformAPIError) as error:
+            ApiTransport(API_KEY, api.url, sleep=sleep).get("/instances")
+    assert "Could not get {0}/instances: the answer could not be read (UnicodeDecodeError: ".format(api.url) in str(error.value)
+    assert api.connections == 1
+
+
 @pytest.mark.parametrize("status", [400, 502])
 def test_error_bodies_and_header_values_with_control_characters_are_shown_escaped(sleep, status):
     body = {"message": "bad\x1b[2J\x9b6n request"}
@@ -322,9 +332,10 @@ def test_a_body_up_to_the_cap_is_read(sleep):
     assert answer == {"instances": []}
 
 
-def test_the_default_cap_holds_a_fleet_of_100000():
+def test_the_default_cap_holds_a_fleet_of_100000_and_is_the_documented_one():
     # 100,000 instances of the simulator's generator take 113 MB (measured: 1.13 KB each, the largest 1.8 KB).
     assert MAX_BODY_BYTES >= 100000 * 2600
+    assert "read up to {0} MiB".format(MAX_BODY_BYTES // (1024 * 1024)) in ModuleDocFragment.DOCUMENTATION
 
 
 # -- settings refused before anything is sent ------------------------------------------------------------------------
@@ -343,7 +354,7 @@ def test_the_default_cap_holds_a_fleet_of_100000():
     ({"timeout": float("nan")}, "timeout must be a positive number of seconds, at most 3600, not nan."),
     ({"timeout": float("inf")}, "timeout must be a positive number of seconds, at most 3600, not inf."),
     ({"timeout": 1e300}, "not 1e+300."),
-    ({"timeout": 10 ** 300}, "timeout must be a positive number of seconds, at most 3600, not 1000000"),
+    ({"timeout": 10 ** 300}, "timeout must be a positive number of seconds, at most 3600, not a number of more than 20 digits."),
     ({"timeout": "30"}, "timeout must be a positive number of seconds, at most 3600, not '30'."),
     ({"retries": -1}, "retries must be a whole number from 0 to 100, not -1. Set retries to, for example, 3."),
     ({"retries": 1.5}, "retries must be a whole number from 0 to 100, not 1.5."),
@@ -383,7 +394,7 @@ def test_check_number_is_the_one_check_of_waits(value, shown):
 def test_check_number_allows_zero_when_asked():
     assert check_number("wait_timeout", 0, 3600, zero_ok=True) is None
     assert check_number("count", 2.0, 10, unit=None, zero_ok=True, whole=True) is None
-    assert check_number("count", 10 ** 5000, 10, unit=None, zero_ok=True, whole=True).endswith("not a number of more than 4000 digits.")
+    assert check_number("count", 10 ** 5000, 10, unit=None, zero_ok=True, whole=True).endswith("not a number of more than 20 digits.")
 
 
 # -- plain http:// only to this machine, unless the user says so ------------------------------------------------------
