@@ -209,7 +209,7 @@ class ApiTransport:
     def _request(self, method, url, body=None, action=None, idempotent=True, missing_ok=False):
         if self._configuration_error:
             raise self._error(self._configuration_error)
-        attempts = self.retries + 1
+        attempts = int(self.retries) + 1  # a whole float such as 3.0 passes check_number
         headers = {"X-API-KEY": self.api_key, "Accept": "application/json", "User-Agent": USER_AGENT}
         data = None
         if body is not None:

@@ -108,6 +108,12 @@ def test_a_burst_shorter_than_retries_succeeds(transport, shadeform_api):
     assert len(shadeform_api.requests) == 4
 
 
+def test_retries_as_a_whole_float_counts_the_same(shadeform_api, sleep):
+    shadeform_api.inject("server_error", count=2, status=503)
+    assert len(instances(ApiTransport(API_KEY, shadeform_api.url, retries=2.0, sleep=sleep))) == 1
+    assert sleep.call_count == 2
+
+
 def test_retries_zero_means_one_attempt(shadeform_api, sleep):
     shadeform_api.inject("server_error", status=500)
     with pytest.raises(ShadeformAPIError, match="on all 1 attempt"):
@@ -242,7 +248,8 @@ def test_a_key_echoed_in_any_form_is_masked_whole(sleep, form):
 
 
 def test_a_huge_error_body_is_cut_and_masked_quickly(sleep):
-    body = "<html>" + ("x" * 5000 + API_KEY) * 2000 + "</html>"  # 10 MB: masked whole, this took minutes
+    # 10 MB: the mask's window scan over all of it would take minutes; text from the server is cut before it is masked.
+    body = "<html>" + ("x" * 5000 + API_KEY) * 2000 + "</html>"
     with LoopbackServer(answering(lambda request: (502, body, [("Content-Type", "text/html")]))) as api:
         started = time.monotonic()
         with pytest.raises(ShadeformAPIError) as error:
