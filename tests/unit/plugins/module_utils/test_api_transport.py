@@ -23,12 +23,14 @@ from helpers import API_KEY, encoded_forms, free_port
 
 QUOTED_KEY = 'Yv4Tq8Mn"Ws2\\Jd6Kp0Lx'
 JSON = [("Content-Type", "application/json")]
-# Every connection this process opens is noted here (sys.audit's socket.connect event: no patching, nothing skipped).
+# While a test watches, every connection this process opens is noted here (sys.audit's socket.connect event: no
+# patching, nothing skipped). An audit hook cannot be removed, so it notes nothing unless watching.
 CONNECTIONS = []
+WATCHING = []
 
 
 def _note_connections(event, args):
-    if event == "socket.connect":
+    if event == "socket.connect" and WATCHING:
         CONNECTIONS.append(args[1])
 
 
@@ -422,8 +424,12 @@ def proxy(monkeypatch):
                                  "HTTP://10.0.0.1/v1", "http://127.0.0.1.nip.io/v1", "http://localhost.example/v1"])
 def test_plain_http_to_another_host_is_refused_before_any_connection(proxy, sleep, url):
     del CONNECTIONS[:]
-    with pytest.raises(ShadeformAPIError) as error:
-        ApiTransport(API_KEY, url, sleep=sleep).get("/instances")
+    WATCHING.append(url)
+    try:
+        with pytest.raises(ShadeformAPIError) as error:
+            ApiTransport(API_KEY, url, sleep=sleep).get("/instances")
+    finally:
+        WATCHING.remove(url)
     assert str(error.value) == (
         "api_url {0!r} is plain http:// to a host that is not this machine: the API key would cross the network unencrypted, "
         "so nothing was sent. Use https://, or set allow_insecure_http: true if you really mean it.".format(url))
@@ -431,7 +437,14 @@ def test_plain_http_to_another_host_is_refused_before_any_connection(proxy, slee
 
 
 def test_allow_insecure_http_sends_plain_http_elsewhere(proxy, sleep):
-    assert ApiTransport(API_KEY, "http://192.0.2.1/v1", sleep=sleep, allow_insecure_http=True).get("/instances") == {"instances": []}
+    del CONNECTIONS[:]
+    WATCHING.append(proxy)
+    try:
+        answer = ApiTransport(API_KEY, "http://192.0.2.1/v1", sleep=sleep, allow_insecure_http=True).get("/instances")
+    finally:
+        WATCHING.remove(proxy)
+    assert answer == {"instances": []}
+    assert CONNECTIONS == [(proxy.host, proxy.port)]  # the watch sees connections: its silence above means none was made
     [request] = proxy.requests
     assert request["path"] == "http://192.0.2.1/v1/instances" and request["headers"]["x-api-key"] == API_KEY
 
