@@ -2,6 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Small helpers shared by the test modules (tests/ is on sys.path through tests/conftest.py)."""
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -9,6 +11,8 @@ import socket
 import subprocess
 import sys
 import textwrap
+
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import yaml
 
@@ -119,3 +123,66 @@ def galaxy_metadata():
     """galaxy.yml of the working tree."""
     with open(os.path.join(REPO_ROOT, "galaxy.yml"), encoding="utf-8") as handle:
         return yaml.safe_load(handle)
+
+
+def encoded_forms(text):
+    """``text`` in every form the key mask knows, each whole: raw, repr/ascii/JSON escapes, URL-encoded (quote and quote_plus,
+    ``/`` safe or not, upper- and lower-case ``%xx``), base64 (standard and URL-safe, padded or not) and hex (both cases).
+    What a hostile server echoes, and what the mask's property test embeds."""
+    forms = [text, repr(text)[1:-1], ascii(text)[1:-1], json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]]
+    for encode in (quote, quote_plus):
+        for safe in ("", "/"):
+            encoded = encode(text, safe=safe)
+            forms.extend([encoded, re.sub(r"%[0-9A-F]{2}", lambda match: match.group().lower(), encoded)])
+    data = text.encode("utf-8", "surrogatepass")
+    for encoder in (base64.b64encode, base64.urlsafe_b64encode):
+        encoded = encoder(data).decode("ascii")
+        forms.extend([encoded, encoded.rstrip("=")])
+    forms.extend([data.hex(), data.hex().upper()])
+    return forms
+
+
+def _key_windows(key):
+    """Every piece of the key that must not survive: all of 8 characters (all of a shorter key)."""
+    length = min(8, len(key))
+    return {key[start:start + length] for start in range(len(key) - length + 1)}
+
+
+def _escaped(piece):
+    """The piece as repr(), ascii() and JSON write it, whichever quote repr() chose for the text around it."""
+    both_quotes = "'\""
+    return [piece, repr(piece)[1:-1], repr(piece + both_quotes)[1:-4], ascii(piece)[1:-1], ascii(piece + both_quotes)[1:-4],
+            json.dumps(piece)[1:-1], json.dumps(piece, ensure_ascii=False)[1:-1]]
+
+
+def _decoded_bytes(text):
+    """Everything base64 (either alphabet, from each of the 4 starts) and hex (both starts) in ``text`` decodes to."""
+    found = []
+    for alphabet, altchars in ((r"[A-Za-z0-9+/]+", None), (r"[A-Za-z0-9_-]+", b"-_")):
+        for run in re.findall(alphabet, text):
+            for offset in range(4):
+                chunk = run[offset:]
+                rest = len(chunk) % 4
+                chunk = chunk[:-1] if rest == 1 else chunk + "=" * ((4 - rest) % 4)
+                try:
+                    found.append(base64.b64decode(chunk, altchars=altchars))
+                except binascii.Error:
+                    pass
+    for run in re.findall(r"[0-9a-fA-F]+", text):
+        for offset in (0, 1):
+            digits = run[offset:]
+            found.append(bytes.fromhex(digits[:len(digits) // 2 * 2]))
+    return found
+
+
+def key_leaks(key, text):
+    """The pieces of ``key`` (8 characters in a row, or all of a shorter key) that ``text`` still shows, and how: raw or
+    escaped, once URL-decoded, or in what any base64 or hex in it decodes to. Empty when the key never shows."""
+    found = []
+    decoded_text = (unquote(text), unquote_plus(text))
+    binary = _decoded_bytes(text)
+    for piece in _key_windows(key):
+        found.extend(("escaped", piece) for form in _escaped(piece) if form in text)
+        found.extend(("url", piece) for decoded in decoded_text if piece in decoded)
+        found.extend(("bytes", piece) for data in binary if piece.encode("utf-8", "surrogatepass") in data)
+    return found

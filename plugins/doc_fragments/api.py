@@ -18,20 +18,30 @@ options:
     type: str
   api_url:
     description:
-      - Base URL of the Shadeform API, up to and including C(/v1); it must start with C(https://) (or C(http://)).
+      - Base URL of the Shadeform API, up to and including C(/v1); it must start with C(https://).
+      - C(http://) is accepted only for a loopback host (C(localhost), C(127.0.0.0/8), C(::1)), or with O(allow_insecure_http).
       - When not set, the E(SHADEFORM_API_URL) environment variable is used, then the default.
       - The key and request bodies go to this host only. Redirects are never followed; a redirect is an error naming both URLs.
+      - An answer's body is read up to 256 MiB, counted after decompression (100,000 instances take about 113 MB); a larger
+        one is an error.
     type: str
     default: https://api.shadeform.ai/v1
+  allow_insecure_http:
+    description:
+      - Allow an C(http://) O(api_url) whose host is not this machine.
+      - B(The API key then crosses the network unencrypted), readable by anyone on the way. Use it only for a test
+        service on a network you trust; without it such an O(api_url) is refused before any connection is made.
+    type: bool
+    default: false
   timeout:
     description:
-      - Seconds one request may take in all, from connecting to the last byte of the answer. Must be positive.
+      - Seconds one request may take in all, from connecting to the last byte of the answer. Must be positive, at most 3600.
     type: int
     default: 30
   retries:
     description:
       - How many times to try again after HTTP 429, an HTTP 5xx answer, a timeout or a connection error. Nothing else is
-        tried again.
+        tried again. From 0 to 100.
       - A C(Retry-After) header is honoured; otherwise the waits are 1, 2, 4, ... seconds, never longer than 60 seconds. One
         API call therefore ends within (O(retries) + 1) x O(timeout) + O(retries) x 60 seconds.
       - Requests that create something (a new instance, a new SSH key) are repeated only when the service cannot have

@@ -82,24 +82,35 @@ options:
       - name: SHADEFORM_API_KEY
   api_url:
     description:
-      - Base URL of the Shadeform API, up to and including C(/v1); it must start with C(https://) (or C(http://)).
+      - Base URL of the Shadeform API, up to and including C(/v1); it must start with C(https://). C(http://) is
+        accepted only for a loopback host (C(localhost), C(127.0.0.0/8), C(::1)), or with O(allow_insecure_http).
       - The key is sent to this host only. Redirects are never followed, so that neither the key nor a request body
         ever reaches another host; a redirect is an error naming both URLs.
+      - An answer's body is read up to 256 MiB, counted after decompression (100,000 instances take about 113 MB); a
+        larger one is an error.
       - May be a template when set in the file; the value of the environment variable is used as it is.
     type: str
     default: https://api.shadeform.ai/v1
     env:
       - name: SHADEFORM_API_URL
+  allow_insecure_http:
+    description:
+      - Allow an C(http://) O(api_url) whose host is not this machine.
+      - B(The API key then crosses the network unencrypted), readable by anyone on the way. Use it only for a test
+        service on a network you trust; without it such an O(api_url) is refused before any connection is made.
+    type: bool
+    default: false
   timeout:
     description:
       - Seconds one request may take in all, from connecting to the last byte of the answer, however slowly the
-        server sends it. Must be positive.
+        server sends it. Must be positive, at most 3600.
     type: int
     default: 30
   retries:
     description:
       - How many times to try again after HTTP 429, an HTTP 5xx answer, a timeout or a connection error. Nothing else
         is tried again (a redirect, a TLS failure, another HTTP error, a bad setting), since it would fail the same way.
+        From 0 to 100.
       - A C(Retry-After) header is honoured; otherwise the waits are 1, 2, 4, ... seconds. No single wait is longer
         than 60 seconds, so the inventory is built, or fails, within (O(retries) + 1) x O(timeout) + O(retries) x 60
         seconds; with the defaults, 5 minutes 0 seconds at most.
@@ -501,6 +512,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             timeout=self.get_option("timeout"),
             retries=self.get_option("retries"),
             validate_certs=validate_certs,
+            allow_insecure_http=self.get_option("allow_insecure_http"),
         )
 
     def _api_key(self, from_file):

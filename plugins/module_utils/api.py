@@ -4,13 +4,16 @@
 
 :class:`ShadeformClient` adds one method per endpoint the collection uses to the transport of
 ``api_transport.py`` (deadline, retries, redirects refused, the key masked in every message). Each named call
-checks the shape of the answer with one of two checks, the same for instances, SSH keys, volumes and
-templates: a list under its field (``_listed``) and the id of something just created (``_created_id``).
-The elements of a list are still untrusted data: every field of them may be absent, null or of another type.
+checks the shape of the answer with one of three checks, the same for instances, SSH keys, volumes and
+templates: a list under its field (``_listed``), one object (``_object``) and the id of something just created
+(``_created_id``). What the callers act on is checked here: an object read by id carries that id, and every element
+of a list of things the modules change (SSH keys, volumes, templates) carries an id. Every other field is still
+untrusted data: it may be absent, null or of another type.
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import (DEFAULT_API_URL, ApiTransport, ShadeformAPIError,
-                                                                                    json_type, path_segment)
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import DEFAULT_API_URL, ApiTransport, json_type, path_segment
+
+CHECK_API_URL = "Check that api_url points at the Shadeform API, for example {0}.".format(DEFAULT_API_URL)
 
 
 class ShadeformClient(ApiTransport):
@@ -25,7 +28,7 @@ class ShadeformClient(ApiTransport):
     def instance_info(self, instance_id, missing_ok=False):
         """``GET /instances/{id}/info``: the instance with its launch details; None if unknown and ``missing_ok``."""
         return self._object("/instances/{0}/info".format(path_segment(instance_id)), "read instance {0}".format(instance_id),
-                            missing_ok)
+                            instance_id, missing_ok)
 
     def create_instance(self, body):
         """``POST /instances/create``; return the new instance's id."""
@@ -46,13 +49,13 @@ class ShadeformClient(ApiTransport):
     # -- SSH keys --------------------------------------------------------------------------------------------------
 
     def list_ssh_keys(self):
-        return self._listed("/sshkeys", "ssh_keys", "list SSH keys")
+        return self._listed("/sshkeys", "ssh_keys", "list SSH keys", with_ids=True)
 
     def add_ssh_key(self, name, public_key):
         return self._created_id("/sshkeys/add", {"name": name, "public_key": public_key}, "SSH key")
 
     def ssh_key_info(self, key_id, missing_ok=False):
-        return self._object("/sshkeys/{0}/info".format(path_segment(key_id)), "read SSH key {0}".format(key_id), missing_ok)
+        return self._object("/sshkeys/{0}/info".format(path_segment(key_id)), "read SSH key {0}".format(key_id), key_id, missing_ok)
 
     def set_default_ssh_key(self, key_id):
         self.post("/sshkeys/{0}/setdefault".format(path_segment(key_id)), action="change the default SSH key")
@@ -63,7 +66,7 @@ class ShadeformClient(ApiTransport):
     # -- volumes ---------------------------------------------------------------------------------------------------
 
     def list_volumes(self):
-        return self._listed("/volumes", "volumes", "list volumes")
+        return self._listed("/volumes", "volumes", "list volumes", with_ids=True)
 
     def list_volume_types(self):
         return self._listed("/volumes/types", "volume_types", "list volume types")
@@ -77,10 +80,11 @@ class ShadeformClient(ApiTransport):
     # -- templates -------------------------------------------------------------------------------------------------
 
     def list_templates(self, featured=False):
-        return self._listed("/templates/featured" if featured else "/templates", "templates", "list templates")
+        return self._listed("/templates/featured" if featured else "/templates", "templates", "list templates", with_ids=True)
 
     def template_info(self, template_id):
-        return self._object("/templates/{0}/info".format(path_segment(template_id)), "read template {0}".format(template_id))
+        return self._object("/templates/{0}/info".format(path_segment(template_id)), "read template {0}".format(template_id),
+                            template_id)
 
     def save_template(self, body):
         return self._created_id("/templates/save", body, "template")
@@ -91,50 +95,63 @@ class ShadeformClient(ApiTransport):
     def delete_template(self, template_id):
         self.post("/templates/{0}/delete".format(path_segment(template_id)), action="delete template {0}".format(template_id))
 
-    # -- the two shape checks --------------------------------------------------------------------------------------
+    # -- the three shape checks ------------------------------------------------------------------------------------
 
-    def _listed(self, path, field, action, params=None, objects_only=True):
+    def _listed(self, path, field, action, params=None, objects_only=True, with_ids=False):
         """The list under ``field`` of the object ``GET path`` answers (null: an empty list).
 
         With ``objects_only``, elements that are not objects are left out (nothing can be done with them); the
-        instance list keeps them so that the inventory can name each one it skips.
+        instance list keeps them so that the inventory can name each one it skips. With ``with_ids``, an object
+        without an id is an error: a module that found it by name could neither change it nor tell it apart.
         """
         body = self.get(path, params=params, action=action)
         url = self.api_url + path
         if not isinstance(body, dict):
-            raise ShadeformAPIError(
-                "The Shadeform API at {0} answered with JSON that is not an object (got {1}). "
-                "Check that api_url points at the Shadeform API, for example {2}.".format(url, json_type(body), DEFAULT_API_URL))
+            raise self._error("The Shadeform API at {0} answered with JSON that is not an object (got {1}). {2}".format(
+                url, json_type(body), CHECK_API_URL))
         if field not in body:
-            raise ShadeformAPIError(
-                "The Shadeform API at {0} answered without an {1!r} list. "
-                "Check that api_url points at the Shadeform API, for example {2}.".format(url, field, DEFAULT_API_URL))
+            raise self._error("The Shadeform API at {0} answered without an {1!r} list. {2}".format(url, field, CHECK_API_URL))
         items = body[field]
         if items is None:
             return []
         if not isinstance(items, list):
-            raise ShadeformAPIError(
-                "The Shadeform API at {0} answered with {1!r} as {2}, not a list. "
-                "Check that api_url points at the Shadeform API, for example {3}.".format(url, field, json_type(items), DEFAULT_API_URL))
-        return [item for item in items if isinstance(item, dict)] if objects_only else items
+            raise self._error("The Shadeform API at {0} answered with {1!r} as {2}, not a list. {3}".format(
+                url, field, json_type(items), CHECK_API_URL))
+        if not objects_only:
+            return items
+        items = [item for item in items if isinstance(item, dict)]
+        if with_ids:
+            for position, item in enumerate(items):
+                if not _is_id(item.get("id")):
+                    raise self._error("The Shadeform API at {0} listed element {1} of {2!r} without an id (got {3}). {4}".format(
+                        url, position + 1, field, json_type(item.get("id")), CHECK_API_URL))
+        return items
 
-    def _object(self, path, action, missing_ok=False):
-        """The object ``GET path`` answers; None on HTTP 404 when ``missing_ok``."""
+    def _object(self, path, action, wanted_id, missing_ok=False):
+        """The object ``GET path`` answers, which must carry ``wanted_id`` as its id; None on HTTP 404 when ``missing_ok``."""
         body = self.get(path, action=action, missing_ok=missing_ok)
         if body is None and missing_ok:
             return None
+        url = self.api_url + path
         if not isinstance(body, dict):
-            raise ShadeformAPIError(
-                "The Shadeform API at {0} answered with JSON that is not an object (got {1}). "
-                "Check that api_url points at the Shadeform API, for example {2}.".format(
-                    self.api_url + path, json_type(body), DEFAULT_API_URL))
+            raise self._error("The Shadeform API at {0} answered with JSON that is not an object (got {1}). {2}".format(
+                url, json_type(body), CHECK_API_URL))
+        if body.get("id") != wanted_id:
+            got = "none" if "id" not in body else ("{0!r}".format(body["id"][:80]) if _is_id(body["id"]) else json_type(body["id"]))
+            raise self._error("The Shadeform API at {0} answered without the id asked for ({1!r}; the answer's id: {2}), so "
+                              "nothing was done with it. {3}".format(url, wanted_id, got, CHECK_API_URL))
         return body
 
     def _created_id(self, path, body, what):
         """``POST path`` (never repeated once it may have reached the service) and return the id the answer gives."""
         answer = self.post(path, body, action="create {0}s".format(what), idempotent=False)
-        if not isinstance(answer, dict) or not isinstance(answer.get("id"), str) or not answer["id"]:
-            raise ShadeformAPIError(
+        if not isinstance(answer, dict) or not _is_id(answer.get("id")):
+            raise self._error(
                 "The Shadeform API accepted the new {0} {1!r} but did not answer with its id (got {2}). Look for it before "
                 "trying again; running the task again finds it by name.".format(what, body.get("name"), json_type(answer)))
         return answer["id"]
+
+
+def _is_id(value):
+    return isinstance(value, str) and bool(value.strip())
+

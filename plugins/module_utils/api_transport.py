@@ -5,8 +5,10 @@
 Every failure leaves this module as a :class:`ShadeformAPIError` whose message says what failed and
 what the user can do about it.  The API key is sent in a header only, to the host of ``api_url`` only:
 redirects are never followed (the Shadeform API does not redirect, and a redirect would carry the key
-and the body elsewhere).  The key is scrubbed from every message, in every form a server, a proxy or
-a library may print it (raw, escaped, or cut short), before any message is shortened.
+and the body elsewhere), and an ``http://`` api_url is refused unless its host is a loopback address or
+``allow_insecure_http`` says the user means it.  The key is masked in every message, in every form a server,
+a proxy or a library may print it (``key_mask.py``), and every character that could drive a terminal is
+escaped (:func:`printable`).  An answer's body is read up to ``max_body_bytes`` after decompression, no further.
 
 Requests that are safe to repeat are retried after HTTP 429, HTTP 5xx, timeouts and connection
 errors; nothing else is, since it would fail the same way again.  Requests that create something
@@ -18,7 +20,9 @@ takes at most ``(retries + 1) * timeout + retries * MAX_RETRY_DELAY`` seconds.
 """
 
 import email.utils
+import ipaddress
 import json
+import math
 import re
 import ssl
 import threading
@@ -32,22 +36,29 @@ except ImportError:
     requests = None
 
 from ansible.module_utils.ansible_release import __version__ as ansible_version
+from ansible_collections.shadeform.cloud.plugins.module_utils.key_mask import KeyMask
 
 DEFAULT_API_URL = "https://api.shadeform.ai/v1"
 # No single wait is longer than this, not even when the server asks for more with Retry-After,
 # so a run waits at most retries * MAX_RETRY_DELAY seconds in all (documented in the plugin).
 MAX_RETRY_DELAY = 60
+# The largest timeout and retries accepted (documented): beyond them a run would outlast any sensible bound, and
+# far beyond them the clock itself overflows.
+MAX_TIMEOUT = 3600
+MAX_RETRIES = 100
+# An answer's body is read up to this many bytes after decompression, no further (documented). 100,000 instances of
+# the simulator's generated fleet take 113 MB (1.13 KB each, the largest 1.8 KB): this holds 100,000 of up to 2.6 KB.
+MAX_BODY_BYTES = 256 * 1024 * 1024
 USER_AGENT = "shadeform.cloud-ansible (ansible-core {0})".format(ansible_version)
 # Only bodies that are not JSON (a proxy's HTML page) are cut short; the server's own explanation is shown whole
 # up to EXPLANATION_LENGTH, which only a hostile server reaches.
 BODY_SNIPPET_LENGTH = 200
 EXPLANATION_LENGTH = 2000
-MASK = "********"
-# A server may echo only the start of the key: any run of the key's first characters this long is scrubbed.
-SHORTEST_KEY_PREFIX = 8
 # What an HTTP header value can carry on every client and proxy: visible ASCII, no spaces or control characters.
 HEADER_SAFE_KEY = re.compile(r"^[\x21-\x7e]+$")
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+# C0 but tab and newline, DEL and C1 (U+009B is a terminal's CSI): what could move a cursor or recolour a terminal.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+LOOPBACK_NAMES = ("localhost", "localhost.")
 # OpenSSL's words when the other end answered the TLS handshake with something that is not TLS.
 NOT_TLS_MARKERS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure", "RECORD_LAYER_FAILURE",
                    "packet length too long", "PACKET_LENGTH_TOO_LONG", "unknown protocol", "UNKNOWN_PROTOCOL", "http request",
@@ -76,19 +87,68 @@ def path_segment(value):
     return quote(str(value), safe="")
 
 
+def printable(text):
+    """``text`` with every control character but tab and newline written out visibly (``\\x1b``, ``\\u009b``).
+
+    Whatever a server sends ends up on a terminal; this is the one escaping function of every message the collection
+    writes from it, so that nothing in it can move the cursor, rewrite a line or send the terminal a command.
+    """
+    return CONTROL_CHARACTERS.sub(_escaped_control, str(text))
+
+
+def _escaped_control(match):
+    code = ord(match.group())
+    return "\\x{0:02x}".format(code) if code < 0x80 else "\\u{0:04x}".format(code)
+
+
+def check_number(name, value, maximum, unit="seconds", zero_ok=False, whole=False):
+    """None when ``value`` is a number up to ``maximum`` (above 0, or from 0 with ``zero_ok``; an integer with ``whole``),
+    else the message that says so, naming the option ``name``.
+
+    The one check of every numeric setting the collection waits on (timeout, retries, and the modules' waits): NaN, an
+    infinity, a negative value or one too large for the clock never reaches a sleep or a socket.
+    """
+    good = not isinstance(value, bool) and isinstance(value, (int, float))
+    if good and isinstance(value, float):
+        good = math.isfinite(value)
+    if good:
+        good = (value >= 0 if zero_ok else value > 0) and value <= maximum and (not whole or value == int(value))
+    if good:
+        return None
+    kind = "whole number" if whole else "number"
+    if unit:
+        kind += " of " + unit
+    if zero_ok:
+        wanted = "a {0} from 0 to {1}".format(kind, maximum)
+    else:
+        wanted = "a positive {0}, at most {1}".format(kind, maximum)
+    return "{0} must be {1}, not {2}.".format(name, wanted, _shown(value))
+
+
+def _shown(value):
+    """A setting's value as a message quotes it: escaped, and short."""
+    if isinstance(value, int) and abs(value) >= 10 ** 20:
+        return "a number of more than 20 digits"  # repr() of the largest ones even fails
+    text = printable(repr(value))
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
 class ApiTransport:
     """Requests to the Shadeform API: ``get`` and ``post`` with JSON bodies, within a deadline, retried where safe."""
 
-    def __init__(self, api_key, api_url=DEFAULT_API_URL, timeout=30, retries=3, validate_certs=True, sleep=time.sleep):
+    def __init__(self, api_key, api_url=DEFAULT_API_URL, timeout=30, retries=3, validate_certs=True, sleep=time.sleep,
+                 allow_insecure_http=False, max_body_bytes=MAX_BODY_BYTES):
         self.api_key = api_key
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
-        self.retries = max(0, retries)
+        self.retries = retries
         self.validate_certs = validate_certs
+        self.max_body_bytes = max_body_bytes
         self._sleep = sleep
-        self._secret_forms = _secret_forms(api_key)
-        # Checked here, raised by the first request: callers already turn ShadeformAPIError into a clean failure there.
-        self._configuration_error = _configuration_error(api_key, self.api_url, timeout, validate_certs)
+        self._mask = KeyMask(api_key)
+        # Checked here, raised by the first request (before any socket is opened): callers already turn
+        # ShadeformAPIError into a clean failure there.
+        self._configuration_error = _configuration_error(api_key, self.api_url, timeout, retries, validate_certs, allow_insecure_http)
 
     # -- generic calls ---------------------------------------------------------------------------------------------
 
@@ -110,10 +170,19 @@ class ApiTransport:
         response = self._request("POST", url, body=body, action=action, idempotent=idempotent, missing_ok=missing_ok)
         if response is None:
             return None
+        if not response.text.strip():
+            return None
         try:
-            return json.loads(response.text) if response.text.strip() else None
+            return json.loads(response.text)
         except ValueError:
             return None
+        except RecursionError:
+            raise self._too_deep(url, response) from None
+
+    def _too_deep(self, url, response):
+        return self._error(
+            "The Shadeform API at {0} answered HTTP {1} with JSON nested too deeply to read. The Shadeform API does not "
+            "answer that way: check api_url and any HTTP(S)_PROXY settings.".format(url, response.status_code))
 
     # -- plumbing --------------------------------------------------------------------------------------------------
 
@@ -128,17 +197,19 @@ class ApiTransport:
     def _json_body(self, url, response):
         try:
             return json.loads(response.text)
+        except RecursionError:
+            raise self._too_deep(url, response) from None
         except ValueError:
             raise self._error(
                 "The Shadeform API at {0} answered HTTP {1} with a body that is not JSON (content type {2!r}, starting {3!r}). "
                 "A proxy or a wrong api_url is the usual cause: check api_url and any HTTP(S)_PROXY settings.".format(
-                    url, response.status_code, response.headers.get("Content-Type", ""), self._snippet(response.text))
+                    url, response.status_code, self._snippet(response.headers.get("Content-Type", "")), self._snippet(response.text))
             ) from None
 
     def _request(self, method, url, body=None, action=None, idempotent=True, missing_ok=False):
         if self._configuration_error:
-            raise ShadeformAPIError(self._configuration_error)
-        attempts = self.retries + 1
+            raise self._error(self._configuration_error)
+        attempts = int(self.retries) + 1  # a whole float such as 3.0 passes check_number
         headers = {"X-API-KEY": self.api_key, "Accept": "application/json", "User-Agent": USER_AGENT}
         data = None
         if body is not None:
@@ -149,6 +220,11 @@ class ApiTransport:
                 response = self._attempt(method, url, headers, data)
             except requests.exceptions.SSLError as exc:
                 raise self._error(self._describe_tls_failure(url, exc)) from None
+            except _BodyTooLarge:
+                raise self._error(
+                    "The Shadeform API at {0} answered with a body of more than {1} (counted after decompression), more than "
+                    "any answer of the Shadeform API needs, so reading stopped there. Check api_url and any HTTP(S)_PROXY "
+                    "settings.".format(url, _size(self.max_body_bytes))) from None
             except (requests.exceptions.RequestException, _DeadlineExceeded) as exc:
                 if _is_mistake_in_the_request(exc):
                     raise self._error("Could not {0} {1}: {2}. Check api_url (or SHADEFORM_API_URL).".format(
@@ -163,6 +239,11 @@ class ApiTransport:
                     ) from None
                 self._sleep(_backoff(attempt))
                 continue
+            except Exception as exc:  # pylint: disable=broad-except
+                # What requests and urllib3 raise when the answer itself is malformed is not always one of their own
+                # exceptions (a Location that is no UTF-8 raises UnicodeDecodeError): still one clear error, not retried.
+                raise self._error("Could not {0} {1}: the answer could not be read ({2}). Check api_url (or SHADEFORM_API_URL) "
+                                  "and any HTTP(S)_PROXY settings.".format(_verb(method), url, _root_cause(exc))) from None
 
             status = response.status_code
             if 300 <= status < 400:
@@ -213,16 +294,20 @@ class ApiTransport:
         response = requests.request(method, url, headers=headers, data=data, timeout=self.timeout, verify=self.validate_certs,
                                     allow_redirects=False, stream=True)
         try:
-            chunks = []
-            # Reading the body here turns a connection dropped mid-body into an exception we retry.
+            content = bytearray()
+            # Reading the body here turns a connection dropped mid-body into an exception we retry. iter_content
+            # decompresses (gzip, deflate): the count is of what it yields, so a small compressed bomb stops at the cap.
             for chunk in response.iter_content(65536):
-                chunks.append(chunk)
+                content += chunk
+                if len(content) > self.max_body_bytes:
+                    raise _BodyTooLarge()
                 if time.monotonic() > deadline:
                     raise _DeadlineExceeded()
-            content = b"".join(chunks)
         finally:
             response.close()
-        return _Answer(response.status_code, response.headers, content.decode(response.encoding or "utf-8", errors="replace"))
+        # JSON is UTF-8 (RFC 8259) and the API sends nothing else. A charset the answer names is not used: an unknown
+        # one (x-bogus) or one that is no text encoding (rot13, idna) would make decoding itself fail.
+        return _Answer(response.status_code, response.headers, content.decode("utf-8", errors="replace"))
 
     def _describe_status(self, url, response, body, attempt, action=None):
         status = response.status_code
@@ -246,7 +331,13 @@ class ApiTransport:
 
     def _describe_redirect(self, url, response):
         location = response.headers.get("Location")
-        target = urljoin(url, location) if location else "no Location at all"
+        target = "no Location at all"
+        if location:
+            location = location[:EXPLANATION_LENGTH]
+            try:
+                target = urljoin(url, location)
+            except ValueError:  # a Location that is no URL at all, such as "http://[::1"
+                target = repr(location)
         return ("The Shadeform API at {0} answered HTTP {1}, redirecting to {2}. Redirects are not followed, so that the API "
                 "key and request bodies only ever go to the host in api_url: set api_url (or SHADEFORM_API_URL) to the "
                 "API's own address, for example {3}.".format(url, response.status_code, target, DEFAULT_API_URL))
@@ -299,20 +390,23 @@ class ApiTransport:
         return self._plain_text(text, BODY_SNIPPET_LENGTH)
 
     def _plain_text(self, text, length):
-        """Text from the server on one line, the key scrubbed first so that cutting it short can never leave a piece of it."""
-        text = " ".join(CONTROL_CHARACTERS.sub(" ", self.scrub(text)).split())
-        if len(text) > length:
-            text = text[:length] + "..."
-        return text
+        """Text from the server on one line, at most ``length`` characters of it (so that masking stays cheap whatever
+        the server sends), the key masked and control characters escaped. Cutting before masking can leave at most
+        PIECE - 1 characters of the key at the cut, which the mask does not count as the key either."""
+        cut = len(text) > length
+        text = " ".join(self._clean(text[:length]).split())
+        return text + "..." if cut else text
 
     def scrub(self, text):
-        """``text`` with the key masked in every form it may take: raw, repr-, JSON- or URL-escaped, whole or only its start."""
-        for form in self._secret_forms:
-            text = _mask_prefixes(text, form)
-        return text
+        """``text`` with the key masked in every form it may take (see key_mask.py)."""
+        return self._mask.scrub(text)
+
+    def _clean(self, text):
+        # Masked before escaping (a form holding a control character) and after (an escape that completes a form).
+        return self.scrub(printable(self.scrub(text)))
 
     def _error(self, message, status=None, code=None):
-        return ShadeformAPIError(self.scrub(message), status=status, code=code)
+        return ShadeformAPIError(self._clean(message), status=status, code=code)
 
 
 class _Answer:
@@ -328,54 +422,66 @@ class _DeadlineExceeded(Exception):
     """The request did not finish within the timeout."""
 
 
+class _BodyTooLarge(Exception):
+    """The answer's body grew past max_body_bytes."""
+
+
 def _is_mistake_in_the_request(exc):
     """A request requests refuses to send as it is: sending it again cannot help."""
     return isinstance(exc, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                             requests.exceptions.InvalidSchema, requests.exceptions.URLRequired))
 
 
-def _configuration_error(api_key, api_url, timeout, validate_certs):
+def _configuration_error(api_key, api_url, timeout, retries, validate_certs, allow_insecure_http):
     """What is wrong with the client's settings, as a message that never shows the key; None when all is well."""
     if not isinstance(api_key, str) or not HEADER_SAFE_KEY.match(api_key):
         return ("The Shadeform API key holds spaces, control characters (such as a line break) or other characters an HTTP "
                 "header cannot carry, so it was not sent (the key is not shown here). Copy the key again from the Shadeform "
                 "console into api_key or SHADEFORM_API_KEY, without quotes or line breaks.")
-    parts = urlsplit(api_url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return ("api_url {0!r} is not an http:// or https:// URL with a host name. Set api_url (or SHADEFORM_API_URL) to "
-                "the API's base URL, for example {1}.".format(api_url, DEFAULT_API_URL))
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        return "timeout must be a positive number of seconds, not {0!r}: set timeout to, for example, 30.".format(timeout)
+    problem = _url_problem(api_url, allow_insecure_http)
+    if problem:
+        return problem
+    problem = check_number("timeout", timeout, MAX_TIMEOUT)
+    if problem:
+        return problem + " Set timeout to, for example, 30."
+    problem = check_number("retries", retries, MAX_RETRIES, unit=None, zero_ok=True, whole=True)
+    if problem:
+        return problem + " Set retries to, for example, 3."
     if not isinstance(validate_certs, bool):
-        return "validate_certs must be true or false, not {0!r}.".format(validate_certs)
+        return "validate_certs must be true or false, not {0}.".format(_shown(validate_certs))
+    if not isinstance(allow_insecure_http, bool):
+        return "allow_insecure_http must be true or false, not {0}.".format(_shown(allow_insecure_http))
     return None
 
 
-def _secret_forms(api_key):
-    """The key as it may appear in text, longest first: raw, repr()-, JSON- and URL-escaped."""
-    if not isinstance(api_key, str) or not api_key:
-        return ()
-    forms = {api_key, repr(api_key)[1:-1], json.dumps(api_key)[1:-1], json.dumps(api_key, ensure_ascii=False)[1:-1],
-             quote(api_key, safe="")}
-    return tuple(sorted((form for form in forms if form), key=len, reverse=True))
+def _url_problem(api_url, allow_insecure_http):
+    """What is wrong with api_url, or None: it must parse, be http(s) with a host and a valid port, and be https://
+    unless its host is a loopback address or the user said ``allow_insecure_http``."""
+    shown = _shown(api_url)
+    fix = "Set api_url (or SHADEFORM_API_URL) to the API's base URL, for example {0}.".format(DEFAULT_API_URL)
+    try:
+        parts = urlsplit(api_url)
+        # .port raises ValueError for a port that is not a number or is out of range.
+        host, port = parts.hostname, parts.port
+    except (TypeError, ValueError, AttributeError) as exc:
+        return "api_url {0} is not a valid URL ({1}). {2}".format(shown, printable(exc), fix)
+    if parts.scheme.lower() not in ("http", "https") or not host or port == 0:
+        return "api_url {0} is not an http:// or https:// URL with a host name. {1}".format(shown, fix)
+    if parts.scheme.lower() == "http" and not _is_loopback(host) and allow_insecure_http is not True:
+        return ("api_url {0} is plain http:// to a host that is not this machine: the API key would cross the network "
+                "unencrypted, so nothing was sent. Use https://, or set allow_insecure_http: true if you really mean "
+                "it.".format(shown))
+    return None
 
 
-def _mask_prefixes(text, form):
-    """Mask every run of ``form``'s first characters (at least SHORTEST_KEY_PREFIX of them, or all of a shorter key)."""
-    head = form[:SHORTEST_KEY_PREFIX]
-    pieces = []
-    position = 0
-    start = text.find(head)
-    while start >= 0:
-        end = start + len(head)
-        while end < len(text) and end - start < len(form) and text[end] == form[end - start]:
-            end += 1
-        pieces.append(text[position:start])
-        pieces.append(MASK)
-        position = end
-        start = text.find(head, position)
-    pieces.append(text[position:])
-    return "".join(pieces)
+def _is_loopback(host):
+    """True for localhost and the loopback addresses (127.0.0.0/8, ::1), the only hosts plain http:// may reach by default."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _error_code(body):
@@ -388,7 +494,7 @@ def _json_object(text):
     """The JSON object ``text`` holds, or an empty dict when it holds none (an error page, a list, nothing)."""
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 
@@ -429,7 +535,8 @@ def _retry_delay(response, attempt):
                 delay = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
             except (TypeError, ValueError, IndexError, OverflowError):
                 delay = None
-        if delay is not None:
+        # NaN compares false with everything, so min/max would pass it on to sleep(); an infinity is just long.
+        if delay is not None and not math.isnan(delay):
             return min(max(delay, 0.0), MAX_RETRY_DELAY)
     return _backoff(attempt)
 
@@ -461,8 +568,14 @@ def _never_connected(exc):
 
 
 def _root_cause(exc):
+    """The innermost exception, named, its text cut short: a library's message may quote what the server sent."""
     cause = list(_causes(exc))[-1]
-    return "{0}: {1}".format(type(cause).__name__, cause) if str(cause) else type(cause).__name__
+    text = str(cause)[:EXPLANATION_LENGTH]
+    return "{0}: {1}".format(type(cause).__name__, text) if text else type(cause).__name__
+
+
+def _size(count):
+    return "{0} MiB".format(count // (1024 * 1024)) if count >= 1024 * 1024 else "{0} bytes".format(count)
 
 
 def json_type(value):

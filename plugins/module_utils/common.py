@@ -22,6 +22,7 @@ def api_argument_spec():
         timeout=dict(type="int", default=30),
         retries=dict(type="int", default=3),
         validate_certs=dict(type="bool", default=True),
+        allow_insecure_http=dict(type="bool", default=False),
     )
 
 
@@ -41,6 +42,7 @@ def client_from_module(module):
         timeout=params["timeout"],
         retries=params["retries"],
         validate_certs=params["validate_certs"],
+        allow_insecure_http=params["allow_insecure_http"],
     )
 
 

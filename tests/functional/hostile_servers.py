@@ -1,7 +1,8 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Small real servers on loopback that misbehave on purpose: they redirect, trickle, stay silent, or only count
-connections. Each one records every connection and every request it read, so a test can prove what reached it.
+"""Small real servers on loopback that misbehave on purpose: they redirect, trickle, stay silent, send a body that
+decompresses without end, or only count connections. Each one records every connection and every request it read,
+so a test can prove what reached it.
 
 Any 127.0.0.0/8 address works on Linux loopback, so a "second host" is simply 127.0.0.2.
 """
@@ -10,6 +11,7 @@ import json
 import socket
 import threading
 import time
+import zlib
 
 
 class LoopbackServer:
@@ -19,6 +21,7 @@ class LoopbackServer:
         self.host = host
         self.connections = 0
         self.requests = []
+        self.sent = 0  # what a server that counts its bytes (gzip_bomb) managed to send
         self.stopped = threading.Event()
         self._serve = serve
         self._lock = threading.Lock()
@@ -164,3 +167,26 @@ def silent(server, connection):
 def counting(server, connection):  # pylint: disable=unused-argument
     """Only count the connection (LoopbackServer already did) and hang up: where a misdirected SSH client would land."""
     time.sleep(0.1)
+
+
+def gzip_bomb(decoded_bytes, status=200):
+    """Answer with a gzip body (chunked, generated as it is sent) that decompresses to ``decoded_bytes`` bytes of a
+    never-ending JSON list: about a thousandth of that on the wire. ``server.sent`` counts the compressed bytes sent."""
+    def serve(server, connection):
+        if server.read_request(connection) is None:
+            return
+        connection.sendall("HTTP/1.1 {0} X\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                           "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".format(status).encode("latin-1"))
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container
+        block = b" " * (1024 * 1024)
+        pieces = [compressor.compress(b'{"instances": [')]
+        for _block in range(decoded_bytes // len(block)):
+            pieces.append(compressor.compress(block))
+            data = b"".join(pieces)
+            pieces = []
+            if data:
+                connection.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+                server.sent += len(data)
+        data = b"".join(pieces) + compressor.compress(b"]}") + compressor.flush()
+        connection.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data))
+    return serve

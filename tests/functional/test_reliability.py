@@ -21,6 +21,7 @@ import pytest
 
 from helpers import (API_KEY, FAIL_ENV, NO_PROXY_ENV, ansible_inventory, assert_clean_failure, cache_options, cli_env, cli_path,
                      free_port, inventory_list, load_fixture, write_inventory)
+from hostile_servers import LoopbackServer, answering, gzip_bomb
 
 pytestmark = pytest.mark.functional
 
@@ -285,6 +286,38 @@ def test_html_proxy_page_with_200_is_not_retried_and_names_the_page(shadeform_ap
     result = run_failing(write_inventory(tmp_path, shadeform_api, "retries: 3\n"))
     assert_clean_failure(result, "HTTP 200", "starting '<html>")
     assert len(shadeform_api.requests) == 1
+
+
+@pytest.mark.parametrize("retry_after", ["nan", "-1"])
+def test_any_retry_after_is_a_sane_wait(shadeform_api, tmp_path, retry_after):
+    # Retry-After: nan used to reach time.sleep(), a ValueError traceback; -1 is no wait.
+    shadeform_api.inject("rate_limit", retry_after=retry_after)
+    result = run_ok(write_inventory(tmp_path, shadeform_api, "retries: 1\n"))
+    assert hostnames(result) == [EXAMPLE_NAME]
+    assert [request["status"] for request in shadeform_api.requests] == [429, 200]
+
+
+def test_json_nested_without_end_is_one_clear_message(tmp_path):
+    # 200,000 levels deep: RecursionError, a traceback, before.
+    body = "[" * 200000 + "]" * 200000
+    with LoopbackServer(answering(lambda request: (200, body, [("Content-Type", "application/json")]))) as api:
+        result = run_failing(write_inventory(tmp_path, api))
+    assert_clean_failure(result, "answered HTTP 200 with JSON nested too deeply to read")
+
+
+def test_an_unknown_charset_is_read_as_utf8(tmp_path):
+    body = {"instances": load_fixture("instances-example.json")["instances"]}
+    with LoopbackServer(answering(lambda request: (200, body, [("Content-Type", "application/json; charset=x-bogus")]))) as api:
+        result = run_ok(write_inventory(tmp_path, api))
+    assert hostnames(result) == [EXAMPLE_NAME]
+
+
+def test_a_gzip_bomb_stops_at_the_documented_cap(tmp_path):
+    # 300 MiB of JSON in about 300 KB of gzip: a 600 KB one took ansible-inventory to 1.9 GB before.
+    with LoopbackServer(gzip_bomb(300 * 1024 * 1024)) as api:
+        result = run_failing(write_inventory(tmp_path, api), timeout=300)
+    assert_clean_failure(result, "answered with a body of more than 256 MiB (counted after decompression)")
+    assert api.connections == 1
 
 
 # --- Missing Python library --------------------------------------------------------------------------------------

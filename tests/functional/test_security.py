@@ -14,8 +14,8 @@ import textwrap
 
 import pytest
 
-from helpers import (API_KEY, FAIL_ENV, NO_PROXY_ENV, ansible_inventory, assert_clean_failure, cli_env, cli_path, inventory_list,
-                     load_fixture, one_line, write_inventory)
+from helpers import (API_KEY, FAIL_ENV, NO_PROXY_ENV, ansible_inventory, assert_clean_failure, cli_env, cli_path, encoded_forms,
+                     inventory_list, key_leaks, load_fixture, one_line, write_inventory)
 from hostile_servers import LoopbackServer, answering, counting, fleet, redirecting, silent, trickling
 
 pytestmark = pytest.mark.functional
@@ -24,6 +24,8 @@ EXAMPLE = load_fixture("instances-example.json")["instances"]
 # Keys with no common start, so that any 8 characters of one found in the output are a leak.
 ODD_KEYS = ["Zq7Xw9LpR3tV\nKm2Nb8Hc", "Zq7Xw9LpR3tV\r\nKm2Nb8Hc", "Zq7Xw9Lp R3tV\x07Km2Nb8Hc", "Zq7Xw9LpR3tVé2Nb8Hc"]
 QUOTED_KEY = 'Yv4Tq8Mn"Ws2\\Jd6Kp0Lx'
+# A key whose characters every escaping changes, after its 8th character: the old mask left its tail in clear.
+SLASHED_KEY = "sfk_ABCDEFGH/9fK2+qLm=Rt%7e'Zq"
 
 
 def inventory_file(tmp_path, url, extra=""):
@@ -44,9 +46,9 @@ def run_module(module, arguments, env=None, timeout=120):
 
 
 def assert_key_absent(output, key):
-    """No 8 characters in a row from the start of the key, in any form: raw, repr()- or JSON-escaped."""
-    for form in (key, repr(key)[1:-1], json.dumps(key)[1:-1]):
-        assert form[:8] not in output, "the key leaked as {0!r}:\n{1}".format(form[:8], output)
+    """No 8 characters in a row of the key, in any form: raw, escaped, URL-encoded, base64 or hex."""
+    leaks = key_leaks(key, output)
+    assert not leaks, "the key leaked: {0!r}\n{1}".format(leaks, output)
 
 
 # --- The API key goes to the host of api_url only ------------------------------------------------------------
@@ -123,6 +125,80 @@ def test_a_key_echoed_by_the_server_never_shows_in_any_form(tmp_path, body, cont
     assert api.requests[0]["headers"]["x-api-key"] == QUOTED_KEY  # the key itself was fine, and sent
 
 
+def echoing_every_form(request):
+    """401 with the key the request carried, and pieces of it, in every form the mask knows."""
+    key = request["headers"]["x-api-key"]
+    echoed = [form for text in (key, key[3:], key[:12], key[9:]) for form in encoded_forms(text)]
+    return 401, {"message": "refused key(s): " + " | ".join(echoed)}, [("Content-Type", "application/json")]
+
+
+@pytest.mark.parametrize("command", ["ansible-inventory", "module"])
+@pytest.mark.parametrize("key", [QUOTED_KEY, SLASHED_KEY], ids=["quoted", "slashed"])
+def test_a_key_echoed_in_every_form_never_shows(tmp_path, command, key):
+    with LoopbackServer(answering(echoing_every_form)) as api:
+        if command == "module":
+            result = run_module("shadeform.cloud.instance_info", {"api_url": api.url}, env={"SHADEFORM_API_KEY": key})
+        else:
+            result = run_failing(inventory_file(tmp_path, api.url), "-vvvv", env={"SHADEFORM_API_KEY": key})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "HTTP 401: refused key(s): ********" in one_line(output), output
+    assert "Traceback" not in output
+    assert_key_absent(output, key)
+    assert api.requests[0]["headers"]["x-api-key"] == key
+
+
+def test_control_characters_from_the_server_never_reach_the_terminal(tmp_path):
+    # Sent as the UTF-8 of U+009B (the terminal's CSI), which requests reads as latin-1: "\u00c2\x9b". A lone 0x9b byte
+    # is no UTF-8 at all, a clear error of its own (test_api_transport.py).
+    with LoopbackServer(redirecting("http://127.0.0.2/\x1b]0;owned\x07\x1b[2J\u00c2\x9b6n")) as api:
+        result = run_failing(inventory_file(tmp_path, api.url))
+    output = result.stdout + result.stderr
+    assert not set("\x1b\x07\x9b") & set(output), repr(output)
+    assert_clean_failure(result, "redirecting to http://127.0.0.2/\\x1b]0;owned\\x07\\x1b[2J\u00c2\\u009b6n")
+
+
+@pytest.fixture
+def recording_proxy():
+    """A proxy on loopback for the environment of a command: a request for another host would land here, not on the network."""
+    with LoopbackServer(answering(lambda request: (200, {"instances": []}, [("Content-Type", "application/json")]))) as proxy:
+        address = "http://{0}:{1}".format(proxy.host, proxy.port)
+        yield proxy, dict(HTTP_PROXY=address, http_proxy=address, NO_PROXY=None, no_proxy=None)
+
+
+@pytest.mark.parametrize("command", ["ansible-inventory", "module"])
+def test_plain_http_to_another_host_is_refused_before_any_connection(tmp_path, recording_proxy, command):
+    proxy, env = recording_proxy
+    url = "http://192.0.2.1/v1"
+    if command == "module":
+        result = run_module("shadeform.cloud.instance_info", {"api_url": url}, env=env)
+    else:
+        result = ansible_inventory(inventory_file(tmp_path, url), "--list", env=dict(FAIL_ENV, **env))
+    output = one_line(result.stdout + result.stderr)
+    assert result.returncode != 0 and "Traceback" not in output, output
+    assert "api_url 'http://192.0.2.1/v1' is plain http:// to a host that is not this machine" in output, output
+    assert "set allow_insecure_http: true if you really mean it" in output and "attempt" not in output
+    assert proxy.connections == 0
+
+
+def test_allow_insecure_http_lets_the_inventory_use_plain_http(tmp_path, recording_proxy):
+    proxy, env = recording_proxy
+    result = ansible_inventory(inventory_file(tmp_path, "http://192.0.2.1/v1", "allow_insecure_http: true\n"), "--list",
+                               env=dict(FAIL_ENV, **env))
+    assert result.returncode == 0, result.stderr
+    assert [request["path"] for request in proxy.requests] == ["http://192.0.2.1/v1/instances"]
+
+
+@pytest.mark.parametrize("option, value, phrase", [
+    ("timeout", "0", "timeout must be a positive number of seconds, at most 3600, not 0."),
+    ("retries", "-1", "retries must be a whole number from 0 to 100, not -1."),
+    ("timeout", "100000000", "timeout must be a positive number of seconds, at most 3600, not 100000000."),
+])
+def test_timeout_and_retries_out_of_bounds_fail_at_once_naming_the_option(shadeform_api, tmp_path, option, value, phrase):
+    result = run_failing(write_inventory(tmp_path, shadeform_api, "{0}: {1}\n".format(option, value)))
+    assert_clean_failure(result, phrase)
+    assert shadeform_api.requests == []
+
+
 def test_the_whole_server_explanation_is_shown(tmp_path):
     explanation = ("Your workspace was suspended for review. " * 4) + "Write to support to have it reinstated."
     with LoopbackServer(answering(lambda request: (403, {"error": {"message": explanation}, "error_code": "SUSPENDED"},
@@ -138,12 +214,6 @@ def test_url_without_an_http_scheme_fails_at_once_naming_api_url(shadeform_api, 
     result = run_failing(inventory_file(tmp_path, url.format(port=shadeform_api.port), "retries: 3\n"))
     message = assert_clean_failure(result, "api_url", "is not an http:// or https:// URL")
     assert "attempts" not in message
-    assert shadeform_api.requests == []
-
-
-def test_timeout_zero_fails_at_once_naming_timeout(shadeform_api, tmp_path):
-    result = run_failing(write_inventory(tmp_path, shadeform_api, "timeout: 0\n"))
-    assert_clean_failure(result, "timeout must be a positive number of seconds")
     assert shadeform_api.requests == []
 
 

@@ -1,19 +1,17 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ShadeformClient over real HTTP to the simulator; only the sleep between retries is a seam.
+"""ShadeformClient's named calls over real HTTP to the simulator; only the sleep between retries is a seam.
 
-The list_instances tests were written for the inventory plugin; the rest covers the calls the modules add.
+The transport under them (retries, the key mask, settings, odd answers) is tested in test_api_transport.py; here are
+the shape checks of each answer and which calls may be repeated.
 """
-
-import email.utils
-import time
 
 import pytest
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
-from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import MAX_RETRY_DELAY, ShadeformAPIError, path_segment
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError, path_segment
 
-from helpers import API_KEY, free_port
+from helpers import API_KEY
 
 
 @pytest.fixture
@@ -24,95 +22,6 @@ def sleep(mocker):
 @pytest.fixture
 def client(shadeform_api, sleep):
     return ShadeformClient(API_KEY, shadeform_api.url, timeout=5, retries=3, sleep=sleep)
-
-
-def test_lists_the_instances_with_the_key_in_a_header(client, shadeform_api):
-    instances = client.list_instances()
-    assert [instance["id"] for instance in instances] == ["d290f1ee-6c54-4b01-90e6-d701748f0851"]
-    [request] = shadeform_api.requests
-    assert (request["method"], request["path"], request["api_key_ok"]) == ("GET", "/v1/instances", True)
-    assert request["user_agent"].startswith("shadeform.cloud-ansible")
-
-
-def test_trailing_slash_in_the_url_is_fine(shadeform_api, sleep):
-    assert len(ShadeformClient(API_KEY, shadeform_api.url + "/", sleep=sleep).list_instances()) == 1
-
-
-def test_429_waits_as_long_as_retry_after_says(client, shadeform_api, sleep):
-    shadeform_api.inject("rate_limit", count=2, retry_after="7")
-    assert len(client.list_instances()) == 1
-    assert [call.args[0] for call in sleep.call_args_list] == [7.0, 7.0]
-    assert [request["status"] for request in shadeform_api.requests] == [429, 429, 200]
-
-
-def test_retry_after_as_an_http_date(client, shadeform_api, sleep):
-    shadeform_api.inject("rate_limit", retry_after=email.utils.formatdate(time.time() + 30, usegmt=True))
-    client.list_instances()
-    [call] = sleep.call_args_list
-    assert 25 <= call.args[0] <= 30
-
-
-def test_retry_after_is_capped(client, shadeform_api, sleep):
-    shadeform_api.inject("rate_limit", retry_after="86400")
-    client.list_instances()
-    assert sleep.call_args.args[0] == MAX_RETRY_DELAY
-
-
-def test_5xx_backs_off_exponentially_then_says_how_many_attempts(client, shadeform_api, sleep):
-    shadeform_api.inject("server_error", count=4, status=502)
-    with pytest.raises(ShadeformAPIError) as error:
-        client.list_instances()
-    assert "HTTP 502" in str(error.value)
-    assert "on all 4 attempts" in str(error.value)
-    assert [call.args[0] for call in sleep.call_args_list] == [1, 2, 4]
-    assert len(shadeform_api.requests) == 4
-
-
-def test_a_burst_shorter_than_retries_succeeds(client, shadeform_api):
-    shadeform_api.inject("server_error", count=3, status=503, retry_after="0")
-    assert len(client.list_instances()) == 1
-    assert len(shadeform_api.requests) == 4
-
-
-def test_retries_zero_means_one_attempt(shadeform_api, sleep):
-    shadeform_api.inject("server_error", status=500)
-    with pytest.raises(ShadeformAPIError, match="on all 1 attempt"):
-        ShadeformClient(API_KEY, shadeform_api.url, retries=0, sleep=sleep).list_instances()
-    sleep.assert_not_called()
-
-
-@pytest.mark.parametrize("status, expected", [
-    (401, "rejected the API key (HTTP 401: Invalid API key). Check api_key or the SHADEFORM_API_KEY"),
-    (403, "refused access (HTTP 403"),
-    (404, "HTTP 404: Not Found for http://127.0.0.1"),
-    (418, "answered HTTP 418"),
-])
-def test_client_errors_are_not_retried_and_say_what_to_do(client, shadeform_api, sleep, status, expected):
-    body = {"message": "Invalid API key"} if status == 401 else None
-    shadeform_api.inject("status", status=status, body=body)
-    with pytest.raises(ShadeformAPIError) as error:
-        client.list_instances()
-    assert expected in str(error.value)
-    sleep.assert_not_called()
-
-
-def test_a_wrong_key_is_a_401(shadeform_api, sleep):
-    with pytest.raises(ShadeformAPIError, match="rejected the API key"):
-        ShadeformClient("wrong-key", shadeform_api.url, sleep=sleep).list_instances()
-
-
-def test_an_echoed_key_is_scrubbed_from_messages(client, shadeform_api):
-    shadeform_api.inject("status", status=400, body={"message": "key %s is malformed" % API_KEY})
-    with pytest.raises(ShadeformAPIError) as error:
-        client.list_instances()
-    assert API_KEY not in str(error.value)
-    assert "key ******** is malformed" in str(error.value)
-
-
-def test_not_json(client, shadeform_api):
-    shadeform_api.inject("not_json")
-    with pytest.raises(ShadeformAPIError, match="with a body that is not JSON .*text/html"):
-        client.list_instances()
 
 
 @pytest.mark.parametrize("body, expected", [
@@ -132,39 +41,7 @@ def test_null_instances_is_an_empty_fleet(client, shadeform_api):
     assert client.list_instances() == []
 
 
-@pytest.mark.parametrize("kind, expected", [
-    ("drop", "the connection was closed before the whole answer arrived"),
-    ("reset", "Could not get http://127.0.0.1"),
-])
-def test_broken_connections_are_retried_then_reported(client, shadeform_api, sleep, kind, expected):
-    shadeform_api.inject(kind, count=4)
-    with pytest.raises(ShadeformAPIError) as error:
-        client.list_instances()
-    assert expected in str(error.value)
-    assert "after 4 attempts" in str(error.value)
-    assert sleep.call_count == 3
-
-
-def test_a_dropped_connection_then_success(client, shadeform_api):
-    shadeform_api.inject("drop")
-    assert len(client.list_instances()) == 1
-
-
-def test_timeout(shadeform_api, sleep):
-    shadeform_api.inject("slow", delay=3)
-    with pytest.raises(ShadeformAPIError, match="no answer within 0.5 seconds"):
-        ShadeformClient(API_KEY, shadeform_api.url, timeout=0.5, retries=0, sleep=sleep).list_instances()
-
-
-def test_nothing_listening(sleep):
-    port = free_port()
-    with pytest.raises(ShadeformAPIError) as error:
-        ShadeformClient(API_KEY, "http://127.0.0.1:%d/v1" % port, retries=1, sleep=sleep).list_instances()
-    assert "Could not get http://127.0.0.1:%d/v1/instances after 2 attempts" % port in str(error.value)
-    assert "ConnectionRefusedError" in str(error.value) or "Connection refused" in str(error.value)
-
-
-# -- The generalized client: get/post with JSON bodies, as the modules use it ------------------------------------------
+# -- The calls the modules add ---------------------------------------------------------------------------------------
 
 def available_a6000(shadeform_api, client):
     types = client.list_instance_types({"gpu_type": "A6000", "available": True, "sort": "price"})
@@ -185,11 +62,6 @@ def test_post_sends_a_json_body_and_get_reads_it_back(client, shadeform_api):
     assert create["path"] == "/v1/instances/create" and create["api_key_ok"]
 
 
-def test_query_parameters_skip_none_and_spell_booleans_as_the_api_does(client, shadeform_api):
-    client.get("/instances/types", params={"gpu_type": "H100", "available": False, "region": None, "num_gpus": 8})
-    assert shadeform_api.requests[-1]["path"] == "/v1/instances/types?gpu_type=H100&available=false&num_gpus=8"
-
-
 def test_ids_cannot_reach_other_endpoints(client, shadeform_api):
     assert path_segment("../../instances") == "..%2F..%2Finstances"
     assert client.instance_info("../x", missing_ok=True) is None
@@ -208,27 +80,6 @@ def test_a_400_carries_the_server_message(client):
         client.create_instance({"cloud": "hyperstack", "region": "canada-1", "shade_instance_type": "NOPE", "shade_cloud": True, "name": "n"})
     assert error.value.status == 400
     assert error.value.code is None
-
-
-@pytest.mark.parametrize("body, code", [
-    ({"error_code": "INSUFFICIENT_FUNDS", "error": "Balance must be a minimum of $5 to launch an instance."}, "INSUFFICIENT_FUNDS"),
-    ({"error_code": " OUT_OF_CAPACITY ", "message": "none left"}, "OUT_OF_CAPACITY"),
-    ({"error_code": 7, "error": "odd"}, None),
-    ({"error": "INSUFFICIENT_FUNDS in the text only"}, None),
-])
-def test_the_error_code_is_read_from_the_body_not_the_message(client, shadeform_api, body, code):
-    shadeform_api.inject("status", status=409, body=body)
-    with pytest.raises(ShadeformAPIError) as error:
-        client.delete_instance("abc")
-    assert (error.value.status, error.value.code) == (409, code)
-
-
-def test_403_names_what_was_refused(client, shadeform_api):
-    shadeform_api.inject("status", status=403, body={"message": "Account mismatch"})
-    with pytest.raises(ShadeformAPIError) as error:
-        client.delete_instance("abc")
-    assert str(error.value) == ("The Shadeform API refused access (HTTP 403: Account mismatch). The key was accepted but may not "
-                                "delete instance abc: check that it belongs to the right account.")
 
 
 def test_creating_is_retried_after_429(client, shadeform_api, sleep):
@@ -276,12 +127,6 @@ def test_a_create_answer_without_an_id_is_reported(client, shadeform_api):
         client.create_instance({"name": "x"})
 
 
-def test_post_answers_without_a_body_are_fine(client, shadeform_api):
-    assert client.post("/sshkeys/add", {"name": "k", "public_key": "ssh-ed25519 AAAAC3Nza k"})["id"]
-    key_id = client.list_ssh_keys()[0]["id"]
-    assert client.post("/sshkeys/{0}/setdefault".format(key_id)) is None
-
-
 def test_wrong_shapes_of_the_new_lists(client, shadeform_api):
     shadeform_api.inject("json", body={"instance_types": "x"})
     with pytest.raises(ShadeformAPIError, match="'instance_types' as a string, not a list"):
@@ -293,8 +138,51 @@ def test_wrong_shapes_of_the_new_lists(client, shadeform_api):
     assert client.list_ssh_keys() == []
 
 
-def test_the_key_is_scrubbed_from_post_errors(client, shadeform_api):
-    shadeform_api.inject("status", status=400, body={"message": "bad key " + API_KEY})
+@pytest.mark.parametrize("body, got", [({}, "none"), ({"id": None}, "null"), ({"id": ""}, "a string"), ({"id": 7}, "a number"),
+                                       ({"id": "other-instance", "name": "x"}, "'other-instance'")])
+def test_an_instance_read_by_id_must_carry_that_id(client, shadeform_api, body, got):
+    # {} used to come back as the instance: a module then failed with KeyError 'id', or acted on another instance.
+    shadeform_api.inject("json", body=body)
     with pytest.raises(ShadeformAPIError) as error:
-        client.update_instance("abc", {"name": "n"})
-    assert API_KEY not in str(error.value) and "bad key ********" in str(error.value)
+        client.instance_info("abc")
+    assert str(error.value) == (
+        "The Shadeform API at {0}/instances/abc/info answered without the id asked for ('abc'; the answer's id: {1}), so nothing "
+        "was done with it. Check that api_url points at the Shadeform API, for example https://api.shadeform.ai/v1.".format(
+            shadeform_api.url, got))
+
+
+@pytest.mark.parametrize("call, path", [(lambda client: client.ssh_key_info("k1"), "/sshkeys/k1/info"),
+                                        (lambda client: client.template_info("t1"), "/templates/t1/info")])
+def test_every_object_read_by_id_must_carry_that_id(client, shadeform_api, call, path):
+    shadeform_api.inject("json", body={"name": "no id"})
+    with pytest.raises(ShadeformAPIError, match="at .*{0} answered without the id asked for".format(path)):
+        call(client)
+
+
+@pytest.mark.parametrize("call, field", [(ShadeformClient.list_ssh_keys, "ssh_keys"), (ShadeformClient.list_volumes, "volumes"),
+                                         (lambda client: client.list_templates(featured=True), "templates")])
+def test_a_listed_key_volume_or_template_without_an_id_is_an_error(client, shadeform_api, call, field):
+    shadeform_api.inject("json", body={field: [{"id": "fine", "name": "a"}, {"name": "b"}]})
+    with pytest.raises(ShadeformAPIError, match="listed element 2 of '{0}' without an id \\(got null\\)".format(field)):
+        call(client)
+
+
+def test_lists_without_ids_by_nature_pass(client, shadeform_api):
+    shadeform_api.inject("json", body={"volume_types": [{"cloud": "hyperstack", "region": "canada-1"}]})
+    assert client.list_volume_types() == [{"cloud": "hyperstack", "region": "canada-1"}]
+    shadeform_api.inject("json", body={"instances": [{"name": "no id yet"}, "odd"]})
+    assert client.list_instances() == [{"name": "no id yet"}, "odd"]  # the inventory names each one it skips
+
+
+def test_insufficient_funds_shows_the_whole_explanation_and_says_to_add_credits(shadeform_api, sleep):
+    explanation = ("Balance must be a minimum of $5 to launch an instance. Your balance is $0.42; instances already running "
+                   "keep running until the balance reaches zero.")
+    shadeform_api.inject("status", status=409, body={"error_code": "INSUFFICIENT_FUNDS", "error": explanation})
+    client = ShadeformClient(API_KEY, shadeform_api.url, sleep=sleep)
+    with pytest.raises(ShadeformAPIError) as error:
+        client.create_instance({"cloud": "hyperstack", "region": "canada-1", "shade_instance_type": "A6000",
+                                "shade_cloud": True, "name": "n"})
+    assert "HTTP 409: INSUFFICIENT_FUNDS: " + explanation in str(error.value)
+    assert "Add credits" in str(error.value)
+    assert (error.value.status, error.value.code) == (409, "INSUFFICIENT_FUNDS")
+    sleep.assert_not_called()
