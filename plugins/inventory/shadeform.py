@@ -264,9 +264,9 @@ from ansible.utils.vars import combine_vars
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
-from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError, requests_is_missing
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError, escape_controls, requests_is_missing
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
-    FILTER_OPTIONS, check_filter_values, escape_controls, printable, redact_secrets)
+    FILTER_OPTIONS, check_filter_values, quoted_value, redact_secrets)
 
 try:
     from ansible.parsing.vault import VaultHelper  # ansible-core 2.19+
@@ -651,7 +651,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 name = self.templar.template(template)
             except Exception as exc:  # pylint: disable=broad-except
                 message = "Could not render hostname_template for Shadeform instance {0}: {1}".format(
-                    printable(instance.get("id")), to_native(exc))
+                    quoted_value(instance.get("id")), to_native(exc))
                 if self.get_option("strict"):
                     raise AnsibleParserError(escape_controls(message)) from None
                 failures.append(message)

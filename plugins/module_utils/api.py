@@ -80,7 +80,8 @@ class ShadeformClient(ApiTransport):
     # -- templates -------------------------------------------------------------------------------------------------
 
     def list_templates(self, featured=False):
-        return self._listed("/templates/featured" if featured else "/templates", "templates", "list templates", with_ids=True)
+        # Featured templates are Shadeform's own, listed without ids (the published document); the workspace's own carry one.
+        return self._listed("/templates/featured" if featured else "/templates", "templates", "list templates", with_ids=not featured)
 
     def template_info(self, template_id):
         return self._object("/templates/{0}/info".format(path_segment(template_id)), "read template {0}".format(template_id),

@@ -8,7 +8,7 @@ redirects are never followed (the Shadeform API does not redirect, and a redirec
 and the body elsewhere), and an ``http://`` api_url is refused unless its host is a loopback address or
 ``allow_insecure_http`` says the user means it.  The key is masked in every message, in every form a server,
 a proxy or a library may print it (``key_mask.py``), and every character that could drive a terminal is
-escaped (:func:`printable`).  An answer's body is read up to ``max_body_bytes`` after decompression, no further.
+escaped (:func:`escape_controls`).  An answer's body is read up to ``max_body_bytes`` after decompression, no further.
 
 Requests that are safe to repeat are retried after HTTP 429, HTTP 5xx, timeouts and connection
 errors; nothing else is, since it would fail the same way again.  Requests that create something
@@ -87,7 +87,7 @@ def path_segment(value):
     return quote(str(value), safe="")
 
 
-def printable(text):
+def escape_controls(text):
     """``text`` with every control character but tab and newline written out visibly (``\\x1b``, ``\\u009b``).
 
     Whatever a server sends ends up on a terminal; this is the one escaping function of every message the collection
@@ -129,7 +129,7 @@ def _shown(value):
     """A setting's value as a message quotes it: escaped, and short."""
     if isinstance(value, int) and abs(value) >= 10 ** 20:
         return "a number of more than 20 digits"  # repr() of the largest ones even fails
-    text = printable(repr(value))
+    text = escape_controls(repr(value))
     return text if len(text) <= 80 else text[:80] + "..."
 
 
@@ -403,7 +403,7 @@ class ApiTransport:
 
     def _clean(self, text):
         # Masked before escaping (a form holding a control character) and after (an escape that completes a form).
-        return self.scrub(printable(self.scrub(text)))
+        return self.scrub(escape_controls(self.scrub(text)))
 
     def _error(self, message, status=None, code=None):
         return ShadeformAPIError(self._clean(message), status=status, code=code)
@@ -464,7 +464,7 @@ def _url_problem(api_url, allow_insecure_http):
         # .port raises ValueError for a port that is not a number or is out of range.
         host, port = parts.hostname, parts.port
     except (TypeError, ValueError, AttributeError) as exc:
-        return "api_url {0} is not a valid URL ({1}). {2}".format(shown, printable(exc), fix)
+        return "api_url {0} is not a valid URL ({1}). {2}".format(shown, escape_controls(exc), fix)
     if parts.scheme.lower() not in ("http", "https") or not host or port == 0:
         return "api_url {0} is not an http:// or https:// URL with a host name. {1}".format(shown, fix)
     if parts.scheme.lower() == "http" and not _is_loopback(host) and allow_insecure_http is not True:

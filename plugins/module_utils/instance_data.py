@@ -10,6 +10,8 @@ import functools
 import math
 import re
 
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import escape_controls
+
 REDACTED = "<redacted>"
 # Words that make a field's value a secret wherever the field appears, including fields the API may add later.
 # They are looked for in the field's name split into words (secret_name_words), so that privateKey, api-key,
@@ -158,12 +160,12 @@ def check_filter_values(filters):
     hints = []
     for status in unknown:
         if isinstance(status, str) and status.strip().lower() == "deleted":
-            hints.append("{0}: the API never lists deleted instances".format(printable(status)))
+            hints.append("{0}: the API never lists deleted instances".format(quoted_value(status)))
             continue
         close = difflib.get_close_matches(status.strip().lower() if isinstance(status, str) else "",
                                           STATUSES + tuple(STATUS_WORDS), n=1, cutoff=0.6)
-        hints.append("{0}: did you mean {1}?".format(printable(status), printable(STATUS_WORDS.get(close[0], close[0])))
-                     if close else printable(status))
+        hints.append("{0}: did you mean {1}?".format(quoted_value(status), quoted_value(STATUS_WORDS.get(close[0], close[0])))
+                     if close else quoted_value(status))
     raise ValueError("statuses holds {0} that the Shadeform API never gives ({1}). The statuses are: {2}.".format(
         "a value" if len(unknown) == 1 else "values", "; ".join(hints), ", ".join(STATUSES)))
 
@@ -191,11 +193,11 @@ def unmatched_filter_values(instances, filters):
             unmatched = [value for value in wanted if _folded(value) not in found]
         if not unmatched:
             continue
-        shown = ", ".join(printable(value) for value in present[:MAX_VALUES_SHOWN]) or "none"
+        shown = ", ".join(quoted_value(value) for value in present[:MAX_VALUES_SHOWN]) or "none"
         if len(present) > MAX_VALUES_SHOWN:
             shown += " and {0} more".format(len(present) - MAX_VALUES_SHOWN)
         warnings.append("{0}: {1} {2} no Shadeform instance; the instances have {3}.".format(
-            option, ", ".join(printable(value) for value in unmatched), "matches" if len(unmatched) == 1 else "match", shown))
+            option, ", ".join(quoted_value(value) for value in unmatched), "matches" if len(unmatched) == 1 else "match", shown))
     return warnings
 
 
@@ -228,18 +230,11 @@ def _folded_set(values):
     return frozenset(_folded(value) for value in values if isinstance(value, str))
 
 
-# C0 and C1 control characters and DEL, but tab and newline: a terminal reads ESC (\x1b) and CSI (U+009B) as the
-# start of a command. Every message the collection writes about API values goes through escape_controls or printable.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Every message the collection writes about API values goes through escape_controls (api_transport) or quoted_value.
 MAX_VALUE_SHOWN = 80
 
 
-def escape_controls(text):
-    """``text`` with each control character (C0 but tab and newline, DEL, C1) written as its escape, ``\\x1b``."""
-    return CONTROL_CHARACTERS.sub(lambda found: "\\x{0:02x}".format(ord(found.group())), text)
-
-
-def printable(value):
+def quoted_value(value):
     """An API value as Python writes it (a text quoted, every character a terminal would act on, newlines too,
     escaped), cut to MAX_VALUE_SHOWN characters: safe to put in a one-line message."""
     text = value if isinstance(value, str) else repr(value)

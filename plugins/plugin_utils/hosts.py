@@ -21,8 +21,9 @@ from ansible import constants as C
 from ansible.plugins.inventory import to_safe_group_name
 from ansible.vars.reserved import get_reserved_names
 
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import escape_controls
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
-    FILTER_OPTIONS, escape_controls, hourly_price_usd, lookup, matches, printable, unmatched_filter_values)
+    FILTER_OPTIONS, hourly_price_usd, lookup, matches, quoted_value, unmatched_filter_values)
 from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
 
 # (group prefix, path of the instance field) for the groups every host gets by default.
@@ -131,7 +132,7 @@ def inventory_hosts(instances, options, untrusted=lambda value: value, preferred
     if skipped_fields:
         warnings.append("Shadeform instance fields not made host variables (invalid names, or names Ansible or Jinja "
                         "define, such as ansible_*, name, loop, omit or lookup): {0}".format(
-                            ", ".join(sorted(printable(field) for field in skipped_fields))))
+                            ", ".join(sorted(quoted_value(field) for field in skipped_fields))))
     warnings.extend(_refused_endpoint_warnings(refused_endpoints))
     return Mapping(kept, warnings, notes[MAX_RENAME_WARNINGS:])
 
@@ -142,7 +143,7 @@ def _refused_endpoint_warnings(refused_endpoints):
     for name, fields in refused_endpoints[:MAX_RENAME_WARNINGS]:
         warnings.append("Shadeform host {0}: its {1} from the API {2} not a valid {3}, so it is not used ({4}). The host "
                         "stays in the inventory.".format(
-                            printable(name), " and ".join(fields), "is" if len(fields) == 1 else "are",
+                            quoted_value(name), " and ".join(fields), "is" if len(fields) == 1 else "are",
                             " / ".join(ENDPOINT_FIELDS[field][0] for field in fields),
                             "; ".join(ENDPOINT_FIELDS[field][1] for field in fields)))
     if len(refused_endpoints) > MAX_RENAME_WARNINGS:
@@ -178,7 +179,7 @@ def without_non_finite(instances):
         cleaned.append(_finite(instance, (), paths))
         if paths:
             instance_id = instance.get("id") if isinstance(instance, dict) else None
-            found.append("{0}: {1}".format(printable(instance_id), ", ".join(paths)))
+            found.append("{0}: {1}".format(quoted_value(instance_id), ", ".join(paths)))
     if not found:
         return instances, None
     shown = "; ".join(found[:MAX_RENAME_WARNINGS])

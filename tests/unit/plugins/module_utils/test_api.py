@@ -160,7 +160,7 @@ def test_every_object_read_by_id_must_carry_that_id(client, shadeform_api, call,
 
 
 @pytest.mark.parametrize("call, field", [(ShadeformClient.list_ssh_keys, "ssh_keys"), (ShadeformClient.list_volumes, "volumes"),
-                                         (lambda client: client.list_templates(featured=True), "templates")])
+                                         (ShadeformClient.list_templates, "templates")])
 def test_a_listed_key_volume_or_template_without_an_id_is_an_error(client, shadeform_api, call, field):
     shadeform_api.inject("json", body={field: [{"id": "fine", "name": "a"}, {"name": "b"}]})
     with pytest.raises(ShadeformAPIError, match="listed element 2 of '{0}' without an id \\(got null\\)".format(field)):
@@ -170,6 +170,9 @@ def test_a_listed_key_volume_or_template_without_an_id_is_an_error(client, shade
 def test_lists_without_ids_by_nature_pass(client, shadeform_api):
     shadeform_api.inject("json", body={"volume_types": [{"cloud": "hyperstack", "region": "canada-1"}]})
     assert client.list_volume_types() == [{"cloud": "hyperstack", "region": "canada-1"}]
+    # Featured templates are Shadeform's own: the published document lists them without ids.
+    shadeform_api.inject("json", body={"templates": [{"name": "vllm"}]})
+    assert client.list_templates(featured=True) == [{"name": "vllm"}]
     shadeform_api.inject("json", body={"instances": [{"name": "no id yet"}, "odd"]})
     assert client.list_instances() == [{"name": "no id yet"}, "odd"]  # the inventory names each one it skips
 

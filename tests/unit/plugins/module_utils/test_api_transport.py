@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.shadeform.cloud.plugins.doc_fragments.api import ModuleDocFragment
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import (MAX_BODY_BYTES, MAX_RETRIES, MAX_RETRY_DELAY,
                                                                                     MAX_TIMEOUT, ApiTransport, ShadeformAPIError,
-                                                                                    check_number, printable)
+                                                                                    check_number, escape_controls)
 from ansible_collections.shadeform.cloud.plugins.module_utils.key_mask import MASK
 
 from functional.hostile_servers import LoopbackServer, answering, gzip_bomb, redirecting
@@ -264,8 +264,8 @@ def test_a_huge_error_body_is_cut_and_masked_quickly(sleep):
 # -- control characters never reach the terminal ------------------------------------------------------------------
 
 def test_printable_escapes_c0_del_and_c1_visibly_and_keeps_tab_and_newline():
-    assert printable("a\x1b[31mb\x9b2Jc\x7fd\re\tf\ng\x00") == "a\\x1b[31mb\\u009b2Jc\\x7fd\\x0de\tf\ng\\x00"
-    assert printable("plain text, é and 中") == "plain text, é and 中"
+    assert escape_controls("a\x1b[31mb\x9b2Jc\x7fd\re\tf\ng\x00") == "a\\x1b[31mb\\u009b2Jc\\x7fd\\x0de\tf\ng\\x00"
+    assert escape_controls("plain text, é and 中") == "plain text, é and 中"
 
 
 def test_a_redirect_location_with_control_characters_is_shown_escaped(sleep):

@@ -185,9 +185,8 @@ def test_unmatched_filter_values_warn_once_per_filter_with_the_values_present(ex
     assert instance_data.unmatched_filter_values([], {"clouds": ["aws"]}) == []
 
 
-def test_printable_escapes_control_characters_and_cuts_long_values():
-    assert instance_data.printable("a\x1b[31m\x9b\x7fb\n") == "'a\\x1b[31m\\x9b\\x7fb\\n'"
-    assert instance_data.printable(None) == "None"
-    long = instance_data.printable("x" * 500)
+def test_quoted_value_escapes_control_characters_and_cuts_long_values():
+    assert instance_data.quoted_value("a\x1b[31m\x9b\x7fb\n") == "'a\\x1b[31m\\x9b\\x7fb\\n'"
+    assert instance_data.quoted_value(None) == "None"
+    long = instance_data.quoted_value("x" * 500)
     assert long.endswith("...") and len(long) < 100
-    assert instance_data.escape_controls("tab\tnewline\nesc\x1b csi\x9b") == "tab\tnewline\nesc\\x1b csi\\x9b"
