@@ -264,9 +264,9 @@ from ansible.utils.vars import combine_vars
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
-from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError, escape_controls, requests_is_missing
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError, escape_controls, quoted_value, requests_is_missing
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
-    FILTER_OPTIONS, check_filter_values, quoted_value, redact_secrets)
+    FILTER_OPTIONS, check_filter_values, redact_secrets)
 
 try:
     from ansible.parsing.vault import VaultHelper  # ansible-core 2.19+

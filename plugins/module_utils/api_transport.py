@@ -122,11 +122,12 @@ def check_number(name, value, maximum, unit="seconds", zero_ok=False, whole=Fals
         wanted = "a {0} from 0 to {1}".format(kind, maximum)
     else:
         wanted = "a positive {0}, at most {1}".format(kind, maximum)
-    return "{0} must be {1}, not {2}.".format(name, wanted, _shown(value))
+    return "{0} must be {1}, not {2}.".format(name, wanted, quoted_value(value))
 
 
-def _shown(value):
-    """A setting's value as a message quotes it: escaped, and short."""
+def quoted_value(value):
+    """A value (a setting's, or one the API gave) as a one-line message quotes it: Python's repr, every character a
+    terminal would act on escaped, cut to 80 characters."""
     if isinstance(value, int) and abs(value) >= 10 ** 20:
         return "a number of more than 20 digits"  # repr() of the largest ones even fails
     text = escape_controls(repr(value))
@@ -448,16 +449,16 @@ def _configuration_error(api_key, api_url, timeout, retries, validate_certs, all
     if problem:
         return problem + " Set retries to, for example, 3."
     if not isinstance(validate_certs, bool):
-        return "validate_certs must be true or false, not {0}.".format(_shown(validate_certs))
+        return "validate_certs must be true or false, not {0}.".format(quoted_value(validate_certs))
     if not isinstance(allow_insecure_http, bool):
-        return "allow_insecure_http must be true or false, not {0}.".format(_shown(allow_insecure_http))
+        return "allow_insecure_http must be true or false, not {0}.".format(quoted_value(allow_insecure_http))
     return None
 
 
 def _url_problem(api_url, allow_insecure_http):
     """What is wrong with api_url, or None: it must parse, be http(s) with a host and a valid port, and be https://
     unless its host is a loopback address or the user said ``allow_insecure_http``."""
-    shown = _shown(api_url)
+    shown = quoted_value(api_url)
     fix = "Set api_url (or SHADEFORM_API_URL) to the API's base URL, for example {0}.".format(DEFAULT_API_URL)
     try:
         parts = urlsplit(api_url)

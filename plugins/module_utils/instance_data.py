@@ -10,7 +10,7 @@ import functools
 import math
 import re
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import escape_controls
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import quoted_value
 
 REDACTED = "<redacted>"
 # Words that make a field's value a secret wherever the field appears, including fields the API may add later.
@@ -228,19 +228,6 @@ def _folded(value):
 def _folded_set(values):
     """The case-folded filter values, remembered: matches() is called once per instance with the same filters."""
     return frozenset(_folded(value) for value in values if isinstance(value, str))
-
-
-# Every message the collection writes about API values goes through escape_controls (api_transport) or quoted_value.
-MAX_VALUE_SHOWN = 80
-
-
-def quoted_value(value):
-    """An API value as Python writes it (a text quoted, every character a terminal would act on, newlines too,
-    escaped), cut to MAX_VALUE_SHOWN characters: safe to put in a one-line message."""
-    text = value if isinstance(value, str) else repr(value)
-    shown = str(text[:MAX_VALUE_SHOWN])
-    shown = repr(shown) if isinstance(value, str) else shown
-    return escape_controls(shown) + ("..." if len(text) > MAX_VALUE_SHOWN else "")
 
 
 def lookup(data, path):

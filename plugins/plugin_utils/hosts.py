@@ -21,9 +21,9 @@ from ansible import constants as C
 from ansible.plugins.inventory import to_safe_group_name
 from ansible.vars.reserved import get_reserved_names
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import escape_controls
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import escape_controls, quoted_value
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
-    FILTER_OPTIONS, hourly_price_usd, lookup, matches, quoted_value, unmatched_filter_values)
+    FILTER_OPTIONS, hourly_price_usd, lookup, matches, unmatched_filter_values)
 from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
 
 # (group prefix, path of the instance field) for the groups every host gets by default.

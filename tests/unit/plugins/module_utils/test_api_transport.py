@@ -15,7 +15,7 @@ import pytest
 from ansible_collections.shadeform.cloud.plugins.doc_fragments.api import ModuleDocFragment
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import (MAX_BODY_BYTES, MAX_RETRIES, MAX_RETRY_DELAY,
                                                                                     MAX_TIMEOUT, ApiTransport, ShadeformAPIError,
-                                                                                    check_number, escape_controls)
+                                                                                    check_number, escape_controls, quoted_value)
 from ansible_collections.shadeform.cloud.plugins.module_utils.key_mask import MASK
 
 from functional.hostile_servers import LoopbackServer, answering, gzip_bomb, redirecting
@@ -461,3 +461,10 @@ def test_plain_http_to_ipv6_loopback_needs_no_option(sleep):
     with pytest.raises(ShadeformAPIError) as error:
         ApiTransport(API_KEY, "http://[::1]:{0}/v1".format(port), retries=0, sleep=sleep).get("/instances")
     assert "Could not get http://[::1]:{0}/v1/instances".format(port) in str(error.value)  # tried: no refusal of the URL
+
+
+def test_quoted_value_escapes_control_characters_and_cuts_long_values():
+    assert quoted_value("a\x1b[31m\x9b\x7fb\n") == "'a\\x1b[31m\\x9b\\x7fb\\n'"
+    assert quoted_value(None) == "None"
+    long = quoted_value("x" * 500)
+    assert long.endswith("...") and len(long) < 100

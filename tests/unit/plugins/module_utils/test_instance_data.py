@@ -183,10 +183,3 @@ def test_unmatched_filter_values_warn_once_per_filter_with_the_values_present(ex
         "gpu_types: 'b200' matches no Shadeform instance; the instances have 'A100', 'H100'.",
     ]
     assert instance_data.unmatched_filter_values([], {"clouds": ["aws"]}) == []
-
-
-def test_quoted_value_escapes_control_characters_and_cuts_long_values():
-    assert instance_data.quoted_value("a\x1b[31m\x9b\x7fb\n") == "'a\\x1b[31m\\x9b\\x7fb\\n'"
-    assert instance_data.quoted_value(None) == "None"
-    long = instance_data.quoted_value("x" * 500)
-    assert long.endswith("...") and len(long) < 100
