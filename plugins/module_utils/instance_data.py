@@ -72,6 +72,10 @@ def _same_or_new(old, new):
 GONE_STATUSES = ("deleting", "deleted")
 
 
+# status_details of an active instance whose container is still starting (docker launch configurations).
+WORKLOAD_STARTING = ("downloading",)
+
+
 def is_ready(instance):
     """Whether the API says the instance can be reached: ``active`` and an address (as Shadeform's own clients wait)."""
     return instance.get("status") == "active" and isinstance(instance.get("ip"), str) and bool(instance["ip"])
@@ -79,12 +83,13 @@ def is_ready(instance):
 
 def hourly_price_usd(instance):
     """The instance's hourly price in dollars (a float), or None: the API's ``hourly_price`` is cents, but a spot
-    instance's rate is its rental terms' ``hourly_price`` (dollars, as a string)."""
+    instance's rate is its rental terms' ``hourly_price`` (dollars, as a string). A price below 0 is none."""
     terms = instance.get("rental_terms")
     if isinstance(terms, dict) and terms.get("rental_type") == "spot":
-        return finite_number(terms.get("hourly_price"))
+        dollars = finite_number(terms.get("hourly_price"))
+        return None if dollars is None or dollars < 0 else dollars
     cents = finite_number(instance.get("hourly_price"))
-    return None if cents is None else cents / 100.0
+    return None if cents is None or cents < 0 else cents / 100.0
 
 
 def finite_number(value):

@@ -105,3 +105,18 @@ def test_ssh_key_private_half_is_redacted_and_public_key_kept():
 def test_nothing_to_redact_shares_the_whole_object(example):
     example.pop("launch_configuration", None)
     assert instance_data.redact_secrets(example) is example
+
+
+@pytest.mark.parametrize("instance, dollars", [
+    ({"hourly_price": 1920}, 19.2),
+    ({"hourly_price": "1920"}, 19.2),
+    ({"hourly_price": 1920, "rental_terms": {"rental_type": "spot", "hourly_price": "9.50"}}, 9.5),
+    # A spot member's top-level hourly_price is the on-demand rate: without a usable spot rate, no price rather than that one.
+    ({"hourly_price": 1920, "rental_terms": {"rental_type": "spot", "hourly_price": "soon"}}, None),
+    ({"hourly_price": -5}, None),
+    ({"hourly_price": 1920, "rental_terms": {"rental_type": "spot", "hourly_price": "-1"}}, None),
+    ({"hourly_price": True}, None),
+    ({}, None),
+])
+def test_hourly_price_usd_is_the_cents_in_dollars_or_the_spot_rate_never_a_negative(instance, dollars):
+    assert instance_data.hourly_price_usd(instance) == dollars
