@@ -61,29 +61,34 @@ def wait_argument_spec():
 MAX_WAIT_SECONDS = 7 * 24 * 3600
 
 
-def wait_options_problem(params):
-    """What is wrong with wait_timeout or poll_interval (None when both are usable): negative, not finite or too large."""
-    for name, lowest, strict in (("wait_timeout", 0, False), ("poll_interval", 0, True)):
+def wait_options_problem(params, least_wait_timeout=0):
+    """What is wrong with wait_timeout or poll_interval (None when both are usable): below the least (``least_wait_timeout``
+    for wait_timeout, above 0 for poll_interval), not finite or too large."""
+    for name, lowest, strict in (("wait_timeout", least_wait_timeout, False), ("poll_interval", 0, True)):
         value = params.get(name)
         if value is None:
             continue
         if not math.isfinite(value) or value < lowest or (strict and value == lowest) or value > MAX_WAIT_SECONDS:
-            return "{0} must be a number of seconds {1} 0 and at most {2} (a week), not {3!r}.".format(
-                name, "above" if strict else "of", MAX_WAIT_SECONDS, value)
+            return "{0} must be a number of seconds {1} {2} (a week), not {3!r}.".format(
+                name, "above {0} and at most".format(lowest) if strict else "from {0} to".format(lowest), MAX_WAIT_SECONDS, value)
     return None
 
 
-def run_module(argument_spec, run, **module_kwargs):
+def run_module(argument_spec, run, least_wait_timeout=0, **module_kwargs):
     """The one structure of every shadeform.cloud module: ``main()`` is ``run_module(argument_spec(), run)``.
 
     ``run(module, client, result)`` fills ``result`` (it starts as ``{"changed": False}``) and may fail the module
     itself with a clear message; an API error ends the module with its message and the result so far (for example
     the id of an instance created before a later call failed). ``changed`` is set by the run only after the API
     accepted a change, so that a refused call reports ``changed: false``.
+
+    The wait options are checked before the run; ``least_wait_timeout`` is the shortest wait_timeout the module
+    accepts, for a module whose every wait ends in a rollback at the deadline (fleet deletes a launch not ready by
+    then, so that 0 would only launch in order to delete).
     """
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **module_kwargs)
     result = dict(changed=False)
-    problem = wait_options_problem(module.params)
+    problem = wait_options_problem(module.params, least_wait_timeout)
     if problem:
         module.fail_json(msg=problem, **result)
     client = client_from_module(module)
@@ -182,13 +187,16 @@ class Deletions:
     """Instance deletes, asked again while the API refuses them (some providers refuse while an instance launches).
 
     ``request(id)`` asks once: an accepted delete joins ``deleted``, a 404 means the instance is already gone, any other
-    refusal that is not final (see :func:`refusal_is_final`) is kept in ``refused`` (id -> message) for ``retry()``.
-    ``instance`` and ``fleet`` share it: ``fleet`` retries at each look of its waits, ``instance`` waits for it with
-    the run's :class:`Waiter` (:meth:`wait`).
+    refusal that is not about the key or the account (:data:`FATAL_STATUSES`) is kept in ``refused`` (id -> message)
+    for ``retry()``. A delete that got no answer raises, unless ``keep_unanswered``: then it is kept to ask again too
+    (it may have gone through, and asking again then answers 404), for a run that owes several deletes and must not
+    stop at the first, forgetting the others. ``instance`` and ``fleet`` share it: ``fleet`` retries at each look of
+    its waits, ``instance`` waits for it with the run's :class:`Waiter` (:meth:`wait`).
     """
 
-    def __init__(self, client):
+    def __init__(self, client, keep_unanswered=False):
         self.client = client
+        self.keep_unanswered = keep_unanswered
         self.deleted = []
         self.refused = {}
 
@@ -199,7 +207,7 @@ class Deletions:
             if exc.status == 404:
                 self.refused.pop(instance_id, None)
                 return
-            if exc.status in FATAL_STATUSES or exc.status is None:
+            if exc.status in FATAL_STATUSES or (exc.status is None and not self.keep_unanswered):
                 raise
             self.refused[instance_id] = str(exc)
             return
@@ -269,15 +277,22 @@ def has_the_given(item, params, fields):
     return all(params[field] is None or item.get(field) == params[field] for field in fields)
 
 
+# The fields of a threshold (auto_delete, alert), as the options and the API's Thresholds name them.
+THRESHOLD_FIELDS = ("date_threshold", "spend_threshold")
+
+
 def threshold_key(value):
     """A threshold (``auto_delete``, ``alert``) as the API compares it: the date as an instant, the dollars as a decimal.
 
     The API may give back ``2026-01-01T00:00:00Z`` for ``2026-01-01T01:00:00+01:00`` and ``3.10`` for ``3.1``: the same
-    threshold, which must not read as a change on a rerun. A value that does not parse is compared as it is.
+    threshold, which must not read as a change on a rerun. No threshold (null or ``{}``) is ``{}``, a field that is
+    null is one not set, and only the threshold fields count. A value that does not parse is compared as it is.
     """
+    if not value:
+        return {}
     if not isinstance(value, dict):
         return value
-    key = dict(value)
+    key = dict((field, value[field]) for field in THRESHOLD_FIELDS if value.get(field) is not None)
     date = value.get("date_threshold")
     if isinstance(date, str):
         try:
@@ -297,7 +312,7 @@ def threshold_key(value):
 
 
 _ENV = dict(type="list", elements="dict", options=dict(name=dict(type="str", required=True), value=dict(type="str", required=True, no_log=True)))
-_THRESHOLDS = dict(date_threshold=dict(type="str"), spend_threshold=dict(type="str"))
+_THRESHOLDS = dict((field, dict(type="str")) for field in THRESHOLD_FIELDS)
 
 
 def launch_argument_spec():

@@ -101,6 +101,10 @@ def _same_or_new(old, new):
 GONE_STATUSES = ("deleting", "deleted")
 
 
+# status_details of an active instance whose container is still starting (docker launch configurations).
+WORKLOAD_STARTING = ("downloading",)
+
+
 def is_ready(instance):
     """Whether the API says the instance can be reached: ``active`` and an address (as Shadeform's own clients wait)."""
     return instance.get("status") == "active" and isinstance(instance.get("ip"), str) and bool(instance["ip"])

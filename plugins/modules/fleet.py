@@ -450,26 +450,19 @@ plan:
 import math
 import re
 import socket
-import time
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (
-    api_argument_spec, check_launch_configuration, launch_argument_spec, run_module, without_none)
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import GONE_STATUSES, lookup, redact_secrets, status_details_note
+    Deletions, Task, api_argument_spec, check_launch_configuration, launch_argument_spec, refusal_is_final, run_module, threshold_key,
+    wait_argument_spec, without_none)
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
+    GONE_STATUSES, WORKLOAD_STARTING, hourly_price_usd, lookup, redact_secrets, status_details_note)
 from ansible_collections.shadeform.cloud.plugins.module_utils.offers import DEPLOYMENT_TYPES, offer_key, offers
 from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
 
 LAUNCH_FIELDS = ("os", "ssh_key_id") + tuple(launch_argument_spec())
 FLEET_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-# A refusal of these HTTP statuses is about the key or the account, not the offer: no other offer can fix it.
-FATAL_STATUSES = (401, 402, 403)
 SSH_PROBE_TIMEOUT = 5
-# Longer waits than a week are a typo, and far larger ones overflow the clock (time.sleep raises OverflowError).
-MAX_WAIT = 7 * 24 * 3600
-# status_details of an active instance whose container is still starting (docker launch configurations).
-WORKLOAD_STARTING = ("downloading",)
 SUMMARY_FIELDS = ("id", "name", "cloud", "region", "shade_instance_type", "status", "status_details", "hourly_price", "tags")
 # Settings POST /instances/{id}/update changes in place; the fleet's name is its identity (the fleet=<name> tag).
 IN_PLACE = ("tags", "auto_delete", "alert")
@@ -482,6 +475,7 @@ FIXED_SETTINGS = (("shade_instance_type", ("shade_instance_type",)), ("gpu_type"
 
 def argument_spec():
     spec = api_argument_spec()
+    spec.update(wait_argument_spec())
     spec.update(launch_argument_spec())
     spec.update(
         os=dict(type="str"),
@@ -501,9 +495,6 @@ def argument_spec():
         purge_tags=dict(type="bool", default=True),
         on_spec_change=dict(type="str", default="warn", choices=["warn", "replace"]),
         replace_batch=dict(type="int", default=1),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=3600),
-        poll_interval=dict(type="float", default=10),
         wait_for_ssh=dict(type="bool", default=True),
         wait_for_workload=dict(type="bool", default=False),
         all_or_nothing=dict(type="bool", default=False),
@@ -520,52 +511,11 @@ def is_member(instance, name):
     return isinstance(tags, list) and fleet_tag(name) in tags and instance.get("status") not in GONE_STATUSES
 
 
-def _cents(instance):
-    cents = instance.get("hourly_price")
-    return cents if isinstance(cents, (int, float)) and not isinstance(cents, bool) and math.isfinite(cents) else None
-
-
-def _decimal(value):
-    """A finite Decimal of a number or a decimal string, else None."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
-def hourly_price_usd(instance):
-    """Dollars per hour: a spot instance's rental terms' rate, else the API's ``hourly_price`` (cents) / 100."""
-    terms = instance.get("rental_terms") if isinstance(instance.get("rental_terms"), dict) else {}
-    if terms.get("rental_type") == "spot":
-        dollars = _decimal(terms.get("hourly_price"))
-        if dollars is not None and dollars >= 0:
-            return float(dollars)
-    cents = _cents(instance)
-    return None if cents is None or cents < 0 else cents / 100.0
-
-
 def surplus_first(members, drifted_ids=()):
     """The members in the order a smaller count deletes them: drifted first, then the most expensive, then the newest."""
     newest_first = sorted(members, key=lambda item: str(item.get("created_at") or ""), reverse=True)  # RFC 3339 UTC sorts by time
     # Stable sorts: among equals the newest comes first.
     return sorted(newest_first, key=lambda item: (item.get("id") not in drifted_ids, -(hourly_price_usd(item) or 0)))
-
-
-def _threshold(value):
-    """A threshold as the API normalises it: the date as an instant, the spend as a decimal (``"3.10"`` is ``3.1``)."""
-    if not isinstance(value, dict) or not value:
-        return None
-    date = value.get("date_threshold")
-    if isinstance(date, str):
-        try:
-            date = datetime.fromisoformat(date.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            pass
-    spend = value.get("spend_threshold")
-    return (date, _decimal(spend) if _decimal(spend) is not None else spend)
 
 
 def _setting(value):
@@ -589,29 +539,23 @@ class Launch:
         self.attempt = attempt  # its entry in the result's attempts
 
 
-class Fleet:
-    """One run of the module: ``result`` (shared with run_module) is filled as the run goes."""
+class Fleet(Task):
+    """One run of the module: ``result`` (shared with run_module) is filled as the run goes; ``waiter`` (from Task) holds
+    the run's one deadline, wait_timeout in all, for every launch, replacement and deletion."""
 
     def __init__(self, module, client, result):
-        self.module = module
-        self.params = module.params
-        self.client = client
+        super().__init__(module, client, result)
         self.attempts = []
         self.created = []
-        self.deleted = []
+        # A fleet owes several deletes at once: one that got no answer is asked again, never the end of the others.
+        self.deletions = Deletions(client, keep_unanswered=True)
         self.updated = []
         self.replaced = []
         self.failed_offers = set()
-        self.undeletable = {}
         self.names_taken = set()
         self.warned = set()
-        self.deadline = None  # one for the whole run: wait_timeout "in all"
-        self.result = result
-        result.update(instances=[], attempts=self.attempts, created=self.created, deleted=self.deleted, updated=self.updated,
+        result.update(instances=[], attempts=self.attempts, created=self.created, deleted=self.deletions.deleted, updated=self.updated,
                       replaced=self.replaced, drifted=[])
-
-    def fail(self, msg):
-        self.module.fail_json(msg=msg, **self.result)
 
     def members(self):
         return [item for item in self.client.list_instances() if isinstance(item, dict) and is_member(item, self.params["name"])]
@@ -620,7 +564,6 @@ class Fleet:
 
     def run(self):
         self.check_params()
-        self.deadline = time.monotonic() + self.params["wait_timeout"]
         members = self.members()
         if self.params["state"] == "absent" or self.params["count"] == 0:
             self.absent(members)
@@ -632,10 +575,6 @@ class Fleet:
         if not FLEET_NAME.match(params["name"]):
             self.fail("name {0!r} may hold only letters, digits, '-' and '_', so that the tag fleet=<name> makes a usable "
                       "inventory group.".format(params["name"]))
-        for option, least in (("wait_timeout", 1), ("poll_interval", 0.001)):
-            value = params[option]
-            if not (math.isfinite(value) and least <= value <= MAX_WAIT):
-                self.fail("{0} must be a number of seconds from {1} to {2} (a week), not {3}.".format(option, least, MAX_WAIT, value))
         if params["state"] == "present":
             if params["count"] is None:
                 self.fail("count is required with state: present (0 deletes every member).")
@@ -659,7 +598,7 @@ class Fleet:
             self.result["plan"] = dict(create=0, offers=[], delete=[item.get("id") for item in members], update={}, replace=[])
             return
         for item in members:
-            self.delete(item["id"])
+            self.deletions.request(item["id"])
         if self.params["wait"] and members:
             remaining = self.wait_until_gone(item["id"] for item in members)
             if remaining:
@@ -698,7 +637,7 @@ class Fleet:
             return
         for item in broken + surplus:
             self.result["changed"] = True
-            self.delete(item["id"])
+            self.deletions.request(item["id"])
         for instance_id, body in updates.items():
             self.client.update_instance(instance_id, body)
             self.result["changed"] = True
@@ -717,9 +656,9 @@ class Fleet:
             for launch in launches:
                 launch.attempt["outcome"] = "launched"
         self.finish_deletions()
-        if self.params["wait"] and self.deleted:
+        if self.params["wait"] and self.deletions.deleted:
             # So that the inventory's tag_fleet_<name> group, read right after, holds only the members kept.
-            remaining = self.wait_until_gone(self.deleted)
+            remaining = self.wait_until_gone(self.deletions.deleted)
             if remaining:
                 self.module.warn("Fleet {0!r}: {1} deleted instance(s) are still listed (deleting; billing has stopped) at the end of "
                                  "wait_timeout: {2}. The inventory shows them until they are gone, unless it keeps only "
@@ -771,7 +710,7 @@ class Fleet:
         if sorted(set(current)) != sorted(set(wanted)):
             body["tags"] = wanted
         for field in ("auto_delete", "alert"):
-            if params[field] is not None and _threshold(info.get(field)) != _threshold(without_none(params[field])):
+            if params[field] is not None and threshold_key(info.get(field)) != threshold_key(without_none(params[field])):
                 body[field] = without_none(params[field]) or None  # {} (both thresholds unset) removes it: null deletes
         return body
 
@@ -846,7 +785,7 @@ class Fleet:
                 instance_id = self.client.create_instance(self.create_body(member_name, offer))
             except ShadeformAPIError as exc:
                 attempt.update(outcome="refused", reason=str(exc), http_status=exc.status, error_code=exc.code)
-                if exc.status is None or exc.status in FATAL_STATUSES or exc.status >= 500 or exc.code == "INSUFFICIENT_FUNDS":
+                if refusal_is_final(exc):
                     # No other offer fixes this, and after a 5xx the launch may even have gone through: stop here.
                     self.fail("Launching {0} on {1} was refused, and no other offer can fix that: {2}{3}".format(
                         member_name, _offer_text(offer), exc, self.progress_note()))
@@ -878,7 +817,7 @@ class Fleet:
             ready = self.wait_until_ready(launches, offer_list) if launches else set()
             new_ready = [item for item in self.created if item not in known and item in ready]
             for old, new in zip(batch, new_ready):
-                self.delete(old["id"])
+                self.deletions.request(old["id"])
                 ready_ids.discard(old["id"])
                 ready_ids.add(new)
                 self.replaced.append(dict(id=old["id"], name=old.get("name"), by=new))
@@ -889,26 +828,16 @@ class Fleet:
 
     # -- waiting ---------------------------------------------------------------------------------------------------
 
-    def poll_until(self, done):
-        """Call ``done()`` once per poll interval until it is true or the run's one deadline has passed; whether it was."""
-        while True:
-            if done():
-                return True
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                return False
-            time.sleep(min(self.params["poll_interval"], left))
-
     def wait_until_gone(self, ids):
         """Poll (retrying refused deletions) until these instances have left the list or the deadline passed; those still listed."""
         remaining = set(ids)
 
         def gone():
-            self.retry_deletions()
+            self.deletions.retry()
             remaining.intersection_update(item.get("id") for item in self.client.list_instances() if isinstance(item, dict))
-            return not remaining
+            return True if not remaining else None
 
-        self.poll_until(gone)
+        self.waiter.poll(gone)
         return remaining
 
     def wait_until_ready(self, waiting, offer_list):
@@ -918,7 +847,7 @@ class Fleet:
 
         def look():
             listed = dict((item.get("id"), item) for item in self.client.list_instances() if isinstance(item, dict))
-            self.retry_deletions()
+            self.deletions.retry()
             still = []
             for launch in waiting:
                 instance = listed.get(launch.id)
@@ -934,7 +863,7 @@ class Fleet:
                     if launch.attempt is not None:
                         launch.attempt["outcome"] = "ready"
                     continue
-                elif time.monotonic() >= self.deadline:
+                elif self.waiter.expired():
                     failure = ("timeout", "not ready within wait_timeout ({0} seconds, status {1!r}{2})".format(
                         self.params["wait_timeout"], instance.get("status"), status_details_note(instance)))
                 if failure is None:
@@ -944,9 +873,9 @@ class Fleet:
                 if replacement is not None:
                     still.append(replacement)
             waiting[:] = still
-            return not waiting
+            return True if not waiting else None
 
-        self.poll_until(look)
+        self.waiter.poll(look)
         return ready
 
     def roll_back(self, launch, failure, instance, offer_list):
@@ -967,9 +896,9 @@ class Fleet:
         if launch.id in self.created:
             self.created.remove(launch.id)
         if instance is not None and instance.get("status") not in GONE_STATUSES:
-            self.delete(launch.id)
+            self.deletions.request(launch.id)
         self.result["changed"] = True
-        if time.monotonic() >= self.deadline:
+        if self.waiter.expired():
             return None
         if not offer_list:
             offer_list[:] = self.offers()
@@ -989,7 +918,7 @@ class Fleet:
         try:
             # Only the address and port the API gives for this instance, as the one parser reads them.
             # A probe never runs on long past the run's deadline.
-            timeout = min(SSH_PROBE_TIMEOUT, max(self.deadline - time.monotonic(), 0.1))
+            timeout = min(SSH_PROBE_TIMEOUT, max(self.waiter.remaining(), 0.1))
             with socket.create_connection((endpoint.address, endpoint.port), timeout=timeout):
                 return True
         except (OSError, ValueError):
@@ -997,30 +926,15 @@ class Fleet:
 
     # -- deleting --------------------------------------------------------------------------------------------------
 
-    def delete(self, instance_id):
-        """Delete an instance; a refusal (some clouds refuse before 'active') is tried again while the module waits."""
-        try:
-            self.client.delete_instance(instance_id)
-        except ShadeformAPIError as exc:
-            if exc.status in FATAL_STATUSES:
-                raise
-            self.undeletable[instance_id] = str(exc)
-            return
-        self.undeletable.pop(instance_id, None)
-        if instance_id not in self.deleted:
-            self.deleted.append(instance_id)
-
-    def retry_deletions(self):
-        for instance_id in list(self.undeletable):
-            self.delete(instance_id)
-        return not self.undeletable
-
     def finish_deletions(self):
-        """Retry refused deletions until they go through or the run's deadline (at once without wait); fail if some remain."""
-        if self.undeletable and not (self.poll_until(self.retry_deletions) if self.params["wait"] else self.retry_deletions()):
+        """Ask again for refused deletions at each look until they go through or the run's deadline (at once without wait);
+        fail if some remain. As in the fleet's other waits, every refused delete is asked again at each look, launching or
+        not (Deletions.retry without a list): no list call is spent on it, and the fleet's waits read the list anyway."""
+        refused = self.deletions.refused
+        if refused and not (self.waiter.poll(lambda: self.deletions.retry() or None) if self.params["wait"] else self.deletions.retry()):
             self.fail("The Shadeform API refused to delete {0} until the end of wait_timeout: {1}. Delete them with shadeform.cloud.instance "
                       "(state: absent) once they are active, or run this task again.{2}".format(
-                          ", ".join(sorted(self.undeletable)), "; ".join(sorted(set(self.undeletable.values()))), self.progress_note()))
+                          ", ".join(sorted(refused)), "; ".join(sorted(set(refused.values()))), self.progress_note()))
 
     # -- reporting -------------------------------------------------------------------------------------------------
 
@@ -1050,7 +964,7 @@ class Fleet:
             self.result["diff"]["after"] = dict(members=dict((item["id"], dict(
                 (field, item.get(field)) for field in ("name", "cloud", "region", "shade_instance_type", "status", "tags")))
                 for item in listed))
-        self.result["drifted"] = [item for item in self.result["drifted"] if item["id"] not in self.deleted]
+        self.result["drifted"] = [item for item in self.result["drifted"] if item["id"] not in self.deletions.deleted]
         short = count - (len([item for item in members if item["ready"]]) if wait else len(listed))
         if self.result["drifted"] and self.params["on_spec_change"] == "replace" and short <= 0:
             self.fail("Fleet {0!r}: {1} drifted member(s) could not be replaced and are kept: {2}. {3}".format(
@@ -1061,10 +975,10 @@ class Fleet:
         reasons = failure_summary(self.attempts) or "No offer was left to try."
         if self.params["all_or_nothing"] and self.created:
             for instance_id in list(self.created):
-                self.delete(instance_id)
+                self.deletions.request(instance_id)
                 self.created.remove(instance_id)
-            self.retry_deletions()
-            self.result["instances"] = [item for item in members if item["id"] not in self.deleted]
+            self.deletions.retry()
+            self.result["instances"] = [item for item in members if item["id"] not in self.deletions.deleted]
             self.fail("Fleet {0!r}: only {1} of {2} members could be made ready, so the members launched in this run were deleted "
                       "(all_or_nothing). {3} See attempts for each offer.".format(self.params["name"], count - short, count, reasons))
         self.fail("Fleet {0!r}: {1} of {2} members are ready; the offers ran out for the other {3}. The ready members are kept "
@@ -1120,7 +1034,8 @@ def run(module, client, result):
 
 
 def main():
-    run_module(argument_spec(), run)
+    # wait_timeout 0 would launch only to delete each launch at once: not ready by the deadline.
+    run_module(argument_spec(), run, least_wait_timeout=1)
 
 
 if __name__ == "__main__":

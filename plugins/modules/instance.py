@@ -311,7 +311,8 @@ from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport impo
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (
     Deletions, Task, api_argument_spec, check_launch_configuration, instance_result, launch_argument_spec, run_module, threshold_key,
     wait_argument_spec, without_none)
-from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import GONE_STATUSES, is_ready, lookup, redact_secrets, status_details_note
+from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
+    GONE_STATUSES, WORKLOAD_STARTING, is_ready, lookup, redact_secrets, status_details_note)
 
 CREATE_FIELDS = ("cloud", "region", "shade_instance_type", "shade_cloud", "name", "rental_type", "os", "template_id", "ssh_key_id",
                  "volume_ids", "volume_mount", "tags", "envs", "launch_configuration", "auto_delete", "alert")
@@ -325,8 +326,6 @@ CREATION_ONLY = (("cloud", ("cloud",)), ("region", ("region",)), ("shade_instanc
 # Of those, the fields an answer may lack although they are set (the default key, an older answer): not compared then.
 MAY_BE_UNSHOWN = ("rental_type", "os", "ssh_key_id")
 DIFF_FIELDS = ("id", "name", "status", "cloud", "region", "shade_instance_type", "tags", "auto_delete", "alert")
-# What status_details says while a docker workload is still starting on an active instance.
-WORKLOAD_STARTING = ("downloading",)
 RESTART_NOTE = ("Restart requested. Shadeform keeps the status 'active' during a restart, so the API cannot tell when the "
                 "machine is back: wait for it with ansible.builtin.wait_for_connection.")
 
@@ -543,8 +542,7 @@ class InstanceModule(Task):
             if self.params[field] is None:
                 continue
             wanted = without_none(self.params[field])
-            current = info.get(field) or {}
-            if threshold_key(wanted) != threshold_key(current):
+            if threshold_key(wanted) != threshold_key(info.get(field)):
                 changes[field] = wanted or None  # null deletes the threshold
         return changes
 

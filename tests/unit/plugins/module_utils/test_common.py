@@ -75,6 +75,19 @@ def test_deletions_raise_what_asking_again_cannot_fix(status):
         Deletions(Client([ShadeformAPIError("no", status=status)])).request("a")
 
 
+def test_deletions_may_keep_a_delete_that_got_no_answer_to_ask_again():
+    client = Client([ShadeformAPIError("no answer", status=None), ShadeformAPIError("gone", status=404),
+                     ShadeformAPIError("no answer", status=None), None])
+    deletions = Deletions(client, keep_unanswered=True)
+    deletions.request("a")
+    assert deletions.refused == {"a": "no answer"} and deletions.deleted == []
+    assert deletions.retry() is True and deletions.deleted == []  # the first one had gone through: 404, gone
+    deletions.request("b")
+    assert deletions.retry() is True and deletions.deleted == ["b"] and client.deletes == ["a", "a", "b", "b"]
+    with pytest.raises(ShadeformAPIError):  # the key or the account: asking again cannot fix it, kept or not
+        Deletions(Client([ShadeformAPIError("no", status=401)]), keep_unanswered=True).request("a")
+
+
 def test_deletions_ask_again_only_once_the_launch_has_ended():
     client = Client([ShadeformAPIError("launching", status=409), None], listed=[{"id": "a", "status": "pending"}])
     deletions = Deletions(client)
@@ -109,8 +122,26 @@ def test_wait_options_are_checked_once_for_every_module(params, problem):
         assert found.startswith(problem + " must be a number of seconds")
 
 
+def test_a_module_may_ask_for_a_longer_least_wait_timeout():
+    assert wait_options_problem({"wait_timeout": 0, "poll_interval": 1}) is None
+    assert wait_options_problem({"wait_timeout": 0, "poll_interval": 1}, least_wait_timeout=1) == (
+        "wait_timeout must be a number of seconds from 1 to 604800 (a week), not 0.")
+    assert wait_options_problem({"wait_timeout": 1, "poll_interval": 1}, least_wait_timeout=1) is None
+    assert wait_options_problem({"wait_timeout": 1, "poll_interval": 0}, least_wait_timeout=1) == (
+        "poll_interval must be a number of seconds above 0 and at most 604800 (a week), not 0.")
+
+
 def test_thresholds_compare_as_instants_and_decimals():
     assert threshold_key({"date_threshold": "2027-01-01T01:00:00+01:00", "spend_threshold": "3.1"}) == threshold_key(
         {"date_threshold": "2027-01-01T00:00:00Z", "spend_threshold": "3.10"})
     assert threshold_key({"spend_threshold": "3.1"})["spend_threshold"] == decimal.Decimal("3.1")
     assert threshold_key({"date_threshold": "soon"}) == {"date_threshold": "soon"}  # not a date: compared as given
+
+
+def test_no_threshold_and_unset_fields_compare_as_nothing_set():
+    # null, {} and a threshold whose fields are null are all no threshold: a rerun must not "remove" it again.
+    assert threshold_key(None) == threshold_key({}) == threshold_key({"date_threshold": None, "spend_threshold": None}) == {}
+    assert threshold_key({"spend_threshold": "50.00", "date_threshold": None}) == threshold_key({"spend_threshold": "50"})
+    assert threshold_key({"spend_threshold": "50", "note": "x"}) == threshold_key({"spend_threshold": "50"})  # only the thresholds count
+    assert threshold_key({"spend_threshold": "50"}) != threshold_key({"spend_threshold": "51"})
+    assert threshold_key({"date_threshold": "2027-01-01T00:00:00"}) == threshold_key({"date_threshold": "2027-01-01T00:00:00Z"})

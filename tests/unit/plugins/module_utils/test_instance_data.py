@@ -183,3 +183,18 @@ def test_unmatched_filter_values_warn_once_per_filter_with_the_values_present(ex
         "gpu_types: 'b200' matches no Shadeform instance; the instances have 'A100', 'H100'.",
     ]
     assert instance_data.unmatched_filter_values([], {"clouds": ["aws"]}) == []
+
+
+@pytest.mark.parametrize("instance, dollars", [
+    ({"hourly_price": 1920}, 19.2),
+    ({"hourly_price": "1920"}, None),  # documented as an integer: a string is not read as cents
+    ({"hourly_price": 1920, "rental_terms": {"rental_type": "spot", "hourly_price": "9.50"}}, 9.5),
+    # A spot member's top-level hourly_price is the on-demand rate: without a usable spot rate, no price rather than that one.
+    ({"hourly_price": 1920, "rental_terms": {"rental_type": "spot", "hourly_price": "soon"}}, None),
+    ({"hourly_price": -5}, None),
+    ({"hourly_price": 1920, "rental_terms": {"rental_type": "spot", "hourly_price": "-1"}}, None),
+    ({"hourly_price": True}, None),
+    ({}, None),
+])
+def test_hourly_price_usd_is_the_cents_in_dollars_or_the_spot_rate_never_a_negative(instance, dollars):
+    assert instance_data.hourly_price_usd(instance) == dollars

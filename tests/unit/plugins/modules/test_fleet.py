@@ -586,11 +586,36 @@ def test_a_delete_refused_while_launching_is_retried_only_until_the_deadline(run
     assert len(requests_to(sim, "POST", "/delete")) >= 2  # retried while waiting
 
 
+def test_a_delete_that_got_no_answer_is_asked_again_not_the_end_of_the_run(run_module, sim, monkeypatch):
+    from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient  # pylint: disable=import-outside-toplevel
+    from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError  # pylint: disable=import-outside-toplevel
+
+    assert run_module(main, dict(FLEET, count=2))["rc"] == 0
+    ids = sorted(i["id"] for i in members(sim))
+    deleting = ShadeformClient.delete_instance
+    asked = []
+
+    def first_unanswered(self, instance_id):
+        asked.append(instance_id)
+        if len(asked) == 1:
+            raise ShadeformAPIError("The Shadeform API did not answer", status=None)  # the seam: a timeout the simulator never has
+        return deleting(self, instance_id)
+
+    monkeypatch.setattr(ShadeformClient, "delete_instance", first_unanswered)
+    result = run_module(main, dict(name="trainers", state="absent", poll_interval=0.1, wait_timeout=30))
+    assert result["rc"] == 0 and result["changed"] is True, result
+    # The unanswered delete was asked again (the other member's delete was not given up for it), and both are gone.
+    assert sorted(result["deleted"]) == ids and asked.count(asked[0]) == 2 and sorted(set(asked)) == ids
+    assert members(sim) == [] and [i for i in sim.instances if i["id"] in ids] == []
+
+
 @pytest.mark.parametrize("option, value", [
     ("poll_interval", -1), ("poll_interval", 0), ("poll_interval", "nan"), ("poll_interval", "inf"), ("poll_interval", 1e12),
     ("wait_timeout", -5), ("wait_timeout", 0), ("wait_timeout", 10 ** 12),
 ])
 def test_waits_the_clock_cannot_hold_are_one_clear_error(run_module, sim, option, value):
     result = run_module(main, dict(FLEET, count=1, **{option: value}))
-    assert result["rc"] == 1 and "{0} must be a number of seconds from".format(option) in result["msg"], result
+    # The modules' one check of the wait options; a fleet's wait_timeout is at least 1 (0 would only launch to delete).
+    bounds = dict(poll_interval="above 0 and at most 604800 (a week)", wait_timeout="from 1 to 604800 (a week)")[option]
+    assert result["rc"] == 1 and result["msg"].startswith("{0} must be a number of seconds {1}, not ".format(option, bounds)), result
     assert "Traceback" not in result["stdout"] and sim.requests == []
