@@ -52,7 +52,7 @@ description:
   - An option this plugin does not know (for example C(status) for O(statuses)) is reported with the closest valid
     option, as a warning, or as an error when O(strict=true).
   - O(api_url), O(hostname_template), O(statuses), O(clouds), O(regions), O(gpu_types) and O(tags) may be templates
-    when written in the file, for example C({{ lookup('ansible.builtin.env', 'FLEET_REGION') }}), so that one file
+    when written in the file, for example V({{ lookup('ansible.builtin.env', 'FLEET_REGION'\) }}), so that one file
     serves several environments (AWX hands a sync its inputs as environment variables). An element of a list option
     that renders to a list is replaced by its items. Values taken from environment variables are used as they are.
 requirements:
@@ -71,7 +71,7 @@ options:
     description:
       - The Shadeform API key. It has admin rights over the workspace, so keep it in an environment variable, in
         Ansible Vault (an inline C(!vault) string) or behind a lookup, never in clear in a shared file.
-      - May be a template, for example C({{ lookup('ansible.builtin.env', 'MY_KEY') }}) or C({{ shadeform_key }}) with
+      - May be a template, for example V({{ lookup('ansible.builtin.env', 'MY_KEY'\) }}) or V({{ shadeform_key }}) with
         C(-e shadeform_key=...); the value of the environment variable is used as it is, never templated.
       - Required; there is no default. The key never appears in output, logs or cache files.
       - A key written in clear in the file gets a warning. A value in the file takes precedence over
@@ -449,7 +449,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if self.get_option("expose_secrets"):
             if self.get_option("cache"):
                 self._warn("The Shadeform inventory does not use the cache while expose_secrets is true, "
-                                     "so that secrets are never written to it.")
+                           "so that secrets are never written to it.")
             return self._fetch(client)
 
         instances = None
@@ -662,7 +662,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._warn(message + "; the host is named by the hostnames option.")
         if len(failures) > hosts.MAX_RENAME_WARNINGS:
             self._warn("hostname_template failed for {0} more Shadeform instances; they are named by the hostnames "
-                                 "option.".format(len(failures) - hosts.MAX_RENAME_WARNINGS))
+                       "option.".format(len(failures) - hosts.MAX_RENAME_WARNINGS))
         return names
 
     def _passes_conditionals(self, name, variables, conditionals):

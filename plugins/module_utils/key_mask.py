@@ -154,4 +154,3 @@ def _union(spans):
         else:
             merged.append([start, end])
     return merged
-

@@ -44,7 +44,8 @@ def _template_globals():
     reserved = get_reserved_names()
     if "lookup" in reserved:
         return reserved
-    from ansible.template import Templar  # pylint: disable=import-outside-toplevel  (before 2.19 only)
+    # Before 2.19 only: the template globals come from a Templar's environment.
+    from ansible.template import Templar  # pylint: disable=import-outside-toplevel
     return reserved.union(Templar(loader=None).environment.globals)
 
 

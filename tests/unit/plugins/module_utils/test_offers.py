@@ -25,7 +25,7 @@ def test_offers_give_dollars_as_hourly_price_usd_cheapest_first():
     assert why_empty is None
     assert [(o["cloud"], o["hourly_price_usd"]) for o in found] == [("massedcompute", 2.3), ("lambdalabs", 2.49), ("crusoe", 2.6)]
     assert all("hourly_price" not in o for o in found)
-    spot, _ = offers(TYPES, rental_type="spot")
+    spot = offers(TYPES, rental_type="spot")[0]
     assert [(o["cloud"], o["hourly_price_usd"]) for o in spot] == [("lambdalabs", 1.1)]
 
 
