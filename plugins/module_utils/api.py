@@ -27,21 +27,20 @@ class ShadeformClient(ApiTransport):
 
     def instance_info(self, instance_id, missing_ok=False):
         """``GET /instances/{id}/info``: the instance with its launch details; None if unknown and ``missing_ok``."""
-        return self._object("/instances/{0}/info".format(path_segment(instance_id)), "read instance {0}".format(instance_id),
-                            instance_id, missing_ok)
+        return self._object(instance_id, "instance", missing_ok)
 
     def create_instance(self, body):
         """``POST /instances/create``; return the new instance's id."""
         return self._created_id("/instances/create", body, "instance")
 
     def update_instance(self, instance_id, body):
-        self.post("/instances/{0}/update".format(path_segment(instance_id)), body, action="update instance {0}".format(instance_id))
+        self._post_to(instance_id, "instance", "update", body)
 
     def delete_instance(self, instance_id):
-        self.post("/instances/{0}/delete".format(path_segment(instance_id)), action="delete instance {0}".format(instance_id))
+        self._post_to(instance_id, "instance", "delete")
 
     def restart_instance(self, instance_id):
-        self.post("/instances/{0}/restart".format(path_segment(instance_id)), action="restart instance {0}".format(instance_id))
+        self._post_to(instance_id, "instance", "restart")
 
     def list_instance_types(self, params=None):
         return self._listed("/instances/types", "instance_types", "list instance types", params=params)
@@ -55,13 +54,13 @@ class ShadeformClient(ApiTransport):
         return self._created_id("/sshkeys/add", {"name": name, "public_key": public_key}, "SSH key")
 
     def ssh_key_info(self, key_id, missing_ok=False):
-        return self._object("/sshkeys/{0}/info".format(path_segment(key_id)), "read SSH key {0}".format(key_id), key_id, missing_ok)
+        return self._object(key_id, "SSH key", missing_ok)
 
     def set_default_ssh_key(self, key_id):
-        self.post("/sshkeys/{0}/setdefault".format(path_segment(key_id)), action="change the default SSH key")
+        self._post_to(key_id, "SSH key", "setdefault", action="change the default SSH key")
 
     def delete_ssh_key(self, key_id):
-        self.post("/sshkeys/{0}/delete".format(path_segment(key_id)), action="delete SSH key {0}".format(key_id))
+        self._post_to(key_id, "SSH key", "delete")
 
     # -- volumes ---------------------------------------------------------------------------------------------------
 
@@ -75,7 +74,7 @@ class ShadeformClient(ApiTransport):
         return self._created_id("/volumes/create", body, "volume")
 
     def delete_volume(self, volume_id):
-        self.post("/volumes/{0}/delete".format(path_segment(volume_id)), action="delete volume {0}".format(volume_id))
+        self._post_to(volume_id, "volume", "delete")
 
     # -- templates -------------------------------------------------------------------------------------------------
 
@@ -84,17 +83,16 @@ class ShadeformClient(ApiTransport):
         return self._listed("/templates/featured" if featured else "/templates", "templates", "list templates", with_ids=not featured)
 
     def template_info(self, template_id):
-        return self._object("/templates/{0}/info".format(path_segment(template_id)), "read template {0}".format(template_id),
-                            template_id)
+        return self._object(template_id, "template")
 
     def save_template(self, body):
         return self._created_id("/templates/save", body, "template")
 
     def update_template(self, template_id, body):
-        self.post("/templates/{0}/update".format(path_segment(template_id)), body, action="update template {0}".format(template_id))
+        self._post_to(template_id, "template", "update", body)
 
     def delete_template(self, template_id):
-        self.post("/templates/{0}/delete".format(path_segment(template_id)), action="delete template {0}".format(template_id))
+        self._post_to(template_id, "template", "delete")
 
     # -- the three shape checks ------------------------------------------------------------------------------------
 
@@ -128,9 +126,19 @@ class ShadeformClient(ApiTransport):
                         url, position + 1, field, json_type(item.get("id")), CHECK_API_URL))
         return items
 
-    def _object(self, path, action, wanted_id, missing_ok=False):
-        """The object ``GET path`` answers, which must carry ``wanted_id`` as its id; None on HTTP 404 when ``missing_ok``."""
-        body = self.get(path, action=action, missing_ok=missing_ok)
+    # Collection paths of the things the API names by id, as ``_post_to`` and ``_object`` build them.
+    _PATHS = {"instance": "/instances", "SSH key": "/sshkeys", "volume": "/volumes", "template": "/templates"}
+
+    def _post_to(self, item_id, what, verb, body=None, action=None):
+        """``POST /<things>/{id}/<verb>``: a 404 says that the ``what`` of that id is gone (not that api_url is wrong)."""
+        self.post("{0}/{1}/{2}".format(self._PATHS[what], path_segment(item_id), verb), body,
+                  action=action or "{0} {1} {2}".format(verb, what, item_id), subject="{0} {1}".format(what, item_id))
+
+    def _object(self, wanted_id, what, missing_ok=False):
+        """The object ``GET /<things>/{id}/info`` answers, which must carry ``wanted_id`` as its id; None on HTTP 404 when
+        ``missing_ok`` (else a 404 says that the ``what`` of that id is gone)."""
+        path = "{0}/{1}/info".format(self._PATHS[what], path_segment(wanted_id))
+        body = self.get(path, action="read {0} {1}".format(what, wanted_id), missing_ok=missing_ok, subject="{0} {1}".format(what, wanted_id))
         if body is None and missing_ok:
             return None
         url = self.api_url + path
@@ -155,4 +163,3 @@ class ShadeformClient(ApiTransport):
 
 def _is_id(value):
     return isinstance(value, str) and bool(value.strip())
-

@@ -101,8 +101,8 @@ def _escaped_control(match):
     return "\\x{0:02x}".format(code) if code < 0x80 else "\\u{0:04x}".format(code)
 
 
-def check_number(name, value, maximum, unit="seconds", zero_ok=False, whole=False):
-    """None when ``value`` is a number up to ``maximum`` (above 0, or from 0 with ``zero_ok``; an integer with ``whole``),
+def check_number(name, value, maximum, unit="seconds", least=None, whole=False):
+    """None when ``value`` is a number up to ``maximum`` (above 0, or from ``least`` when given; an integer with ``whole``),
     else the message that says so, naming the option ``name``.
 
     The one check of every numeric setting the collection waits on (timeout, retries, and the modules' waits): NaN, an
@@ -112,14 +112,14 @@ def check_number(name, value, maximum, unit="seconds", zero_ok=False, whole=Fals
     if good and isinstance(value, float):
         good = math.isfinite(value)
     if good:
-        good = (value >= 0 if zero_ok else value > 0) and value <= maximum and (not whole or value == int(value))
+        good = (value > 0 if least is None else value >= least) and value <= maximum and (not whole or value == int(value))
     if good:
         return None
     kind = "whole number" if whole else "number"
     if unit:
         kind += " of " + unit
-    if zero_ok:
-        wanted = "a {0} from 0 to {1}".format(kind, maximum)
+    if least is not None:
+        wanted = "a {0} from {1} to {2}".format(kind, least, maximum)
     else:
         wanted = "a positive {0}, at most {1}".format(kind, maximum)
     return "{0} must be {1}, not {2}.".format(name, wanted, quoted_value(value))
@@ -153,22 +153,26 @@ class ApiTransport:
 
     # -- generic calls ---------------------------------------------------------------------------------------------
 
-    def get(self, path, params=None, action=None, missing_ok=False):
-        """GET ``path`` (below api_url) and return the parsed JSON body; None on HTTP 404 when ``missing_ok``."""
+    def get(self, path, params=None, action=None, missing_ok=False, subject=None):
+        """GET ``path`` (below api_url) and return the parsed JSON body; None on HTTP 404 when ``missing_ok``.
+
+        ``subject`` names what an id path is about (``volume <id>``): a 404 there says that it is gone, not that api_url is
+        wrong (the callers have listed the workspace with the same api_url first).
+        """
         url = self._url(path, params)
-        response = self._request("GET", url, action=action, missing_ok=missing_ok)
+        response = self._request("GET", url, action=action, missing_ok=missing_ok, subject=subject)
         if response is None:
             return None
         return self._json_body(url, response)
 
-    def post(self, path, body=None, action=None, idempotent=True, missing_ok=False):
+    def post(self, path, body=None, action=None, idempotent=True, missing_ok=False, subject=None):
         """POST a JSON body to ``path``; return the parsed JSON answer, or None when the answer is empty or not JSON.
 
         The API documents no body for most of its POST answers, so a non-JSON answer to a successful
-        POST is not an error here; callers that need a value check it.
+        POST is not an error here; callers that need a value check it. ``subject`` as for :meth:`get`.
         """
         url = self._url(path)
-        response = self._request("POST", url, body=body, action=action, idempotent=idempotent, missing_ok=missing_ok)
+        response = self._request("POST", url, body=body, action=action, idempotent=idempotent, missing_ok=missing_ok, subject=subject)
         if response is None:
             return None
         if not response.text.strip():
@@ -207,7 +211,7 @@ class ApiTransport:
                     url, response.status_code, self._snippet(response.headers.get("Content-Type", "")), self._snippet(response.text))
             ) from None
 
-    def _request(self, method, url, body=None, action=None, idempotent=True, missing_ok=False):
+    def _request(self, method, url, body=None, action=None, idempotent=True, missing_ok=False, subject=None):
         if self._configuration_error:
             raise self._error(self._configuration_error)
         attempts = int(self.retries) + 1  # a whole float such as 3.0 passes check_number
@@ -258,7 +262,7 @@ class ApiTransport:
                 self._sleep(_retry_delay(response, attempt))
                 continue
             body = _json_object(response.text)
-            message = self._describe_status(url, response, body, attempt, action)
+            message = self._describe_status(url, response, body, attempt, action, subject)
             if status >= 500 and not idempotent and attempt < attempts:
                 message += _not_retried(True)
             raise self._error(message, status=status, code=_error_code(body))
@@ -310,7 +314,7 @@ class ApiTransport:
         # one (x-bogus) or one that is no text encoding (rot13, idna) would make decoding itself fail.
         return _Answer(response.status_code, response.headers, content.decode("utf-8", errors="replace"))
 
-    def _describe_status(self, url, response, body, attempt, action=None):
+    def _describe_status(self, url, response, body, attempt, action=None, subject=None):
         status = response.status_code
         detail = self._server_explanation(response, body)
         if status == 401:
@@ -319,6 +323,10 @@ class ApiTransport:
         if status == 403:
             return ("The Shadeform API refused access (HTTP 403{0}). The key was accepted but may not {1}: check that it "
                     "belongs to the right account.".format(detail, action or "list instances of this workspace"))
+        if status == 404 and subject:
+            return ("Shadeform {0} is gone: the API answered HTTP 404{1} for {2}, so it no longer knows that id (deleted "
+                    "meanwhile, or a spot instance reclaimed). Run the task again to act on what is there now.".format(
+                        subject, detail, url))
         if status == 404:
             return ("The Shadeform API answered HTTP 404{0} for {1}. Check api_url (or SHADEFORM_API_URL): it must be "
                     "the API's base URL ending in /v1, for example {2}.".format(detail, url, DEFAULT_API_URL))
@@ -445,7 +453,7 @@ def _configuration_error(api_key, api_url, timeout, retries, validate_certs, all
     problem = check_number("timeout", timeout, MAX_TIMEOUT)
     if problem:
         return problem + " Set timeout to, for example, 30."
-    problem = check_number("retries", retries, MAX_RETRIES, unit=None, zero_ok=True, whole=True)
+    problem = check_number("retries", retries, MAX_RETRIES, unit=None, least=0, whole=True)
     if problem:
         return problem + " Set retries to, for example, 3."
     if not isinstance(validate_certs, bool):

@@ -4,14 +4,15 @@
 
 import datetime
 import decimal
-import math
 import time
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
-from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import DEFAULT_API_URL, ShadeformAPIError, requests_is_missing
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import (DEFAULT_API_URL, ShadeformAPIError, check_number,
+                                                                                    escape_controls, requests_is_missing)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import hourly_price_usd, redact_secrets
+from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
 
 
 def api_argument_spec():
@@ -64,14 +65,23 @@ MAX_WAIT_SECONDS = 7 * 24 * 3600
 def wait_options_problem(params, least_wait_timeout=0):
     """What is wrong with wait_timeout or poll_interval (None when both are usable): below the least (``least_wait_timeout``
     for wait_timeout, above 0 for poll_interval), not finite or too large."""
-    for name, lowest, strict in (("wait_timeout", least_wait_timeout, False), ("poll_interval", 0, True)):
+    for name, least in (("wait_timeout", least_wait_timeout), ("poll_interval", None)):
         value = params.get(name)
-        if value is None:
-            continue
-        if not math.isfinite(value) or value < lowest or (strict and value == lowest) or value > MAX_WAIT_SECONDS:
-            return "{0} must be a number of seconds {1} {2} (a week), not {3!r}.".format(
-                name, "above {0} and at most".format(lowest) if strict else "from {0} to".format(lowest), MAX_WAIT_SECONDS, value)
+        problem = None if value is None else check_number(name, value, MAX_WAIT_SECONDS, least=least)
+        if problem:
+            return problem
     return None
+
+
+class ShadeformModule(AnsibleModule):
+    """The AnsibleModule of every shadeform.cloud module: its failure messages and warnings, which quote what the API or a
+    server said (names, status_details, error bodies), reach the terminal with every control character escaped."""
+
+    def warn(self, warning):
+        super(ShadeformModule, self).warn(escape_controls(warning))
+
+    def fail_json(self, msg, **kwargs):
+        super(ShadeformModule, self).fail_json(msg=escape_controls(msg), **kwargs)
 
 
 def run_module(argument_spec, run, least_wait_timeout=0, **module_kwargs):
@@ -86,7 +96,7 @@ def run_module(argument_spec, run, least_wait_timeout=0, **module_kwargs):
     accepts, for a module whose every wait ends in a rollback at the deadline (fleet deletes a launch not ready by
     then, so that 0 would only launch in order to delete).
     """
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **module_kwargs)
+    module = ShadeformModule(argument_spec=argument_spec, supports_check_mode=True, **module_kwargs)
     result = dict(changed=False)
     problem = wait_options_problem(module.params, least_wait_timeout)
     if problem:
@@ -95,7 +105,7 @@ def run_module(argument_spec, run, least_wait_timeout=0, **module_kwargs):
     try:
         run(module, client, result)
     except ShadeformAPIError as exc:
-        module.fail_json(msg=str(exc), **result)
+        Task(module, client, result).fail(str(exc))
     module.exit_json(**result)
 
 
@@ -112,6 +122,17 @@ class Task:
         self.client = client
         self.result = result
         self.waiter = Waiter(self.params.get("wait_timeout") or 0, self.params.get("poll_interval") or 1)
+        self.warned = set()
+
+    def warn_once(self, key, message):
+        """Warn ``message`` the first time ``key`` comes up in this run (an instance is looked at at every poll)."""
+        if key not in self.warned:
+            self.warned.add(key)
+            self.module.warn(message)
+
+    def instance_result(self, instance):
+        """:func:`instance_result`, warning once per instance whose SSH fields the one parser refused."""
+        return instance_result(instance, warn=lambda message: self.warn_once(instance.get("id"), message))
 
     def fail(self, msg, **extra):
         """Fail with ``msg`` and the result so far (what was created or deleted before stays named in it)."""
@@ -240,12 +261,25 @@ class Deletions:
         return bool(waiter.poll(look))
 
 
-def instance_result(instance):
-    """An instance as every module returns it: secrets redacted, and beside the API's ``hourly_price`` (cents) its price
-    in dollars, ``hourly_price_usd`` (a spot instance's from its rental terms)."""
+# The fields of an instance that say where SSH reaches it, in the order ssh_endpoint() reads them.
+SSH_FIELDS = ("ip", "ssh_user", "ssh_port")
+
+
+def instance_result(instance, warn=None):
+    """An instance as every module returns it: secrets redacted, beside the API's ``hourly_price`` (cents) its price
+    in dollars, ``hourly_price_usd`` (a spot instance's from its rental terms), and its ``ip``, ``ssh_user`` and
+    ``ssh_port`` as the one SSH parser reads them (a value it refuses is null, so that a play that connects to what a
+    module returned never hands ssh an option; ``warn(message)`` is told which fields were refused)."""
     shown = redact_secrets(instance)
     if "hourly_price" in instance or "rental_terms" in instance:
         shown = dict(shown, hourly_price_usd=hourly_price_usd(instance))
+    endpoint = ssh_endpoint(instance)
+    # A refused value becomes null; a missing one (null, "") stays as the API gave it; "18022" becomes the port 18022.
+    shown = dict(shown, **dict((field, value) for field, value in zip(SSH_FIELDS, endpoint[:3])
+                               if field in instance and (value is not None or field in endpoint.refused)))
+    if endpoint.refused and warn:
+        warn("Shadeform instance {0}: the API gave an unusable {1}; it is returned as null.".format(
+            instance.get("id"), " and ".join(endpoint.refused)))
     return shown
 
 

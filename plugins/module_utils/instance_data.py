@@ -11,6 +11,7 @@ import math
 import re
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import quoted_value
+from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
 
 REDACTED = "<redacted>"
 # Words that make a field's value a secret wherever the field appears, including fields the API may add later.
@@ -105,9 +106,11 @@ GONE_STATUSES = ("deleting", "deleted")
 WORKLOAD_STARTING = ("downloading",)
 
 
-def is_ready(instance):
-    """Whether the API says the instance can be reached: ``active`` and an address (as Shadeform's own clients wait)."""
-    return instance.get("status") == "active" and isinstance(instance.get("ip"), str) and bool(instance["ip"])
+def is_ready(instance, wait_for_workload=False):
+    """Whether the API says the instance can be reached: ``active`` and an address (as Shadeform's own clients wait) that
+    the one SSH parser accepts; with ``wait_for_workload``, also its container started (status_details not starting)."""
+    return (instance.get("status") == "active" and ssh_endpoint(instance).address is not None
+            and not (wait_for_workload and instance.get("status_details") in WORKLOAD_STARTING))
 
 
 def hourly_price_usd(instance):

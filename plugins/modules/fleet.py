@@ -438,7 +438,7 @@ plan:
       description: Ids of the members that would be deleted.
       type: list
       elements: str
-    update:
+    updates:
       description: For each member that would be updated in place, its id and the update's body.
       type: dict
     replace:
@@ -456,7 +456,7 @@ from ansible_collections.shadeform.cloud.plugins.module_utils.common import (
     Deletions, Task, api_argument_spec, check_launch_configuration, launch_argument_spec, refusal_is_final, run_module, threshold_key,
     wait_argument_spec, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
-    GONE_STATUSES, WORKLOAD_STARTING, hourly_price_usd, lookup, redact_secrets, status_details_note)
+    GONE_STATUSES, hourly_price_usd, is_ready, lookup, redact_secrets, status_details_note)
 from ansible_collections.shadeform.cloud.plugins.module_utils.offers import DEPLOYMENT_TYPES, offer_key, offers
 from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
 
@@ -553,7 +553,6 @@ class Fleet(Task):
         self.replaced = []
         self.failed_offers = set()
         self.names_taken = set()
-        self.warned = set()
         result.update(instances=[], attempts=self.attempts, created=self.created, deleted=self.deletions.deleted, updated=self.updated,
                       replaced=self.replaced, drifted=[])
 
@@ -595,7 +594,7 @@ class Fleet(Task):
         self.result["changed"] = bool(members)
         self.show_diff(members, [])
         if self.module.check_mode:
-            self.result["plan"] = dict(create=0, offers=[], delete=[item.get("id") for item in members], update={}, replace=[])
+            self.result["plan"] = dict(create=0, offers=[], delete=[item.get("id") for item in members], updates={}, replace=[])
             return
         for item in members:
             self.deletions.request(item["id"])
@@ -632,7 +631,7 @@ class Fleet(Task):
         if self.module.check_mode:
             self.result["changed"] = bool(need > 0 or broken or surplus or updates or replacing)
             self.result["plan"] = dict(create=max(need, 0), offers=offer_list, delete=[item.get("id") for item in broken + surplus],
-                                       update=updates, replace=[item["id"] for item in replacing])
+                                       updates=updates, replace=[item["id"] for item in replacing])
             self.result["instances"] = [self.summary(item, self.is_up(item)) for item in kept]
             return
         for item in broken + surplus:
@@ -906,8 +905,7 @@ class Fleet(Task):
 
     def is_up(self, instance):
         """Ready as the API can tell: active, an address the one parser accepts, and (wait_for_workload) its container started."""
-        return (instance.get("status") == "active" and ssh_endpoint(instance).address is not None
-                and not (self.params["wait_for_workload"] and instance.get("status_details") in WORKLOAD_STARTING))
+        return is_ready(instance, self.params["wait_for_workload"])
 
     def reachable(self, instance):
         if not self.params["wait_for_ssh"]:
@@ -942,9 +940,8 @@ class Fleet(Task):
         """A member as the result shows it: the API's fields (hourly_price in cents), hourly_price_usd, the one parser's address."""
         summary = dict((field, instance.get(field)) for field in SUMMARY_FIELDS)
         endpoint = ssh_endpoint(instance)
-        if endpoint.refused and instance.get("id") not in self.warned:
-            self.warned.add(instance.get("id"))
-            self.module.warn("Member {0} of fleet {1!r}: the API gave an unusable {2}; it is shown without it.".format(
+        if endpoint.refused:
+            self.warn_once(instance.get("id"), "Member {0} of fleet {1!r}: the API gave an unusable {2}; it is shown without it.".format(
                 instance.get("id"), self.params["name"], ", ".join(endpoint.refused)))
         summary.update(ip=endpoint.address, ssh_user=endpoint.user, ssh_port=endpoint.port,
                        rental_type=lookup(instance, ("rental_terms", "rental_type")) or "on_demand",

@@ -199,6 +199,9 @@ EXAMPLES = r"""
     name: vllm-01
     auto_delete: {}
 
+- name: Make it a host of this play (with a shadeform.cloud.shadeform inventory source), so that tasks can be delegated to it
+  ansible.builtin.meta: refresh_inventory
+
 - name: Restart an instance (the status stays active; the result says nothing about readiness)
   shadeform.cloud.instance:
     name: notebook-a6000-01
@@ -309,10 +312,10 @@ instance:
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import (
-    Deletions, Task, api_argument_spec, check_launch_configuration, instance_result, launch_argument_spec, run_module, threshold_key,
+    Deletions, Task, api_argument_spec, check_launch_configuration, launch_argument_spec, run_module, threshold_key,
     wait_argument_spec, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
-    GONE_STATUSES, WORKLOAD_STARTING, is_ready, lookup, redact_secrets, status_details_note)
+    GONE_STATUSES, is_ready, lookup, redact_secrets, status_details_note)
 
 CREATE_FIELDS = ("cloud", "region", "shade_instance_type", "shade_cloud", "name", "rental_type", "os", "template_id", "ssh_key_id",
                  "volume_ids", "volume_mount", "tags", "envs", "launch_configuration", "auto_delete", "alert")
@@ -427,7 +430,7 @@ class InstanceModule(Task):
 
     def up(self, instance):
         """Ready as the API can tell: active with an address and, with wait_for_workload, its container no longer starting."""
-        return is_ready(instance) and not (self.params["wait_for_workload"] and instance.get("status_details") in WORKLOAD_STARTING)
+        return is_ready(instance, self.params["wait_for_workload"])
 
     def wait_until_up(self, instance_id):
         """Poll the instance list until the instance is up; fails when it goes to error, goes away or the deadline passes."""
@@ -441,7 +444,7 @@ class InstanceModule(Task):
             if self.up(listed):
                 return listed
             if listed.get("status") in ("error",) + GONE_STATUSES:
-                self.result["instance"] = instance_result(listed)
+                self.result["instance"] = self.instance_result(listed)
                 self.fail("Shadeform instance {0} went to status {1!r}{2} instead of becoming active.".format(
                     describe(listed), listed.get("status"), status_details_note(listed)))
             return None
@@ -449,7 +452,7 @@ class InstanceModule(Task):
         listed = self.waiter.poll(look)
         if listed is not None:
             return self.details(listed)
-        self.result["instance"] = instance_result(last)
+        self.result["instance"] = self.instance_result(last)
         what = "up (active with an address, its container started)" if self.params["wait_for_workload"] else "active with an address"
         self.fail("Shadeform instance {0} is not {1} after {2} seconds (status {3!r}{4}). It may still get there: raise wait_timeout, "
                   "or run the task again later (it finds the instance again, nothing is duplicated).".format(
@@ -483,7 +486,7 @@ class InstanceModule(Task):
             self.create()
             return
         if found.get("status") in GONE_STATUSES:
-            self.result["instance"] = instance_result(found)
+            self.result["instance"] = self.instance_result(found)
             self.fail("Shadeform instance {0} is being deleted{1}; it cannot be updated. Leave id out to create a new one "
                       "by name.".format(describe(found), status_details_note(found)))
         info = self.details(found)
@@ -495,7 +498,7 @@ class InstanceModule(Task):
         before = _diff_view(info)
         if changes:
             if not self.module.check_mode:
-                self.gone_on_404(self.client.update_instance, info, changes)
+                self.client.update_instance(info["id"], changes)
                 self.result["changed"] = True
                 info = self.details(info)
                 self.warn_about_merged_tags(info, changes)
@@ -504,7 +507,7 @@ class InstanceModule(Task):
                 info = _apply(info, changes)
         self.result["diff"] = dict(before=before, after=_diff_view(info))
         if info.get("status") == "error":
-            self.result["instance"] = instance_result(info)
+            self.result["instance"] = self.instance_result(info)
             if self.params["wait"] and not self.module.check_mode:
                 self.fail("Shadeform instance {0} is in status 'error'{1}. Set recreate_on_error: true to delete it and launch it "
                           "anew in this task, or delete it (state: absent) and run the task again.".format(describe(info), status_details_note(info)))
@@ -512,11 +515,11 @@ class InstanceModule(Task):
                 describe(info), status_details_note(info)))
         elif self.params["wait"] and not self.module.check_mode and not self.up(info):
             info = self.wait_until_up(info["id"])
-        self.result["instance"] = instance_result(info)
+        self.result["instance"] = self.instance_result(info)
 
     def recreate(self, broken):
         """Delete an instance in error and launch its replacement, in the same run (recreate_on_error)."""
-        self.result["instance"] = instance_result(broken)
+        self.result["instance"] = self.instance_result(broken)
         self.result["replaced"] = broken["id"]
         self.result["diff"] = dict(before=_diff_view(broken), after={})
         if self.module.check_mode:
@@ -625,7 +628,7 @@ class InstanceModule(Task):
             info = self.wait_until_up(instance_id)
         else:
             info = self.details(self.listed_instance(instance_id) or dict(body, id=instance_id))
-        self.result["instance"] = instance_result(info)
+        self.result["instance"] = self.instance_result(info)
 
     def absent(self, found):
         self.result["diff"] = dict(before={}, after={})
@@ -657,27 +660,15 @@ class InstanceModule(Task):
             self.fail("No Shadeform instance {0} to restart.".format(
                 "has the id {0}".format(self.params["id"]) if self.params["id"] else "is named {0!r}".format(self.params["name"])))
         if found.get("status") != "active":
-            self.result["instance"] = instance_result(found)
+            self.result["instance"] = self.instance_result(found)
             self.fail("Shadeform instance {0} is {1!r}; only active instances can be restarted.".format(describe(found), found.get("status")))
         self.result["ready"] = None
-        self.result["msg"] = RESTART_NOTE
         self.result["diff"] = dict(before=dict(_diff_view(found), restarted=False), after=dict(_diff_view(found), restarted=True))
-        self.result["instance"] = instance_result(found)
+        self.result["instance"] = self.instance_result(found)
         if not self.module.check_mode:
-            self.gone_on_404(self.client.restart_instance, found)
+            self.client.restart_instance(found["id"])
+        self.result["msg"] = RESTART_NOTE
         self.result["changed"] = True
-
-    def gone_on_404(self, call, instance, *args):
-        """Call ``call(id, *args)``; a 404 means the instance left between the list and the call (a reclaimed spot
-        instance), not a wrong api_url: one clear error saying so."""
-        try:
-            return call(instance["id"], *args)
-        except ShadeformAPIError as exc:
-            if exc.status != 404:
-                raise
-        self.fail("Shadeform instance {0} is gone: the API no longer knows its id (HTTP 404), as after a spot instance is reclaimed. "
-                  "Run the task again to launch a new one by name.".format(describe(instance)))
-        return None
 
 
 def _apply(info, changes):

@@ -74,7 +74,7 @@ instances:
       hourly_price_usd: 0.82
 """
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.common import (Task, api_argument_spec, has_the_given, instance_result,
+from ansible_collections.shadeform.cloud.plugins.module_utils.common import (Task, api_argument_spec, has_the_given,
                                                                              run_module, wait_argument_spec)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (FILTER_OPTIONS, check_filter_values, matches,
                                                                                     unmatched_filter_values)
@@ -92,15 +92,16 @@ def argument_spec():
 
 
 def run(module, client, result):
+    task = Task(module, client, result)
     filters = dict((option, module.params[option]) for option in FILTER_OPTIONS)
     try:
         check_filter_values(filters)  # a status the API never gives (Active, runing): one error, before any request
     except ValueError as exc:
-        Task(module, client, result).fail(str(exc))
+        task.fail(str(exc))
     instances = [instance for instance in client.list_instances() if isinstance(instance, dict)]
     for warning in unmatched_filter_values(instances, filters):
         module.warn(warning)
-    result["instances"] = [instance_result(instance) for instance in instances
+    result["instances"] = [task.instance_result(instance) for instance in instances
                            if has_the_given(instance, module.params, ("id", "name")) and matches(instance, **filters)]
 
 

@@ -145,7 +145,7 @@ instance_types:
       deployment_type: vm
       configuration: {num_gpus: 1, gpu_type: A6000, vram_per_gpu_in_gb: 48, vcpus: 6, memory_in_gb: 46}
       availability:
-        - {region: us-east-1, available: true, display_name: US-EAST-1, rental_type: on_demand, hourly_price: "0.82", hourly_price_usd: 0.82}
+        - {region: us-east-1, available: true, display_name: "US, Ashburn, VA", rental_type: on_demand, hourly_price: "0.82", hourly_price_usd: 0.82}
 """
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.common import api_argument_spec, run_module, wait_argument_spec

@@ -75,6 +75,27 @@ def test_404_is_none_when_missing_ok_and_a_clear_error_otherwise(client):
     assert error.value.status == 404
 
 
+@pytest.mark.parametrize("what, call", [
+    ("instance", lambda client, item_id: client.instance_info(item_id)),
+    ("instance", lambda client, item_id: client.update_instance(item_id, {"name": "renamed"})),
+    ("instance", lambda client, item_id: client.delete_instance(item_id)),
+    ("instance", lambda client, item_id: client.restart_instance(item_id)),
+    ("SSH key", lambda client, item_id: client.ssh_key_info(item_id)),
+    ("SSH key", lambda client, item_id: client.set_default_ssh_key(item_id)),
+    ("SSH key", lambda client, item_id: client.delete_ssh_key(item_id)),
+    ("volume", lambda client, item_id: client.delete_volume(item_id)),
+    ("template", lambda client, item_id: client.template_info(item_id)),
+    ("template", lambda client, item_id: client.update_template(item_id, {"name": "renamed"})),
+    ("template", lambda client, item_id: client.delete_template(item_id)),
+])
+def test_a_404_on_an_id_path_says_the_thing_is_gone_not_that_api_url_is_wrong(client, what, call):
+    # Every module lists the workspace first with the same api_url: a 404 on the id found there means the thing left since.
+    with pytest.raises(ShadeformAPIError) as error:
+        call(client, "0c9e2ad4-gone")
+    assert str(error.value).startswith("Shadeform {0} 0c9e2ad4-gone is gone: the API answered HTTP 404".format(what)), error.value
+    assert "api_url" not in str(error.value) and error.value.status == 404
+
+
 def test_a_400_carries_the_server_message(client):
     with pytest.raises(ShadeformAPIError, match="HTTP 400: instance type NOPE is not offered on hyperstack") as error:
         client.create_instance({"cloud": "hyperstack", "region": "canada-1", "shade_instance_type": "NOPE", "shade_cloud": True, "name": "n"})

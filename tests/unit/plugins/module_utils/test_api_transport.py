@@ -401,9 +401,9 @@ def test_check_number_is_the_one_check_of_waits(value, shown):
 
 
 def test_check_number_allows_zero_when_asked():
-    assert check_number("wait_timeout", 0, 3600, zero_ok=True) is None
-    assert check_number("count", 2.0, 10, unit=None, zero_ok=True, whole=True) is None
-    assert check_number("count", 10 ** 5000, 10, unit=None, zero_ok=True, whole=True).endswith("not a number of more than 20 digits.")
+    assert check_number("wait_timeout", 0, 3600, least=0) is None
+    assert check_number("count", 2.0, 10, unit=None, least=0, whole=True) is None
+    assert check_number("count", 10 ** 5000, 10, unit=None, least=0, whole=True).endswith("not a number of more than 20 digits.")
 
 
 # -- plain http:// only to this machine, unless the user says so ------------------------------------------------------

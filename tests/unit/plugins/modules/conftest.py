@@ -36,9 +36,19 @@ def sim(request):
     (``pytest.mark.parametrize("sim", [catalogue], indirect=True)``), else the simulator's own."""
     from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
 
-    with Simulator(api_key=API_KEY, creating_delay=0.3, pending_delay=0.3, deleting_delay=0.3,
+    with Simulator(api_key=API_KEY, creating_delay=0.1, pending_delay=0.1, deleting_delay=0.1,
                    instance_types=getattr(request, "param", None)) as simulator:
         yield simulator
+
+
+@pytest.fixture
+def warned(monkeypatch):
+    """The warnings modules give through AnsibleModule.warn, in order (what the controller would print as [WARNING])."""
+    from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
+
+    messages = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, message: messages.append(message))
+    return messages
 
 
 @pytest.fixture

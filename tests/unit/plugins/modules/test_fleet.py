@@ -48,18 +48,8 @@ def sim():
     """Overrides the modules' simulator: the catalogue above, an empty fleet, short lifecycle delays."""
     from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
 
-    with Simulator(api_key=API_KEY, instance_types=CATALOGUE, creating_delay=0.2, pending_delay=0.2, deleting_delay=0.2) as simulator:
+    with Simulator(api_key=API_KEY, instance_types=CATALOGUE, creating_delay=0.1, pending_delay=0.1, deleting_delay=0.1) as simulator:
         yield simulator
-
-
-@pytest.fixture
-def warned(monkeypatch):
-    """The messages the module warns with (AnsibleModule.warn), in order."""
-    from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
-
-    messages = []
-    monkeypatch.setattr(AnsibleModule, "warn", lambda self, message: messages.append(message))
-    return messages
 
 
 def requests_to(sim, method, suffix):
@@ -254,8 +244,8 @@ def test_secrets_never_reach_the_output(run_module, sim):
     # Another secret value is drift, shown without either value.
     other = run_module(main, dict(FLEET, count=1, launch_configuration=launch, envs=[dict(name="TOKEN", value=SECRET + "-rotated")]))
     assert other["rc"] == 0 and [list(d["differences"]) for d in other["drifted"]] == [["envs"]], other
-    assert other["drifted"][0]["differences"]["envs"] == dict(member=[dict(name="TOKEN", value=REDACTED)],
-                                                               wanted=[dict(name="TOKEN", value=REDACTED)])
+    redacted = [dict(name="TOKEN", value=REDACTED)]
+    assert other["drifted"][0]["differences"]["envs"] == dict(member=redacted, wanted=redacted)
     assert SECRET not in again["stdout"] + other["stdout"]
 
 
@@ -400,7 +390,7 @@ def test_check_mode_diff_shows_what_would_be_created_deleted_updated_and_replace
     plan = run_module(main, dict(FLEET, count=3, tags=["env=prod"], on_spec_change="replace"), check_mode=True, diff=True)
     assert plan["rc"] == 0 and plan["changed"] is True, plan
     assert plan["plan"]["create"] == 1 and plan["plan"]["replace"] == [second["id"]] and plan["plan"]["delete"] == []
-    assert sorted(plan["plan"]["update"]) == sorted([first["id"], second["id"]])
+    assert sorted(plan["plan"]["updates"]) == sorted([first["id"], second["id"]])
     after = plan["diff"]["after"]["members"]
     assert sorted(plan["diff"]["before"]["members"]) == sorted([first["id"], second["id"]])
     assert sorted(after) == sorted([first["id"], "(new 1)", "(replacement of trainers-2)"])
@@ -616,6 +606,6 @@ def test_a_delete_that_got_no_answer_is_asked_again_not_the_end_of_the_run(run_m
 def test_waits_the_clock_cannot_hold_are_one_clear_error(run_module, sim, option, value):
     result = run_module(main, dict(FLEET, count=1, **{option: value}))
     # The modules' one check of the wait options; a fleet's wait_timeout is at least 1 (0 would only launch to delete).
-    bounds = dict(poll_interval="above 0 and at most 604800 (a week)", wait_timeout="from 1 to 604800 (a week)")[option]
-    assert result["rc"] == 1 and result["msg"].startswith("{0} must be a number of seconds {1}, not ".format(option, bounds)), result
+    bounds = dict(poll_interval="a positive number of seconds, at most 604800", wait_timeout="a number of seconds from 1 to 604800")[option]
+    assert result["rc"] == 1 and result["msg"].startswith("{0} must be {1}, not ".format(option, bounds)), result
     assert "Traceback" not in result["stdout"] and sim.requests == []

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.shadeform.cloud.plugins.modules.instance import main
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import CONTROL_CHARACTERS, ShadeformAPIError
 
 from helpers import API_KEY
 
@@ -137,6 +137,19 @@ def test_restarted_never_claims_readiness(run_module, sim, launch):
     assert [r["path"] for r in posts(sim, "/restart")] == ["/v1/instances/{0}/restart".format(created["id"])]
     # No polling after the restart: the status would say "active" whether the machine is back or not.
     assert [r["method"] + " " + r["path"] for r in sim.requests][-1].endswith("/restart")
+
+
+def test_a_refused_restart_is_one_clear_error_and_no_change(run_module, sim, launch, monkeypatch):
+    from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient  # pylint: disable=import-outside-toplevel
+
+    run_module(main, launch)
+
+    def refuse(self, instance_id):
+        raise ShadeformAPIError("The Shadeform API answered HTTP 500 for restart.", status=500)
+
+    monkeypatch.setattr(ShadeformClient, "restart_instance", refuse)
+    result = run_module(main, {"name": "worker-1", "state": "restarted"})
+    assert result["rc"] == 1 and result["changed"] is False and result["msg"] == "The Shadeform API answered HTTP 500 for restart.", result
 
 
 def test_restarting_an_instance_that_is_not_active_fails_clearly(run_module, launch):
@@ -394,11 +407,8 @@ def test_insufficient_funds_shows_the_whole_explanation_and_what_to_do(run_modul
     assert "Add credits to the workspace's balance in the Shadeform console" in result["msg"]
 
 
-def test_tags_merged_by_the_api_are_survived_and_reported(run_module, sim, launch, monkeypatch):
-    from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
+def test_tags_merged_by_the_api_are_survived_and_reported(run_module, sim, launch, warned):
 
-    warned = []
-    monkeypatch.setattr(AnsibleModule, "warn", lambda self, message: warned.append(message))
     sim.set_variants(tags_update="merge")
     run_module(main, launch)
     added = run_module(main, dict(launch, tags=launch["tags"] + ["extra"]))
@@ -515,18 +525,46 @@ def test_recreate_on_error_deletes_it_and_launches_anew_in_the_same_task(run_mod
     assert run_module(main, dict(launch, recreate_on_error=True))["changed"] is False
 
 
+# -- API text reaches the terminal escaped; SSH fields only as the one parser reads them (#20.3, #20.7) -----------
+
+def test_status_details_cannot_drive_the_terminal_in_a_message_or_a_warning(run_module, sim, launch, warned):
+    sim.launch_error = "out_of_capacity"
+    broken = run_module(main, launch)["instance"]
+    sim.launch_error = None
+    sim.update_instance(broken["id"], status_details="failed\x1b[2J\x9b31m\x7f")
+    failed = run_module(main, launch)
+    assert failed["rc"] == 1 and "failed\\x1b[2J\\u009b31m\\x7f" in failed["msg"] and not CONTROL_CHARACTERS.search(failed["msg"]), failed["msg"]
+    assert run_module(main, dict(launch, wait=False))["rc"] == 0 and len(warned) == 1, warned
+    assert "failed\\x1b[2J\\u009b31m\\x7f" in warned[0] and not CONTROL_CHARACTERS.search(warned[0]), warned
+
+
+@pytest.mark.parametrize("field, value", [("ip", "-oProxyCommand=touch /tmp/owned"), ("ip", "host name"), ("ssh_user", "root@evil"),
+                                          ("ssh_port", "22 -oProxyCommand=x"), ("ssh_port", 0)])
+def test_an_unusable_ssh_field_is_returned_as_null_with_one_warning_and_never_ready(run_module, sim, launch, warned, field, value):
+    created = run_module(main, launch)["instance"]
+    sim.update_instance(created["id"], **{field: value})
+    result = run_module(main, dict(launch, wait_timeout=1, poll_interval=0.2))
+    assert result["instance"][field] is None, result
+    assert warned == ["Shadeform instance {0}: the API gave an unusable {1}; it is returned as null.".format(created["id"], field)]
+    # Ready means an address ssh can be handed: without one, the wait runs out instead of reporting a usable instance.
+    assert (result["rc"] == 1 and "wait_timeout" in result["msg"]) if field == "ip" else result["rc"] == 0, result
+
+
+def test_a_port_given_as_a_string_is_the_port(run_module, sim, launch, warned):
+    created = run_module(main, launch)["instance"]
+    sim.update_instance(created["id"], ssh_port="18022")
+    result = run_module(main, launch)
+    assert result["rc"] == 0 and result["instance"]["ssh_port"] == 18022 and not warned, result
+
+
 # -- drift of the fields set at creation (#21.12) -----------------------------------------------------------------
 
 def docker(image, token=SECRET):
     return {"type": "docker", "docker_configuration": {"image": image, "envs": [{"name": "HF_TOKEN", "value": token}]}}
 
 
-def test_a_changed_launch_configuration_or_os_is_reported_as_drift(run_module, sim, launch, monkeypatch):
-    from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
+def test_a_changed_launch_configuration_or_os_is_reported_as_drift(run_module, sim, launch, warned):
     from shadeform_simulator import filter_instance_types  # pylint: disable=import-outside-toplevel
-
-    warned = []
-    monkeypatch.setattr(AnsibleModule, "warn", lambda self, message: warned.append(message))
 
     kind = filter_instance_types(sim.instance_types, "shade_instance_type={0}&cloud={1}".format(launch["shade_instance_type"], launch["cloud"]))[0]
     os_options = kind["configuration"]["os_options"]
@@ -564,7 +602,7 @@ def test_wait_for_workload_waits_until_the_container_is_no_longer_downloading(ru
                                            ("poll_interval", float("inf")), ("wait_timeout", -5), ("wait_timeout", 10 ** 12)])
 def test_a_bad_wait_option_is_one_clear_error_before_any_call(run_module, sim, launch, option, value):
     result = run_module(main, dict(launch, **{option: value}))
-    assert result["rc"] == 1 and result["msg"].startswith("{0} must be a number of seconds".format(option)), result
+    assert result["rc"] == 1 and result["msg"].startswith(option + " must be a") and "number of seconds" in result["msg"], result
     assert sim.requests == []
 
 
@@ -607,7 +645,8 @@ def test_an_instance_gone_between_the_list_and_the_call_is_said_to_be_gone(run_m
     for args in (dict(launch, state="restarted"), dict(launch, tags=["other"])):
         result = run_module(main, args)
         assert result["rc"] == 1 and result["changed"] is False, result
-        assert "is gone: the API no longer knows its id (HTTP 404)" in result["msg"] and "api_url" not in result["msg"]
+        assert result["msg"].startswith("Shadeform instance {0} is gone: the API answered HTTP 404".format(created["id"])), result
+        assert "api_url" not in result["msg"]
 
 
 def test_an_info_answer_that_is_not_the_instance_is_survived(run_module, sim, launch, monkeypatch):

@@ -61,6 +61,48 @@ def test_instance_info_keeps_the_api_cents_and_adds_dollars_the_spot_rate_for_sp
     assert shown["spot"]["hourly_price"] == 182 and shown["spot"]["hourly_price_usd"] == 0.61
 
 
+def four_instances():
+    """Two on lambdalabs, two elsewhere; two H100 (the API's spelling), an A100 and an A6000."""
+    instances = copy.deepcopy(fleet()[:4])
+    for instance, cloud, gpu_type in zip(instances, ("lambdalabs", "lambdalabs", "hyperstack", "datacrunch"),
+                                         ("H100", "A100", "H100", "A6000")):
+        instance["cloud"] = cloud
+        instance["configuration"]["gpu_type"] = gpu_type
+    return instances
+
+
+def test_instance_info_refuses_a_status_the_api_never_gives_naming_the_closest(run_module, sim, warned):
+    sim.set_instances(four_instances())
+    result = run_module(instance_info.main, {"statuses": ["runing"]})
+    assert result["rc"] == 1 and result["failed"] is True and "instances" not in result
+    assert result["msg"] == ("statuses holds a value that the Shadeform API never gives ('runing': did you mean 'active'?). "
+                             "The statuses are: creating, pending_provider, pending, active, error, deleting.")
+    assert not warned and sim.requests == []  # refused before asking the API anything
+
+
+def test_instance_info_compares_clouds_and_gpu_types_whatever_the_case(run_module, sim, warned):
+    instances = four_instances()
+    sim.set_instances(instances)
+
+    def ids(args):
+        result = run_module(instance_info.main, args)
+        assert result["rc"] == 0, result
+        return [item["id"] for item in result["instances"]]
+
+    assert ids({"clouds": ["LambdaLabs"]}) == [instances[0]["id"], instances[1]["id"]]
+    assert ids({"gpu_types": ["h100"]}) == [instances[0]["id"], instances[2]["id"]]
+    assert ids({"clouds": ["LAMBDALABS"], "gpu_types": ["h100", "a6000"]}) == [instances[0]["id"]]
+    assert not warned
+
+
+def test_instance_info_warns_once_about_a_filter_value_matching_no_instance(run_module, sim, warned):
+    instances = four_instances()
+    sim.set_instances(instances)
+    result = run_module(instance_info.main, {"gpu_types": ["h100", "B300"]})
+    assert result["rc"] == 0 and [item["id"] for item in result["instances"]] == [instances[0]["id"], instances[2]["id"]]
+    assert warned == ["gpu_types: 'B300' matches no Shadeform instance; the instances have 'A100', 'A6000', 'H100'."]
+
+
 def redacted_copy(instance):
     """The instance with each launch secret (docker env values, registry password, script) replaced by REDACTED."""
     instance = copy.deepcopy(instance)

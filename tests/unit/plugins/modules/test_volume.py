@@ -11,11 +11,7 @@ def posts(sim, suffix):
     return [r for r in sim.requests if r["method"] == "POST" and r["path"].endswith(suffix)]
 
 
-def test_volume_is_created_once_by_name_with_check_mode_and_diff(run_module, sim, monkeypatch):
-    from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
-
-    warned = []
-    monkeypatch.setattr(AnsibleModule, "warn", lambda self, message: warned.append(message))
+def test_volume_is_created_once_by_name_with_check_mode_and_diff(run_module, sim, warned):
     checked = run_module(volume.main, VOLUME, check_mode=True, diff=True)
     assert checked["changed"] is True and checked["diff"]["after"] == VOLUME and sim.volumes == []
     created = run_module(volume.main, VOLUME)
