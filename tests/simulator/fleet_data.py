@@ -6,13 +6,16 @@ Pure functions of their arguments (and a seed); nothing here knows about HTTP.
 
 Generated fleets (:func:`generate_fleet`) are deterministic per seed and look like real ones: many clouds and
 regions (the same region name on several clouds), GPU types, every status, pending instances without an
-address, repeated names, ``key=value`` and plain tags, docker launch configurations whose env values,
-registry password and startup scripts hold fake secrets containing ``SECRET_MARKER``, so that tests can
-check that no secret leaks.  Addresses come from the documentation ranges unless ``ip_pool`` is given.
+address, repeated names, ``key=value`` and plain tags, rental terms as the published document has them (no
+``hourly_price`` for a commitment; a reclaimed spot instance ``deleting`` with ``status_details: preempted``),
+docker launch configurations whose env values, registry password and startup scripts hold fake secrets containing
+``SECRET_MARKER``, so that tests can check that no secret leaks.  Addresses come from the documentation ranges
+unless ``ip_pool`` is given.
 
 The catalogue (:func:`generate_instance_types`) lists one availability entry per region and rental type: types
 that offer spot list a region twice (``rental_type`` ``on_demand`` and ``spot``, the spot entry with its own
-``hourly_price`` in dollars), and the two entries can differ in ``available``, as on the real service.
+``hourly_price`` in dollars), and the two entries can differ in ``available``, as on the real service.  Each entry's
+``display_name`` reads as the real ones do (``US, Wichita, KS``; :data:`REGION_DISPLAY_NAMES`).
 
 A fleet file is ``{"instances": [...]}`` or a bare list; the object form may also carry ``"variants"`` (see
 ``api_endpoints.VARIANTS``) to pick how the simulated service answers where the real one is undocumented.
@@ -173,7 +176,7 @@ _STATUS_DETAILS = {
     "pending_provider": ("waiting_for_provider", "queued", ""),
     "pending": ("downloading", "booting", "installing_drivers"),
     "active": ("", "running", "downloading"),
-    "error": ("provider_error", "out_of_capacity", "preempted"),
+    "error": ("provider_error", "out_of_capacity", "launch_failed"),  # a reclaimed spot instance is deleting, not error
     "deleting": ("deleting", "terminating"),
 }
 _IMAGES = (
@@ -321,11 +324,12 @@ def _make_instance(rng, index, status, names):
     roll = rng.random()
     if roll < 0.7:
         rental_type = "on_demand" if roll < 0.5 else ("spot" if roll < 0.62 else "commitment")
-        instance["rental_terms"] = {
-            "rental_type": rental_type,
-            "hourly_price": f"{hourly_price / 100:.2f}",
-            "ending_at": _timestamp(_BASE_TIME + 90 * 86400, 0) if rental_type == "commitment" else None,
-        }
+        if rental_type == "commitment":  # the published document: no hourly_price in a commitment's terms
+            instance["rental_terms"] = {"rental_type": rental_type, "ending_at": _timestamp(_BASE_TIME + 90 * 86400, 0)}
+        else:
+            instance["rental_terms"] = {"rental_type": rental_type, "hourly_price": f"{hourly_price / 100:.2f}", "ending_at": None}
+        if rental_type == "spot" and status == "deleting":
+            instance["status_details"] = "preempted"  # a spot reclaim, as the API shows it (and Simulator.preempt plays it)
     roll = rng.random()
     if roll < 0.3:
         instance["launch_configuration"] = _launch_configuration(rng, "docker")
@@ -421,11 +425,57 @@ def generate_instance_types(seed=INSTANCE_TYPES_SEED):
     return types
 
 
+# What the catalogue shows of each of its regions, as the API does ("US, Wichita, KS"): country, city, state or province.
+REGION_DISPLAY_NAMES = {
+    "canada-1": "Canada, Montreal, QC",
+    "norway-1": "Norway, Oslo",
+    "us-1": "US, Wichita, KS",
+    "us-east-1": "US, Ashburn, VA",
+    "us-west-1": "US, San Jose, CA",
+    "us-central-1": "US, Kansas City, MO",
+    "europe-central-1": "Germany, Frankfurt",
+    "FIN-01": "Finland, Helsinki",
+    "FIN-02": "Finland, Helsinki",
+    "ICE-01": "Iceland, Keflavik",
+    "us-east-2": "US, Columbus, OH",
+    "ny2": "US, New York, NY",
+    "ca1": "US, Santa Clara, CA",
+    "ams1": "Netherlands, Amsterdam",
+    "us-west-2": "US, Portland, OR",
+    "eu-central-1": "Germany, Frankfurt",
+    "eastus": "US, Boydton, VA",
+    "westeurope": "Netherlands, Amsterdam",
+    "southcentralus": "US, San Antonio, TX",
+    "ewr": "US, Newark, NJ",
+    "lax": "US, Los Angeles, CA",
+    "ams": "Netherlands, Amsterdam",
+    "fr-par-2": "France, Paris",
+    "nl-ams-1": "Netherlands, Amsterdam",
+    "pl-waw-2": "Poland, Warsaw",
+    "us-southcentral-1": "US, Abilene, TX",
+    "eu-iceland-1": "Iceland, Reykjavik",
+    "eu-ro-1": "Romania, Bucharest",
+    "ca-mtl-1": "Canada, Montreal, QC",
+}
+# For a region not in the table: the country its name starts with, if any, before the name itself.
+_REGION_COUNTRIES = {"us": "US", "ca": "Canada", "canada": "Canada", "eu": "Europe", "europe": "Europe", "fin": "Finland",
+                     "fr": "France", "nl": "Netherlands", "de": "Germany", "uk": "UK", "no": "Norway", "pl": "Poland"}
+
+
+def region_display_name(region):
+    """The ``display_name`` of an availability entry for ``region``: the table's, else ``<country>, <region>`` when the
+    name starts with a country's code, else the region name itself."""
+    if region in REGION_DISPLAY_NAMES:
+        return REGION_DISPLAY_NAMES[region]
+    country = _REGION_COUNTRIES.get(region.split("-")[0].lower())
+    return f"{country}, {region}" if country else region
+
+
 def _availability(rng, regions, cents, spot):
     """One on-demand entry per region, and a spot entry (cheaper, its own availability) when the type offers spot."""
     entries = []
     for region in regions:
-        display_name = region.upper()
+        display_name = region_display_name(region)
         entries.append({"region": region, "available": rng.random() < 0.6, "display_name": display_name, "rental_type": "on_demand"})
         if spot:
             entries.append({"region": region, "available": rng.random() < 0.5, "display_name": display_name, "rental_type": "spot",

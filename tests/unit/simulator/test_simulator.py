@@ -658,6 +658,68 @@ def test_generated_fleet_carries_fake_secrets():
     assert all(fleet_data.SECRET_MARKER in base64.b64decode(script).decode() for script in scripts)
 
 
+def _contract_breaches(contract, instances):
+    """What the contract says of GET /instances answering with these instances (no message: it follows it)."""
+    body = json.dumps({"instances": instances}).encode("utf-8")
+    return contract.check("GET", "/v1/instances", "", None, None, 200, "application/json", body, check_request=False)
+
+
+@pytest.mark.parametrize("seed", [0, 5, 77])
+def test_generated_and_demo_fleets_follow_the_contract(api_contract, seed):
+    # A fleet that breaks the contract exempts its answers from the check (a test's hostile data): the generator's never may.
+    assert _contract_breaches(api_contract, generate_fleet(300, seed=seed)) == []
+    assert _contract_breaches(api_contract, load_fleet(shadeform_simulator.DEMO_FLEET_PATH)) == []
+
+
+@pytest.mark.parametrize("terms, follows", [
+    ({"rental_type": "commitment", "ending_at": "2025-04-01T00:00:00.000Z"}, True),
+    ({"rental_type": "commitment", "hourly_price": "4.73", "ending_at": "2025-04-01T00:00:00.000Z"}, False),
+    ({"rental_type": "on_demand", "hourly_price": "1.82", "ending_at": None}, True),
+    ({"rental_type": "spot", "hourly_price": "0.61", "ending_at": None}, True),
+    (None, True),
+])
+def test_the_contract_has_no_hourly_price_in_a_commitments_terms(api_contract, terms, follows):
+    # The published document: rental_terms.hourly_price is absent for commitments.
+    breaches = _contract_breaches(api_contract, [{"id": "a", "rental_terms": terms}])
+    assert not breaches if follows else breaches
+
+
+def test_generated_rental_terms_are_those_of_the_document():
+    terms = [item["rental_terms"] for item in generate_fleet(300, seed=5) if item.get("rental_terms")]
+    commitments = [term for term in terms if term["rental_type"] == "commitment"]
+    assert commitments and all("hourly_price" not in term and term["ending_at"] for term in commitments)
+    assert all(float(term["hourly_price"]) > 0 for term in terms if term["rental_type"] != "commitment")
+
+
+@pytest.mark.parametrize("seed", [0, 5, 2024])
+def test_generated_preemption_is_deleting_with_preempted(seed):
+    # As the API shows a spot reclaim (and as Simulator.preempt plays it): deleting, status_details preempted.
+    fleet = generate_fleet(300, seed=seed)
+    preempted = [item for item in fleet if item["status_details"] == "preempted"]
+    assert preempted and all(item["status"] == "deleting" and item["rental_terms"]["rental_type"] == "spot"
+                             for item in preempted)
+
+
+def test_catalogue_display_names_look_real():
+    entries = [slot for item in fleet_data.generate_instance_types() for slot in item["availability"]]
+    names = collections.defaultdict(set)
+    for slot in entries:
+        names[slot["region"]].add(slot["display_name"])
+    assert names["us-central-1"] == {"US, Kansas City, MO"} and names["FIN-01"] == {"Finland, Helsinki"}
+    for region, shown in names.items():
+        # "US, Wichita, KS" in the published document: the country, then the city (and the state or province).
+        assert len(shown) == 1 and re.fullmatch(r"[A-Z][A-Za-z]+( [A-Z][a-z]+)*(, [A-Z][A-Za-z.]+( [A-Z][a-z]+)*){1,2}",
+                                                next(iter(shown))), (region, shown)
+        assert region in fleet_data.REGION_DISPLAY_NAMES, region  # the table has every region of the catalogue
+
+
+@pytest.mark.parametrize("region, shown", [
+    ("us-north-9", "US, us-north-9"), ("eu-south-4", "Europe, eu-south-4"), ("CA-03", "Canada, CA-03"), ("mars-1", "mars-1"),
+])
+def test_display_name_of_a_region_not_in_the_table(region, shown):
+    assert fleet_data.region_display_name(region) == shown
+
+
 def test_generate_fleet_at_benchmark_scale_has_unique_ids():
     # How fast is for benchmarks/run.py to measure; here only that the benchmark's fleet is sound.
     fleet = generate_fleet(10000, seed=1)
