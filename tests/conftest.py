@@ -1,6 +1,6 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Shared pytest set-up: the collection on Ansible's path, and the API simulator.
+"""Shared pytest set-up: the collection on Ansible's path, the API simulator, and a second local user.
 
 The repository root is the collection itself, but Ansible only finds collections below an
 ``ansible_collections/<namespace>/<name>`` directory.  Before any test module is imported, a
@@ -10,9 +10,12 @@ the functional and end-to-end tests load the working tree.
 """
 
 import os
+import pwd
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -79,3 +82,37 @@ def shadeform_api():
     with Simulator(api_key=API_KEY) as simulator:
         simulator.set_instances(load_fixture("instances-example.json")["instances"])
         yield simulator
+
+
+@pytest.fixture
+def other_user():
+    """A second local user, made for the test with useradd and removed after it, whatever the test's outcome: (uid, gid).
+
+    It owns a directory or file the test user must not trust (the inventory cache). Making it needs root: elsewhere the
+    test is skipped, and fails when CI is set (CI runs as root, so the test must run there).
+    """
+    if os.geteuid() != 0:
+        reason = "needs root: the test makes a second local user with useradd (to own the cache directory or entry)"
+        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+            pytest.fail("CI is set and this test did not run: it " + reason, pytrace=False)
+        pytest.skip(reason)
+    name = "sfcache{0}".format(os.getpid() % 100000)
+    made = _user_command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name)
+    if made.returncode != 0:
+        pytest.fail("useradd {0} failed (exit {1}): {2}".format(name, made.returncode, made.stderr.strip()), pytrace=False)
+    try:
+        record = pwd.getpwnam(name)
+        yield record.pw_uid, record.pw_gid
+    finally:
+        _user_command("userdel", name)
+
+
+def _user_command(*command):
+    """useradd or userdel, tried again while another one (a test session beside this one) holds /etc/passwd's lock."""
+    done = None
+    for _attempt in range(20):
+        done = subprocess.run(command, check=False, capture_output=True, text=True)
+        if done.returncode == 0 or "lock" not in done.stderr:
+            break
+        time.sleep(0.1)
+    return done

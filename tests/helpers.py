@@ -74,6 +74,21 @@ def cache_options(tmp_path):
     return "cache: true\ncache_plugin: ansible.builtin.jsonfile\ncache_connection: {0}\ncache_timeout: 300\n".format(tmp_path / "cache")
 
 
+# Where a forged inventory cache entry sends a host (documentation range): seen in a host's variables, the entry was read.
+FORGED_ADDRESS = "203.0.113.66"
+
+
+def forge_cache_entry(entry):
+    """Rewrite an inventory cache entry (a jsonfile file) as someone else could: its first instance at FORGED_ADDRESS, as root."""
+    outer = json.loads(entry.read_text())
+    # ansible-core 2.19+ wraps the entry's JSON in a "__payload__" string.
+    data = json.loads(outer["__payload__"]) if "__payload__" in outer else outer
+    data["instances"][0].update(ip=FORGED_ADDRESS, ssh_user="root")
+    if "__payload__" in outer:
+        outer["__payload__"] = json.dumps(data)
+    entry.write_text(json.dumps(outer))
+
+
 def cli_env(env=None):
     """The environment for a CLI run: the simulator's key, no colours; ``None`` values unset a variable."""
     result = dict(os.environ, SHADEFORM_API_KEY=API_KEY, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")

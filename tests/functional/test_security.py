@@ -14,8 +14,8 @@ import textwrap
 
 import pytest
 
-from helpers import (API_KEY, FAIL_ENV, NO_PROXY_ENV, ansible_inventory, assert_clean_failure, cli_env, cli_path, encoded_forms,
-                     inventory_list, key_leaks, load_fixture, one_line, write_inventory)
+from helpers import (API_KEY, FAIL_ENV, FORGED_ADDRESS, NO_PROXY_ENV, ansible_inventory, assert_clean_failure, cache_options, cli_env,
+                     cli_path, encoded_forms, forge_cache_entry, inventory_list, key_leaks, load_fixture, one_line, write_inventory)
 from hostile_servers import LoopbackServer, answering, counting, fleet, redirecting, silent, trickling
 
 pytestmark = pytest.mark.functional
@@ -400,6 +400,35 @@ def test_cache_entry_is_never_readable_by_others_not_even_while_written(shadefor
     assert not stat.S_IMODE(os.stat(str(cache)).st_mode) & 0o077
     for entry in cache.iterdir():
         assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+
+
+def test_a_cache_directory_of_another_user_holding_a_forged_entry_is_neither_read_nor_written(shadeform_api, tmp_path, other_user):
+    path = write_inventory(tmp_path, shadeform_api, cache_options(tmp_path))
+    first = ansible_inventory(path, "--list", env=NO_PROXY_ENV)
+    assert first.returncode == 0, first.stderr
+    cache = tmp_path / "cache"
+    [entry] = list(cache.iterdir())
+    forge_cache_entry(entry)
+    # Another user's directory, open to all as users leave them, holding an entry of theirs: the forged host as root.
+    for owned in (cache, entry):
+        os.chown(str(owned), *other_user)
+    os.chmod(str(cache), 0o777)
+    forged, entry_stat = entry.read_text(), entry.stat()
+    shadeform_api.clear_requests()
+
+    listed = ansible_inventory(path, "--list", env=NO_PROXY_ENV)
+    assert listed.returncode == 0, listed.stderr
+    variables = inventory_list(listed.stdout)["_meta"]["hostvars"]["cool-gpu-server"]
+    assert (variables["ansible_host"], variables["ansible_user"]) == ("1.0.0.1", "shadeform"), variables
+    assert FORGED_ADDRESS not in listed.stdout
+    assert [request["path"] for request in shadeform_api.requests if request["method"] == "GET"] == ["/v1/instances"]
+    warning = one_line(listed.stderr)
+    assert warning.count("The Shadeform inventory cache is not used, neither read nor written") == 1, listed.stderr
+    # ansible-core < 2.19 wraps warnings, breaking the path at its hyphens: compare without whitespace.
+    assert "{0}belongstoanotheruser".format(cache) in "".join(warning.split()), listed.stderr
+    # Nothing written: the entry is as the other user left it, alone in the directory, which keeps its owner and mode.
+    assert list(cache.iterdir()) == [entry] and entry.read_text() == forged and entry.stat().st_mtime_ns == entry_stat.st_mtime_ns
+    assert (cache.stat().st_uid, stat.S_IMODE(cache.stat().st_mode)) == (other_user[0], 0o777)
 
 
 def test_top_level_envs_and_fields_named_like_secrets_never_reach_variables_or_cache(shadeform_api, tmp_path):

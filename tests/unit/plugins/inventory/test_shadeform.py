@@ -8,12 +8,9 @@ configuration file to the inventory is the real code path ansible-inventory take
 """
 
 import copy
-import json
 import os
-import pwd
 import re
 import stat
-import subprocess
 import textwrap
 
 import pytest
@@ -35,7 +32,7 @@ from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data impo
 from ansible_collections.shadeform.cloud.plugins.inventory.shadeform import TEMPLATES_STRINGS
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 
-from helpers import load_fixture
+from helpers import FORGED_ADDRESS, forge_cache_entry, load_fixture
 
 EXAMPLE = load_fixture("instances-example.json")["instances"]
 MIXED = load_fixture("fleet-mixed.json")["instances"]
@@ -398,35 +395,11 @@ def test_odd_instances_never_sink_the_inventory(inventory_run):
 
 # --- Nobody else can feed the cache --------------------------------------------------------------------------------
 
-FORGED_ADDRESS = "203.0.113.66"
-
-
-@pytest.fixture
-def other_user():
-    """A second local user, made for the test and removed after it: (uid, gid)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: the test makes a second local user with useradd to own the cache directory or entry")
-    name = "sfcache{0}".format(os.getpid() % 100000)
-    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True,
-                   capture_output=True)
-    try:
-        record = pwd.getpwnam(name)
-        yield record.pw_uid, record.pw_gid
-    finally:
-        subprocess.run(["userdel", name], check=False, capture_output=True)
-
-
 def forged_cache(inventory_run, tmp_path):
     """A cache entry written by a first run, then forged: the example's host at FORGED_ADDRESS as root."""
     inventory_run(cache_config(tmp_path), EXAMPLE)
     [entry] = cache_files(tmp_path)
-    outer = json.loads(entry.read_text())
-    # ansible-core 2.19+ wraps the entry's JSON in a "__payload__" string.
-    data = json.loads(outer["__payload__"]) if "__payload__" in outer else outer
-    data["instances"][0].update(ip=FORGED_ADDRESS, ssh_user="root")
-    if "__payload__" in outer:
-        outer["__payload__"] = json.dumps(data)
-    entry.write_text(json.dumps(outer))
+    forge_cache_entry(entry)
     return entry
 
 
