@@ -431,12 +431,25 @@ def test_a_cache_directory_of_another_user_holding_a_forged_entry_is_neither_rea
     assert (cache.stat().st_uid, stat.S_IMODE(cache.stat().st_mode)) == (other_user[0], 0o777)
 
 
-def test_top_level_envs_and_fields_named_like_secrets_never_reach_variables_or_cache(shadeform_api, tmp_path):
-    leaks = ("hf_envs_value_1", "pk_value_2", "pw_value_3", "tok_value_4", "sec_value_5")
+# The same secrets in the API's snake_case, and in the other styles a service may add fields in (envs as an object).
+SECRET_SHAPES = {
+    "snake_case": dict(envs=[{"name": "HUGGING_FACE_HUB_TOKEN", "value": "hf_envs_value_1"}], private_key="pk_value_2",
+                       extra={"password": "pw_value_3"}, mapping={"access_token": "tok_value_4"}, client_secret="sec_value_5"),
+    "other styles": dict(envs={"HUGGING_FACE_HUB_TOKEN": "hf_envs_value_1"}, privateKey="pk_value_2",
+                         extra={"PASSWORD": "pw_value_3", "apiKey": "pw_value_3b"}, mapping={"accessToken": "tok_value_4"},
+                         **{"client-secret": "sec_value_5"}),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SECRET_SHAPES))
+def test_top_level_envs_and_fields_named_like_secrets_never_reach_variables_or_cache(shadeform_api, tmp_path, shape):
+    fields = dict(SECRET_SHAPES[shape])
+    extra, mapping = fields.pop("extra"), fields.pop("mapping")
+    leaks = [value for value in fields.values() if isinstance(value, str)] + list(extra.values()) + list(mapping.values())
+    leaks.append("hf_envs_value_1")
     shadeform_api.set_instances([dict(
-        EXAMPLE[0], envs=[{"name": "HUGGING_FACE_HUB_TOKEN", "value": leaks[0]}],
-        private_key=leaks[1], configuration=dict(EXAMPLE[0]["configuration"], extra={"password": leaks[2]}),
-        port_mappings=[{"internal_port": 22, "external_port": 22, "access_token": leaks[3]}], client_secret=leaks[4])])
+        EXAMPLE[0], configuration=dict(EXAMPLE[0]["configuration"], extra=extra),
+        port_mappings=[dict(internal_port=22, external_port=22, **mapping)], **fields)])
     cache = tmp_path / "cache"
     path = write_inventory(tmp_path, shadeform_api, "cache: true\ncache_plugin: ansible.builtin.jsonfile\n"
                                                     "cache_connection: {0}\n".format(cache))
@@ -444,8 +457,13 @@ def test_top_level_envs_and_fields_named_like_secrets_never_reach_variables_or_c
     assert shown.returncode == 0, shown.stderr
     listed = ansible_inventory(path, "--list", env=NO_PROXY_ENV)  # from the cache
     variables = inventory_list(listed.stdout)["_meta"]["hostvars"]["cool-gpu-server"]
-    assert variables["shadeform_envs"] == [{"name": "HUGGING_FACE_HUB_TOKEN", "value": "<redacted>"}]
-    assert variables["shadeform_private_key"] == "<redacted>"
+    if shape == "snake_case":
+        assert variables["shadeform_envs"] == [{"name": "HUGGING_FACE_HUB_TOKEN", "value": "<redacted>"}]
+        assert variables["shadeform_private_key"] == "<redacted>"
+    else:
+        assert variables["shadeform_envs"] == {"HUGGING_FACE_HUB_TOKEN": "<redacted>"}
+        # client-secret is no variable name: the field is left out of the variables (and redacted in the cache).
+        assert variables["shadeform_privateKey"] == "<redacted>" and "shadeform_client-secret" not in variables
     stored = "".join(entry.read_text() for entry in cache.iterdir())
     for leak in leaks:
         for text in (shown.stdout + shown.stderr, listed.stdout, stored):
