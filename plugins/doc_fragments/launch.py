@@ -100,7 +100,7 @@ options:
         type: dict
         suboptions:
           base64_script:
-            description: The script, base64-encoded, for example V({{ lookup('ansible.builtin.file', 'setup.sh') | b64encode }}).
+            description: The script, base64-encoded, for example V({{ lookup('ansible.builtin.file', 'setup.sh'\) | b64encode }}).
             type: str
             required: true
   auto_delete:

@@ -33,7 +33,7 @@ options:
     type: str
   public_key:
     description:
-      - The OpenSSH public key, for example V({{ lookup('ansible.builtin.file', '~/.ssh/id_ed25519.pub') }}).
+      - The OpenSSH public key, for example V({{ lookup('ansible.builtin.file', '~/.ssh/id_ed25519.pub'\) }}).
       - Required to add a key. Keys are compared by type and key material; the comment does not matter.
     type: str
   state:

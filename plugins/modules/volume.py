@@ -66,6 +66,11 @@ EXAMPLES = r"""
     volume_mount:
       auto: true
 
+- name: Delete that instance first (a mounted volume cannot be deleted) and wait until it is gone
+  shadeform.cloud.instance:
+    name: vllm-01
+    state: absent
+
 - name: Delete the volume (after its instance)
   shadeform.cloud.volume:
     name: model-cache
