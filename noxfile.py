@@ -324,6 +324,24 @@ def write_ansible_docs_inventory(path):
         handle.write(header.encode("utf-8") + zlib.compress("".join(f"{line}\n" for line in ANSIBLE_DOCS_TARGETS).encode("utf-8")))
 
 
+def check_changelog_is_generated(session, env):
+    """CHANGELOG.rst ships in the collection: it must be what antsibull-changelog makes of changelogs/changelog.yaml.
+
+    It is generated in a copy of the collection, so that the check never rewrites the checkout.
+    """
+    with tempfile.TemporaryDirectory(prefix="shadeform-changelog-") as tmp_dir:
+        copy_dir = collections_root(tmp_dir, copy=True)
+        session.chdir(copy_dir)
+        session.run("antsibull-changelog", "generate", env=dict(env, ANSIBLE_COLLECTIONS_PATH=tmp_dir))
+        session.chdir(ROOT)
+        with open(os.path.join(copy_dir, "CHANGELOG.rst"), encoding="utf-8") as generated, \
+                open(os.path.join(ROOT, "CHANGELOG.rst"), encoding="utf-8") as committed:
+            if generated.read() != committed.read():
+                session.error("CHANGELOG.rst is not what changelogs/changelog.yaml gives: run antsibull-changelog generate "
+                              "(or, until 1.0.0 is published, antsibull-changelog release --version 1.0.0 to fold new "
+                              "fragments into its section) and commit the result")
+
+
 @nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-b"])
 def docs(session):
     """The documentation: ansible-doc, antsibull-docs lint, the changelog, and the docs site (Sphinx, no warnings).
@@ -344,6 +362,7 @@ def docs(session):
                     "--validate-collection-refs", "dependent", "--disallow-unknown-collection-refs", ".", env=env)
         session.run("antsibull-changelog", "lint")
         session.chdir(ROOT)
+        check_changelog_is_generated(session, env)
         shutil.rmtree(site_dir, ignore_errors=True)
         os.makedirs(site_dir)
         session.run("antsibull-docs", "sphinx-init", "--use-current", "--squash-hierarchy", "--fail-on-error",

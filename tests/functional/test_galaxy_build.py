@@ -23,7 +23,7 @@ PLUGIN = "shadeform.cloud.shadeform"
 
 # Files a user needs, and development files that build_ignore in galaxy.yml must keep out.
 SHIPPED = [
-    "MANIFEST.json", "FILES.json", "README.md", "LICENSE", "requirements.txt", "meta/runtime.yml",
+    "MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.rst", "LICENSE", "requirements.txt", "meta/runtime.yml",
     "meta/execution-environment.yml", "plugins/inventory/shadeform.py", "changelogs/changelog.yaml",
     "changelogs/config.yaml", ".ansible-lint",
     "extensions/awx/shadeform_api_credential_type.yml", "playbooks/awx_credential_type.yml",
