@@ -7,6 +7,7 @@ import binascii
 import json
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -201,3 +202,56 @@ def key_leaks(key, text):
         found.extend(("url", piece) for decoded in decoded_text if piece in decoded)
         found.extend(("bytes", piece) for data in binary if piece.encode("utf-8", "surrogatepass") in data)
     return found
+
+
+# --- A GPU host: a stand-in nvidia-smi (gpu_facts's unit tests, the end-to-end training cluster) -------------
+
+NVIDIA_SMI_FIXTURES = os.path.join(FIXTURES_DIR, "nvidia-smi")
+# The query the fixtures answer (their columns, in this order); the stand-in refuses any other.
+QUERY_ARGS = ["--query-gpu=index,name,uuid,memory.total,memory.used,driver_version,temperature.gpu,utilization.gpu,"
+              "ecc.errors.uncorrected.volatile.total,mig.mode.current", "--format=csv,noheader,nounits"]
+
+STAND_IN = """#!/bin/sh
+printf '%s\\n' "$*" >> {log}
+if [ "$#" -eq 0 ]; then
+    {plain}
+fi
+if [ "$#" -eq 2 ] && [ "$1" = {query} ] && [ "$2" = {format} ]; then
+    {answer}
+fi
+echo 'Field "unexpected" is not a valid field to query.'
+exit 2
+"""
+
+
+def nvidia_smi_fixture(name):
+    """The path of a replayed nvidia-smi output (tests/fixtures/nvidia-smi/, SOURCES.md says where each comes from)."""
+    return os.path.join(NVIDIA_SMI_FIXTURES, name)
+
+
+class StandIn:
+    """A stand-in nvidia-smi written into ``directory`` (to be put first on PATH): its path and the calls it got.
+
+    It answers the query form with the fixture ``<shape>.csv`` and plain ``nvidia-smi`` with ``<shape>.txt`` (the header
+    with the CUDA version), logs every call, and refuses any other arguments as the real one refuses an unknown field;
+    without a shape it fails as nvidia-smi does without a driver (exit ``exit_status``).
+    """
+
+    def __init__(self, directory, shape=None, exit_status=0):
+        self.path = os.path.join(str(directory), "nvidia-smi")
+        self.log = os.path.join(str(directory), "calls.log")
+        if shape:
+            plain = "cat %s; exit 0" % shlex.quote(nvidia_smi_fixture(shape + ".txt"))
+            answer = "cat %s; exit 0" % shlex.quote(nvidia_smi_fixture(shape + ".csv"))
+        else:  # no driver: every call fails as nvidia-smi does then
+            plain = answer = "cat %s; exit %d" % (shlex.quote(nvidia_smi_fixture("no-driver.txt")), exit_status)
+        with open(self.path, "w", encoding="utf-8") as handle:
+            handle.write(STAND_IN.format(log=shlex.quote(self.log), plain=plain, answer=answer,
+                                         query=shlex.quote(QUERY_ARGS[0]), format=shlex.quote(QUERY_ARGS[1])))
+        os.chmod(self.path, 0o755)
+
+    def calls(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log, encoding="utf-8") as handle:
+            return handle.read().splitlines()

@@ -110,6 +110,11 @@ class SshDaemon:
     log_path: str
     process: subprocess.Popen = dataclasses.field(repr=False)
 
+    @property
+    def bin_dir(self):
+        """First on the PATH of this daemon's sessions (SetEnv in its configuration): programs of the machine it stands for."""
+        return os.path.join(os.path.dirname(self.config_path), "bin")
+
     def log(self):
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
@@ -188,6 +193,9 @@ def _sshd_config(daemon_dir, address, port, host_key, authorized_keys, user, is_
         "PrintMotd no",
         "PrintLastLog no",
         "LogLevel VERBOSE",
+        # Programs put in the daemon's own bin directory come first on its sessions' PATH: a test gives each "instance"
+        # the programs of the machine it stands for (a stand-in nvidia-smi).
+        f"SetEnv PATH={os.path.join(daemon_dir, 'bin')}:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
     ]
     path = os.path.join(daemon_dir, "sshd_config")
     with open(path, "w", encoding="utf-8") as handle:
@@ -198,7 +206,7 @@ def _sshd_config(daemon_dir, address, port, host_key, authorized_keys, user, is_
 def start_daemon(sshd, workdir, index, address, port, authorized_keys, user, is_root):
     keygen = find_program("ssh-keygen")
     daemon_dir = os.path.join(workdir, f"sshd{index}")
-    os.makedirs(daemon_dir)
+    os.makedirs(os.path.join(daemon_dir, "bin"))
     host_key = os.path.join(daemon_dir, "ssh_host_ed25519_key")
     ssh_keygen(keygen, host_key, f"loopback-host-{address}")
     config = _sshd_config(daemon_dir, address, port, host_key, authorized_keys, user, is_root)

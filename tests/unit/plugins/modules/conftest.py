@@ -51,17 +51,15 @@ def warned(monkeypatch):
     return messages
 
 
-@pytest.fixture
-def run_module(sim, capsys, monkeypatch):
-    """Run a module's main() with the simulator's URL and key (unless given) and return its result dict."""
-    monkeypatch.delenv("SHADEFORM_API_KEY", raising=False)
-    monkeypatch.delenv("SHADEFORM_API_URL", raising=False)
+def module_runner(capsys, api_defaults):
+    """``run(main, args, check_mode=False, diff=False, api=True)``: runs a module's main() with ``args`` (plus
+    ``api_defaults`` unless ``api`` is false) and returns its result dict, ``rc`` and ``stdout`` added."""
 
     def run(main, args, check_mode=False, diff=False, api=True):
         args = dict(args)
         if api:
-            args.setdefault("api_url", sim.url)
-            args.setdefault("api_key", API_KEY)
+            for option, value in api_defaults.items():
+                args.setdefault(option, value)
         args["_ansible_check_mode"] = check_mode
         args["_ansible_diff"] = diff
         capsys.readouterr()
@@ -75,3 +73,17 @@ def run_module(sim, capsys, monkeypatch):
         return result
 
     return run
+
+
+@pytest.fixture
+def run_module(sim, capsys, monkeypatch):
+    """Run a module's main() with the simulator's URL and key (unless given) and return its result dict."""
+    monkeypatch.delenv("SHADEFORM_API_KEY", raising=False)
+    monkeypatch.delenv("SHADEFORM_API_URL", raising=False)
+    return module_runner(capsys, {"api_url": sim.url, "api_key": API_KEY})
+
+
+@pytest.fixture
+def run_host_module(capsys):
+    """Run the main() of a module that calls no API (gpu_facts, which runs on the GPU host) and return its result dict."""
+    return module_runner(capsys, {})
