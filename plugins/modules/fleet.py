@@ -11,12 +11,24 @@ description:
   - Makes sure a fleet of O(count) Shadeform instances exists (O(state=present)) or is gone (O(state=absent)). The
     members of a fleet are the instances tagged C(fleet=<name>), so the inventory plugin's default group
     C(tag_fleet_<name>) and the host variable C(shadeform_labels.fleet) find them.
+  - "Each member also has a stable rank, the tag C(fleet_index=<i>) (the inventory's C(shadeform_labels.fleet_index)): 0 to
+    O(count) minus 1, with no gaps and no duplicates. A member keeps its index from run to run; a replacement takes the index
+    of the member it replaces; members made before fleet_index existed get the free indexes, their tags updated in place."
   - "Offers come from C(GET /instances/types): every available region of every instance type that matches O(gpu_type),
     O(num_gpus), O(shade_instance_type), O(os) (one of the type's C(os_options)), O(deployment_types), O(clouds),
     O(regions) and O(rental_type), priced by that rental type (spot entries carry their own price), never above
     O(max_hourly_price), cheapest first. When no offer is left the module fails before creating anything and says which
     constraint emptied the list. O(gpu_type) or O(shade_instance_type) is required, so that a fleet never lands on
     whatever machine happens to be cheapest."
+  - "O(alternatives) lists other machines that will do: their offers are tried after all those of the main spec, each
+    alternative's in turn (cheapest first within it), with every other option (price cap, allow-lists, rental type, OS,
+    deployment types) applying to all. RV(attempts) says which spec each try was for, RV(instances) which one each member
+    matches; a member of any of them is no drift."
+  - "O(placement=together) keeps the whole fleet on one offer: one cloud, region and instance type. The members a run
+    launches go there as one group; when one of the group is refused, goes to C(error) or is not ready, everything the
+    group launched on that offer is deleted and the group moves to the next offer. Once the fleet is placed, every later
+    launch (scaling up, replacements) goes where it is, and if that offer is out of capacity the module fails and says so:
+    it never splits the fleet. A member on another offer is listed in RV(drifted) (C(placement))."
   - "Failover: a launch refused by the API (for example HTTP 409 for lack of capacity) moves on to the next offer. So
     does an instance that goes to C(error), or is not ready within O(wait_timeout): it is deleted first, so a failed
     launch is never left behind, still billed. An offer that failed is not tried again in the same run. A refusal no
@@ -36,8 +48,8 @@ description:
     for those the list lacks; a member that differs is listed in RV(drifted) with how. O(on_spec_change) says what then
     happens: a warning, or its replacement."
   - "Idempotent: a second run with the same options creates, updates and deletes nothing. A smaller O(count) deletes the
-    surplus, drifted members first, then the most expensive, then the newest; members in C(error) are deleted and
-    replaced."
+    members with the highest C(fleet_index) first, so that the ranks left stay 0 to O(count) minus 1; members in C(error)
+    are deleted and replaced (the replacement takes their index)."
   - "Partial success: when the offers run out with fewer than O(count) members ready, the module fails, says how many
     are ready and why the others failed, and keeps the ready members (O(all_or_nothing=true) deletes the members it
     launched in that run instead)."
@@ -81,6 +93,39 @@ options:
   shade_instance_type:
     description: Only offers of this Shadeform instance type, for example V(H100x8).
     type: str
+  alternatives:
+    description:
+      - Other machines that will do, tried in this order once every offer of the main spec (O(gpu_type), O(num_gpus),
+        O(shade_instance_type)) has failed. Each is a spec of its own (nothing is taken from the main one) and needs
+        C(gpu_type) or C(shade_instance_type).
+      - Every other option (O(max_hourly_price), O(clouds), O(regions), O(rental_type), O(os), O(deployment_types), the
+        launch settings) applies to all of them.
+      - A member matching the main spec or any alternative does not differ from the task; one that matches none is
+        compared with the main spec in RV(drifted).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      gpu_type:
+        description: Only offers with this GPU type, for example V(H200).
+        type: str
+      num_gpus:
+        description: Only offers with this many GPUs per instance.
+        type: int
+      shade_instance_type:
+        description: Only offers of this Shadeform instance type, for example V(A100_80Gx8).
+        type: str
+  placement:
+    description:
+      - V(anywhere) launches each member on the cheapest offer that takes it.
+      - "V(together) puts the whole fleet on one offer (one cloud, region and instance type), as distributed training needs:
+        a group that partly fails moves to the next offer whole, what it launched on the failed one deleted. Scaling up and
+        replacements go where the fleet already is; when that offer has no room the module fails and says so, never
+        splitting the fleet. A member elsewhere (for example from before) is drifted, with O(on_spec_change) deciding what
+        happens to it."
+    type: str
+    choices: [anywhere, together]
+    default: anywhere
   deployment_types:
     description:
       - Only offers of types deployed this way (the type's C(deployment_type)), for example V([vm]). All kinds when not
@@ -145,9 +190,19 @@ options:
     choices: [warn, replace]
     default: warn
   replace_batch:
-    description: With O(on_spec_change=replace), how many members are replaced at a time (1 or more).
+    description: With O(on_spec_change=replace) or O(replace), how many members are replaced at a time (1 or more).
     type: int
     default: 1
+  replace:
+    description:
+      - Members to hand back and replace in this run, by id or by name, for example one a health check found bad. Each
+        replacement is launched by the same rules (specs, failover, O(placement)), takes the C(fleet_index) of the member it
+        replaces, and is ready before that member is deleted, O(replace_batch) at a time, as with O(on_spec_change=replace).
+      - An entry that is not a member of the fleet is an error before any change. Needs O(wait=true).
+      - An instruction for this run, not a state to keep, so remove the entries (or pass an empty list) once they are replaced.
+    type: list
+    elements: str
+    default: []
   wait:
     description:
       - Wait until every member is ready (O(state=present)) or gone (O(state=absent)). Without waiting, a launch that
@@ -197,12 +252,16 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Four 8x H100 machines, the cheapest with capacity, at most 25 dollars an hour each
+- name: Four 8x H100 machines in one cloud and region, else 8x H200 or A100, at most 25 dollars an hour each
   shadeform.cloud.fleet:
     name: trainers
     count: 4
     gpu_type: H100
     num_gpus: 8
+    alternatives:
+      - {gpu_type: H200, num_gpus: 8}
+      - {gpu_type: A100, num_gpus: 8}
+    placement: together
     max_hourly_price_usd: 25.0
     clouds: [lambdalabs, hyperstack, datacrunch]
     ssh_key_id: "{{ key.ssh_key.id }}"
@@ -237,6 +296,17 @@ EXAMPLES = r"""
     tags: [env=prod]
     purge_tags: false
   register: moved
+
+- name: Hand back a member found bad (here the first the last task returned); its replacement keeps its fleet_index
+  shadeform.cloud.fleet:
+    name: trainers
+    count: 4
+    gpu_type: A100
+    num_gpus: 8
+    tags: [env=prod]
+    purge_tags: false
+    replace:
+      - "{{ moved.instances[0].id }}"
 
 - name: A container fleet on an OS image, ready once the container is up
   shadeform.cloud.fleet:
@@ -323,6 +393,14 @@ instances:
       description: The member's tags.
       type: list
       elements: str
+    fleet_index:
+      description: The member's rank, from its tag C(fleet_index=<i>) (0 to O(count) minus 1); null for a member without one.
+      type: int
+    spec:
+      description:
+        - The spec the member matches, V(0) for the main one, V(n) for the n-th of O(alternatives); null when it matches none
+          (see RV(drifted)).
+      type: int
 attempts:
   description: Every launch tried in this run, in order, with its outcome.
   returned: always
@@ -344,6 +422,12 @@ attempts:
     hourly_price_usd:
       description: The offer's price in dollars per hour (a float).
       type: float
+    spec:
+      description: Which spec the offer was for, V(0) for the main one, V(n) for the n-th of O(alternatives).
+      type: int
+    fleet_index:
+      description: The C(fleet_index) of the member launched.
+      type: int
     id:
       description: The launched instance's id; absent when the API refused the launch.
       type: str
@@ -357,7 +441,9 @@ attempts:
       description: The API's C(status_details) of a launch that went to C(error).
       type: str
     outcome:
-      description: V(ready), V(launched) (not waited for), V(refused), V(error), V(timeout), V(gone) or V(not_needed).
+      description:
+        - V(ready), V(launched) (not waited for), V(refused), V(error), V(timeout), V(gone) or V(not_needed).
+        - V(group_failed) with O(placement=together), for a launch deleted because another member of its group failed on that offer.
       type: str
     reason:
       description: The API's message or what went wrong.
@@ -408,7 +494,7 @@ drifted:
         gpu_type: {member: H100, wanted: A100}
         shade_instance_type: {member: H100x8, wanted: A100x8}
 replaced:
-  description: The members replaced in this run (O(on_spec_change=replace)), each with the id of its replacement.
+  description: The members replaced in this run (O(on_spec_change=replace) or O(replace)), each with the id of its replacement.
   returned: always
   type: list
   elements: dict
@@ -422,6 +508,9 @@ replaced:
     by:
       description: The id of the replacement.
       type: str
+    fleet_index:
+      description: The C(fleet_index) the replacement took over.
+      type: int
 plan:
   description: In check mode, what a real run would do.
   returned: check mode
@@ -431,7 +520,9 @@ plan:
       description: How many members would be launched.
       type: int
     offers:
-      description: The offers that would be tried, cheapest first.
+      description:
+        - The offers that would be tried, the main spec's cheapest first, then each alternative's (C(spec) says which); with
+          O(placement=together) and the fleet placed, only the offer where it is.
       type: list
       elements: dict
     delete:
@@ -442,7 +533,7 @@ plan:
       description: For each member that would be updated in place, its id and the update's body.
       type: dict
     replace:
-      description: Ids of the drifted members that would be replaced (O(on_spec_change=replace)).
+      description: Ids of the members that would be replaced (drifted ones with O(on_spec_change=replace), and those O(replace) names).
       type: list
       elements: str
 """
@@ -466,11 +557,18 @@ SSH_PROBE_TIMEOUT = 5
 SUMMARY_FIELDS = ("id", "name", "cloud", "region", "shade_instance_type", "status", "status_details", "hourly_price", "tags")
 # Settings POST /instances/{id}/update changes in place; the fleet's name is its identity (the fleet=<name> tag).
 IN_PLACE = ("tags", "auto_delete", "alert")
+# The options that choose the machine: the main spec's and each alternative's (alternatives).
+SPEC_FIELDS = ("gpu_type", "num_gpus", "shade_instance_type")
 # Where a member keeps each setting that only a new instance can change: (option, path in the instance or /info).
+# The first three are the spec: a member matching the main spec or any alternative is no drift.
 FIXED_SETTINGS = (("shade_instance_type", ("shade_instance_type",)), ("gpu_type", ("configuration", "gpu_type")),
                   ("num_gpus", ("configuration", "num_gpus")), ("rental_type", ("rental_terms", "rental_type")),
                   ("os", ("configuration", "os")), ("launch_configuration", ("launch_configuration",)),
                   ("ssh_key_id", ("ssh_key_id",)), ("envs", ("envs",)), ("volume_mount", ("volume_mount",)))
+SPEC_SETTINGS = tuple(item for item in FIXED_SETTINGS if item[0] in SPEC_FIELDS)
+# A member's stable rank in the fleet, 0 to count-1: the tag fleet_index=<i>, the inventory's shadeform_labels.fleet_index.
+INDEX_TAG = "fleet_index"
+INDEX_VALUE = re.compile(r"^[0-9]{1,9}$")
 
 
 def argument_spec():
@@ -486,6 +584,9 @@ def argument_spec():
         gpu_type=dict(type="str"),
         num_gpus=dict(type="int"),
         shade_instance_type=dict(type="str"),
+        alternatives=dict(type="list", elements="dict", default=[], options=dict(
+            gpu_type=dict(type="str"), num_gpus=dict(type="int"), shade_instance_type=dict(type="str"))),
+        placement=dict(type="str", default="anywhere", choices=["anywhere", "together"]),
         deployment_types=dict(type="list", elements="str", choices=list(DEPLOYMENT_TYPES)),
         clouds=dict(type="list", elements="str"),
         regions=dict(type="list", elements="str"),
@@ -495,6 +596,7 @@ def argument_spec():
         purge_tags=dict(type="bool", default=True),
         on_spec_change=dict(type="str", default="warn", choices=["warn", "replace"]),
         replace_batch=dict(type="int", default=1),
+        replace=dict(type="list", elements="str", default=[]),
         wait_for_ssh=dict(type="bool", default=True),
         wait_for_workload=dict(type="bool", default=False),
         all_or_nothing=dict(type="bool", default=False),
@@ -506,16 +608,73 @@ def fleet_tag(name):
     return "fleet={0}".format(name)
 
 
+def index_tag(index):
+    return "{0}={1}".format(INDEX_TAG, index)
+
+
+def is_index_tag(tag):
+    return isinstance(tag, str) and tag.startswith(INDEX_TAG + "=")
+
+
+def tagged_index(instance):
+    """The member's rank from its fleet_index tag; None without exactly one tag holding a whole number."""
+    tags = instance.get("tags") if isinstance(instance.get("tags"), list) else []
+    values = [tag[len(INDEX_TAG) + 1:] for tag in tags if is_index_tag(tag)]
+    return int(values[0]) if len(values) == 1 and INDEX_VALUE.match(values[0]) else None
+
+
 def is_member(instance, name):
     tags = instance.get("tags")
     return isinstance(tags, list) and fleet_tag(name) in tags and instance.get("status") not in GONE_STATUSES
 
 
-def surplus_first(members, drifted_ids=()):
-    """The members in the order a smaller count deletes them: drifted first, then the most expensive, then the newest."""
-    newest_first = sorted(members, key=lambda item: str(item.get("created_at") or ""), reverse=True)  # RFC 3339 UTC sorts by time
-    # Stable sorts: among equals the newest comes first.
-    return sorted(newest_first, key=lambda item: (item.get("id") not in drifted_ids, -(hourly_price_usd(item) or 0)))
+def _age(item):
+    """Oldest first (RFC 3339 UTC sorts by time), then by name (trainers-2 before trainers-10) and id: the same order on every run."""
+    name = str(item.get("name") or "")
+    return (str(item.get("created_at") or ""), len(name), name, str(item.get("id")))
+
+
+def ranked(members, count):
+    """(kept, surplus, ranks, free): the fleet_index of every member that stays, 0 to count-1 with no gaps.
+
+    A member keeps the index of its tag; one without (made before fleet_index existed, or whose index another, older
+    member holds) takes the lowest free one, oldest first. A smaller count deletes the highest indexes first
+    (``surplus``, highest first); a member kept whose index is count or more takes the lowest free index below count,
+    and ``free`` are the indexes left for the launches of this run.
+    """
+    ranks = {}
+    holders = {}
+    unranked = []
+    for item in sorted(members, key=_age):
+        index = tagged_index(item)
+        if index is None or index in holders:
+            unranked.append(item)
+        else:
+            holders[index] = item
+            ranks[item["id"]] = index
+    lowest = 0
+    for item in unranked:
+        while lowest in holders:
+            lowest += 1
+        holders[lowest] = item
+        ranks[item["id"]] = lowest
+    by_rank = sorted(members, key=lambda item: ranks[item["id"]])
+    kept, surplus = by_rank[:count], by_rank[count:][::-1]
+    free = sorted(set(range(count)) - set(ranks[item["id"]] for item in kept))
+    for item in kept:
+        if ranks[item["id"]] >= count:
+            ranks[item["id"]] = free.pop(0)
+    return kept, surplus, ranks, free
+
+
+def offer_of(instance):
+    """What tells the offer a member runs on apart (offer_key): where a together fleet is."""
+    return (instance.get("cloud"), instance.get("region"), instance.get("shade_instance_type"),
+            lookup(instance, ("rental_terms", "rental_type")) or "on_demand")
+
+
+def _where(key):
+    return "/".join(str(part) for part in key[:3])
 
 
 def _setting(value):
@@ -529,14 +688,43 @@ def _shown(field, value):
     return redact_secrets({field: value})[field] if field in ("envs", "launch_configuration") else value
 
 
+def spec_differences(instance, spec):
+    """{option: {member, wanted}} for each option of ``spec`` (a dict of SPEC_FIELDS) the instance does not match."""
+    differences = {}
+    for option, path in SPEC_SETTINGS:
+        wanted = spec.get(option)
+        if wanted is None:
+            continue
+        have = lookup(instance, path)
+        if have is None and option != "shade_instance_type":
+            continue  # not told: nothing to compare
+        if have != wanted:
+            differences[option] = dict(member=have, wanted=wanted)
+    return differences
+
+
+def _asked(spec):
+    return ", ".join("{0}={1}".format(field, spec[field]) for field in SPEC_FIELDS if spec.get(field) is not None)
+
+
 class Launch:
     """One member launched in this run (or kept from an earlier one) until it is ready or has failed."""
 
-    def __init__(self, instance_id, name, offer, attempt=None):
+    def __init__(self, instance_id, name, offer, attempt=None, index=None):
         self.id = instance_id
         self.name = name
         self.offer = offer  # None for a member of an earlier run
         self.attempt = attempt  # its entry in the result's attempts
+        self.index = index  # its fleet_index
+        self.group = None  # with placement: together, the Group it was launched with
+
+
+class Group:
+    """The launches of a together fleet made at once, all on one offer: when one fails, all leave that offer together."""
+
+    def __init__(self, slots):
+        self.slots = slots  # (name, fleet_index) of each member
+        self.launches = []
 
 
 class Fleet(Task):
@@ -553,6 +741,11 @@ class Fleet(Task):
         self.replaced = []
         self.failed_offers = set()
         self.names_taken = set()
+        self.ranks = {}  # id -> fleet_index of each member kept, and of each launch of this run
+        self.named = []  # the members the replace option names
+        self.home = None  # placement: together: the offer (offer_key) the fleet is on, once known
+        params = self.params
+        self.specs = [dict((field, params[field]) for field in SPEC_FIELDS)] + [without_none(item) for item in params["alternatives"]]
         result.update(instances=[], attempts=self.attempts, created=self.created, deleted=self.deletions.deleted, updated=self.updated,
                       replaced=self.replaced, drifted=[])
 
@@ -582,12 +775,20 @@ class Fleet(Task):
             if params["count"] > 0 and not (params["gpu_type"] or params["shade_instance_type"]):
                 self.fail("A fleet needs gpu_type or shade_instance_type: without either it would launch the cheapest machine of "
                           "any kind. See what is offered with shadeform.cloud.instance_types_info.")
+            for number, spec in enumerate(self.specs[1:], 1):
+                if not (spec.get("gpu_type") or spec.get("shade_instance_type")):
+                    self.fail("alternatives[{0}] needs gpu_type or shade_instance_type, as the main spec does: without either it would "
+                              "launch the cheapest machine of any kind.".format(number))
         if params["max_hourly_price"] is not None and not (math.isfinite(params["max_hourly_price"]) and params["max_hourly_price"] > 0):
             self.fail("max_hourly_price must be a positive number of dollars, not {0}.".format(params["max_hourly_price"]))
         if params["replace_batch"] < 1:
             self.fail("replace_batch must be 1 or more, not {0}.".format(params["replace_batch"]))
         if params["on_spec_change"] == "replace" and not params["wait"]:
             self.fail("on_spec_change: replace needs wait: true: an old member is deleted only once its replacement is ready.")
+        if params["replace"] and not params["wait"]:
+            self.fail("replace needs wait: true: an old member is deleted only once its replacement is ready.")
+        if any(is_index_tag(tag) for tag in params["tags"]):
+            self.fail("tags may not hold a {0}= tag: the module gives each member its own (0 to count-1).".format(INDEX_TAG))
         check_launch_configuration(self.module, self.result)
 
     def absent(self, members):
@@ -608,21 +809,22 @@ class Fleet(Task):
 
     def present(self, members):
         count = self.params["count"]
-        drift = self.drift_and_updates(members)
+        self.named = self.named_for_replacement(members)
+        named_ids = set(item["id"] for item in self.named)
         broken = [item for item in members if item.get("status") == "error"]
         healthy = [item for item in members if item.get("status") != "error"]
-        surplus = surplus_first(healthy, drift)[:max(0, len(healthy) - count)]
-        surplus_ids = set(item.get("id") for item in surplus)
-        kept = [item for item in healthy if item.get("id") not in surplus_ids]
+        kept, surplus, self.ranks, free_indexes = ranked(healthy, count)
+        drift = self.drift_and_updates(members, kept)
         self.names_taken = set(item.get("name") for item in kept)
-        need = count - len(kept)
+        need = len(free_indexes)
         drifted = [item for item in kept if item["id"] in drift and drift[item["id"]][0]]
         updates = dict((item["id"], drift[item["id"]][1]) for item in kept if item["id"] in drift and drift[item["id"]][1])
         replacing = drifted if self.params["on_spec_change"] == "replace" else []
+        replacing = replacing + [item for item in kept if item["id"] in named_ids and item not in replacing]
         self.result["drifted"] = [dict(id=item["id"], name=item.get("name"), differences=drift[item["id"]][0]) for item in drifted]
         offer_list = self.offers() if need > 0 or replacing else []
-        self.show_diff(members, kept, updates, replacing, need)
-        if drifted and not replacing:
+        self.show_diff(members, kept, updates, replacing, free_indexes)
+        if drifted and self.params["on_spec_change"] == "warn":
             self.module.warn("Fleet {0!r}: {1} member(s) differ from this task in settings only a new instance can change ({2}): {3}. "
                              "They are kept; on_spec_change: replace replaces them, replace_batch at a time.".format(
                                  self.params["name"], len(drifted), ", ".join(sorted(set(f for d in self.result["drifted"]
@@ -630,7 +832,7 @@ class Fleet(Task):
                                  ", ".join(str(item.get("name")) for item in drifted)))
         if self.module.check_mode:
             self.result["changed"] = bool(need > 0 or broken or surplus or updates or replacing)
-            self.result["plan"] = dict(create=max(need, 0), offers=offer_list, delete=[item.get("id") for item in broken + surplus],
+            self.result["plan"] = dict(create=need, offers=offer_list, delete=[item.get("id") for item in broken + surplus],
                                        updates=updates, replace=[item["id"] for item in replacing])
             self.result["instances"] = [self.summary(item, self.is_up(item)) for item in kept]
             return
@@ -641,16 +843,13 @@ class Fleet(Task):
             self.client.update_instance(instance_id, body)
             self.result["changed"] = True
             self.updated.append(instance_id)
-        launches = []
-        for member_name in self.free_names(need):
-            launch = self.launch(member_name, offer_list)
-            if launch is None:
-                break
-            launches.append(launch)
+        launches = self.launch_all(list(zip(self.member_names(free_indexes), free_indexes)), offer_list) if need else []
         ready_ids = set()
         if self.params["wait"]:
-            ready_ids = self.wait_until_ready(launches + [Launch(item["id"], item.get("name"), None) for item in kept], offer_list)
-            self.replace_drifted([item for item in replacing if item["id"] in ready_ids], offer_list, ready_ids)
+            # The members named in replace are not waited for: they are replaced, ready or not.
+            earlier = [Launch(item["id"], item.get("name"), None, index=self.ranks[item["id"]]) for item in kept if item["id"] not in named_ids]
+            ready_ids = self.wait_until_ready(launches + earlier, offer_list)
+            self.replace_members([item for item in replacing if item["id"] in ready_ids or item["id"] in named_ids], offer_list, ready_ids)
         else:
             for launch in launches:
                 launch.attempt["outcome"] = "launched"
@@ -664,10 +863,31 @@ class Fleet(Task):
                                  "statuses: [active].".format(self.params["name"], len(remaining), ", ".join(sorted(remaining))))
         self.report(ready_ids, count)
 
+    def named_for_replacement(self, members):
+        """The members the replace option names (by id, else by name); one clear error, before any change, for the others."""
+        found, strangers = [], []
+        for entry in self.params["replace"]:
+            matched = [item for item in members if item.get("id") == entry] or [item for item in members if item.get("name") == entry]
+            if len(matched) > 1:
+                self.fail("replace: {0} members of fleet {1!r} are named {2!r} (ids {3}): name them by id. Nothing was changed.".format(
+                    len(matched), self.params["name"], entry, ", ".join(str(item.get("id")) for item in matched)))
+            if not matched:
+                strangers.append(entry)
+            elif matched[0] not in found:
+                found.append(matched[0])
+        if strangers:
+            self.fail("replace: {0} {1} not a member of fleet {2!r} (its members: {3}). Nothing was changed.".format(
+                ", ".join(repr(entry) for entry in strangers), "is" if len(strangers) == 1 else "are", self.params["name"],
+                ", ".join("{0} ({1})".format(item.get("name"), item.get("id")) for item in members) or "none"))
+        return found
+
     # -- what differs from the task --------------------------------------------------------------------------------
 
-    def drift_and_updates(self, members):
-        """{id: (differences, update body)} of the members that differ from the task (error members left out)."""
+    def drift_and_updates(self, members, kept):
+        """{id: (differences, update body)} of the members that differ from the task (error members left out).
+
+        With placement: together, a kept member that is not on the offer where the fleet is differs in ``placement``.
+        """
         params = self.params
         found = {}
         for member in members:
@@ -679,14 +899,15 @@ class Fleet(Task):
             if any(params[option] is not None and lookup(member, path) is None for option, path in FIXED_SETTINGS) or any(
                     params[option] is not None for option in ("auto_delete", "alert")):
                 info = dict(member, **(self.client.instance_info(member["id"], missing_ok=True) or {}))
-            differences = {}
+            # A member that matches the main spec or any alternative is no drift; one that matches none is compared with the main spec.
+            differences = {} if self.matching_spec(info) is not None else spec_differences(info, self.specs[0])
             for option, path in FIXED_SETTINGS:
-                if params[option] is None:
+                if option in SPEC_FIELDS or params[option] is None:
                     continue
                 have, wanted = lookup(info, path), params[option]
                 if option in ("launch_configuration", "envs", "volume_mount"):
                     have, wanted = _setting(have), _setting(wanted)
-                elif have is None and option in ("rental_type", "os", "gpu_type", "num_gpus"):
+                elif have is None and option in ("rental_type", "os"):
                     continue  # not told: nothing to compare
                 if have != wanted:
                     differences[option] = dict(member=_shown(option, have), wanted=_shown(option, wanted))
@@ -696,15 +917,36 @@ class Fleet(Task):
             body = self.update_body(member, info)
             if differences or body:
                 found[member["id"]] = (differences, body)
+        if params["placement"] == "together":
+            self.home = self.home_of([item for item in kept if not (found.get(item["id"]) or ({},))[0]])
+            for item in kept:
+                if self.home is not None and offer_of(item) != self.home:
+                    differences, body = found.get(item["id"], ({}, {}))
+                    differences["placement"] = dict(member=_where(offer_of(item)), wanted=_where(self.home))
+                    found[item["id"]] = (differences, body)
         return found
 
+    def home_of(self, members):
+        """The offer most of these members are on (a tie goes to the one holding the lowest fleet_index); None without members."""
+        counted = {}
+        for item in members:
+            counted.setdefault(offer_of(item), []).append(self.ranks.get(item["id"], 0))
+        if not counted:
+            return None
+        return min(counted, key=lambda key: (-len(counted[key]), min(counted[key])))
+
+    def matching_spec(self, instance):
+        """The number of the first spec the instance matches (0: the main one, n: alternatives[n]); None when it matches none."""
+        return next((number for number, spec in enumerate(self.specs) if not spec_differences(instance, spec)), None)
+
     def update_body(self, member, info):
-        """The POST /instances/{id}/update body that brings tags, auto_delete and alert to the task's (empty: nothing to do)."""
+        """The POST /instances/{id}/update body that brings tags (fleet_index included), auto_delete and alert to the task's."""
         params = self.params
         current = member.get("tags") if isinstance(member.get("tags"), list) else []
-        wanted = self.wanted_tags()
+        wanted = self.wanted_tags(self.ranks.get(member["id"], tagged_index(member)))
         if not params["purge_tags"]:
-            wanted = current + [tag for tag in wanted if tag not in current]
+            # The tags the task does not name are kept, but fleet_index is the module's own: only the one it gives.
+            wanted = [tag for tag in current if not is_index_tag(tag)] + [tag for tag in wanted if tag not in current or is_index_tag(tag)]
         body = {}
         if sorted(set(current)) != sorted(set(wanted)):
             body["tags"] = wanted
@@ -713,11 +955,12 @@ class Fleet(Task):
                 body[field] = without_none(params[field]) or None  # {} (both thresholds unset) removes it: null deletes
         return body
 
-    def wanted_tags(self):
+    def wanted_tags(self, index=None):
         tag = fleet_tag(self.params["name"])
-        return [tag] + list(dict.fromkeys(item for item in self.params["tags"] if item != tag))
+        own = [tag] if index is None else [tag, index_tag(index)]
+        return own + list(dict.fromkeys(item for item in self.params["tags"] if item != tag))
 
-    def show_diff(self, members, kept, updates=None, replacing=(), need=0):
+    def show_diff(self, members, kept, updates=None, replacing=(), free_indexes=()):
         """The module's diff (--diff): the members before and, as this run leaves them (or would, in check mode), after."""
         if not self.module._diff:  # pylint: disable=protected-access
             return
@@ -728,77 +971,143 @@ class Fleet(Task):
             shown = dict((field, item.get(field)) for field in ("name", "cloud", "region", "shade_instance_type", "status"))
             shown.update(gpu_type=lookup(item, ("configuration", "gpu_type")), num_gpus=lookup(item, ("configuration", "num_gpus")),
                          os=lookup(item, ("configuration", "os")), rental_type=lookup(item, ("rental_terms", "rental_type")),
-                         tags=item.get("tags"))
+                         tags=item.get("tags"), fleet_index=tagged_index(item))
             shown.update(changes)
             return shown
 
         wanted = dict((field, self.params[field]) for field in ("gpu_type", "num_gpus", "shade_instance_type", "os", "rental_type")
                       if self.params[field] is not None)
+        if self.params["placement"] == "together" and self.home is not None:
+            wanted.update(cloud=self.home[0], region=self.home[1], shade_instance_type=self.home[2])
         after = {}
         for item in kept:
             if item["id"] in replacing_ids:
-                after["(replacement of {0})".format(item.get("name"))] = dict(wanted, status="to be launched")
+                after["(replacement of {0})".format(item.get("name"))] = dict(wanted, status="to be launched", fleet_index=self.ranks[item["id"]])
             else:
-                after[item["id"]] = view(item, **updates.get(item["id"], {}))
-        for number in range(max(need, 0)):
-            after["(new {0})".format(number + 1)] = dict(wanted, status="to be launched")
+                after[item["id"]] = view(item, fleet_index=self.ranks[item["id"]], **updates.get(item["id"], {}))
+        for number, index in enumerate(free_indexes):
+            after["(new {0})".format(number + 1)] = dict(wanted, status="to be launched", fleet_index=index)
         self.result["diff"] = dict(before=dict(members=dict((item["id"], view(item)) for item in members)), after=dict(members=after))
 
     # -- offers and launches ---------------------------------------------------------------------------------------
 
     def offers(self):
+        """The offers of the main spec (cheapest first), then those of each alternative in order; with placement: together and
+        a fleet already placed, only the offer where it is. Fails, before any change, when none is left."""
         params = self.params
-        query = dict((field, params[field]) for field in ("gpu_type", "num_gpus", "shade_instance_type") if params[field] is not None)
-        found, why_empty = offers(self.client.list_instance_types(query), params["rental_type"], params["clouds"], params["regions"],
-                                  params["max_hourly_price"], os_name=params["os"], deployment_types=params["deployment_types"])
+        found, seen, empty = [], set(), []
+        for number, spec in enumerate(self.specs):
+            query = dict((field, spec[field]) for field in SPEC_FIELDS if spec.get(field) is not None)
+            spec_offers, why_empty = offers(self.client.list_instance_types(query), params["rental_type"], params["clouds"], params["regions"],
+                                            params["max_hourly_price"], os_name=params["os"], deployment_types=params["deployment_types"])
+            if why_empty:
+                empty.append((number, spec, why_empty))
+            for offer in spec_offers:
+                if offer_key(offer) not in seen:  # an offer several specs find is tried once, for the first
+                    seen.add(offer_key(offer))
+                    found.append(dict(offer, spec=number))
         if not found:
-            asked = ", ".join("{0}={1}".format(field, params[field]) for field in ("gpu_type", "num_gpus", "shade_instance_type")
-                              if params[field] is not None)
-            self.fail("No Shadeform offer fits ({0}): none is left after filtering on {1}. Nothing was created. Relax that "
-                      "constraint, or see what is offered with shadeform.cloud.instance_types_info.".format(asked, why_empty))
+            if len(self.specs) == 1:
+                self.fail("No Shadeform offer fits ({0}): none is left after filtering on {1}. Nothing was created. Relax that "
+                          "constraint, or see what is offered with shadeform.cloud.instance_types_info.".format(_asked(self.specs[0]), empty[0][2]))
+            reasons = ["{0}{1}: none is left after filtering on {2}".format(
+                "alternatives[{0}] ".format(number) if number else "", _asked(spec), why_empty) for number, spec, why_empty in empty]
+            self.fail("No Shadeform offer fits the main spec nor any alternative ({0}). Nothing was created. Relax a constraint, or see "
+                      "what is offered with shadeform.cloud.instance_types_info.".format("; ".join(reasons)))
+        if self.home is not None:
+            found = [offer for offer in found if offer_key(offer) == self.home]
+            if not found:
+                self.fail("Fleet {0!r} is placed together on {1}, and that offer is not offered now within this task's constraints (no "
+                          "capacity listed there, or filtered out): a together fleet is never split, so no member is launched elsewhere.".format(
+                              params["name"], _where(self.home)))
         return found
 
-    def free_names(self, need):
+    def member_names(self, indexes):
+        """A free name for each of these fleet indexes: <name>-<index + 1> when free, else the lowest free <name>-<n>."""
         names = []
-        index = 1
-        while len(names) < need:
-            candidate = "{0}-{1}".format(self.params["name"], index)
-            if candidate not in self.names_taken:
-                names.append(candidate)
-                self.names_taken.add(candidate)
-            index += 1
+        for index in indexes:
+            candidate = "{0}-{1}".format(self.params["name"], index + 1)
+            number = 1
+            while candidate in self.names_taken:
+                candidate = "{0}-{1}".format(self.params["name"], number)
+                number += 1
+            names.append(candidate)
+            self.names_taken.add(candidate)
         return names
 
     def next_offer(self, offer_list):
-        return next((offer for offer in offer_list if offer_key(offer) not in self.failed_offers), None)
+        """The first offer not failed in this run; with placement: together and a fleet already placed, only its offer."""
+        return next((offer for offer in offer_list if offer_key(offer) not in self.failed_offers
+                     and (self.home is None or offer_key(offer) == self.home)), None)
 
-    def launch(self, member_name, offer_list):
+    def launch_all(self, slots, offer_list):
+        """Launch a member for each (name, fleet_index): each on the cheapest offer that takes it, or with placement: together all
+        on one offer (a Group). Stops when the offers run out; the launches made."""
+        if self.params["placement"] == "together":
+            return self.launch_group(slots, offer_list)
+        launches = []
+        for name, index in slots:
+            launch = self.launch(name, index, offer_list)
+            if launch is None:
+                break
+            launches.append(launch)
+        return launches
+
+    def launch(self, member_name, index, offer_list):
         """Launch one member on the cheapest offer that accepts it; None when every offer has failed."""
         while True:
             offer = self.next_offer(offer_list)
             if offer is None:
                 return None
-            attempt = dict((field, offer[field]) for field in ("cloud", "region", "shade_instance_type", "rental_type", "hourly_price_usd"))
-            self.attempts.append(attempt)
-            try:
-                instance_id = self.client.create_instance(self.create_body(member_name, offer))
-            except ShadeformAPIError as exc:
-                attempt.update(outcome="refused", reason=str(exc), http_status=exc.status, error_code=exc.code)
-                if refusal_is_final(exc):
-                    # No other offer fixes this, and after a 5xx the launch may even have gone through: stop here.
-                    self.fail("Launching {0} on {1} was refused, and no other offer can fix that: {2}{3}".format(
-                        member_name, _offer_text(offer), exc, self.progress_note()))
-                self.failed_offers.add(offer_key(offer))
-                continue
-            self.result["changed"] = True
-            attempt["id"] = instance_id
-            self.created.append(instance_id)
-            return Launch(instance_id, member_name, offer, attempt)
+            launch = self.launch_on(offer, member_name, index)
+            if launch is not None:
+                return launch
+            self.failed_offers.add(offer_key(offer))
 
-    def create_body(self, member_name, offer):
+    def launch_group(self, slots, offer_list):
+        """Launch every slot on one offer, the first that accepts them all; a refusal part way deletes what the group launched
+        there and moves it to the next offer. The group's launches; none when the offers ran out."""
+        while True:
+            offer = self.next_offer(offer_list)
+            if offer is None:
+                return []
+            group = Group(slots)
+            for name, index in slots:
+                launch = self.launch_on(offer, name, index)
+                if launch is None:
+                    break
+                launch.group = group
+                group.launches.append(launch)
+            else:
+                return group.launches
+            self.failed_offers.add(offer_key(offer))
+            for launch in group.launches:
+                self.abandon(launch, "group_failed", "another member of its group was refused on this offer", gone=False)
+
+    def launch_on(self, offer, member_name, index):
+        """One launch on this offer; None when the API refused it in a way another offer may fix (kept in attempts)."""
+        attempt = dict((field, offer[field]) for field in ("cloud", "region", "shade_instance_type", "rental_type", "hourly_price_usd", "spec"))
+        attempt["fleet_index"] = index
+        self.attempts.append(attempt)
+        try:
+            instance_id = self.client.create_instance(self.create_body(member_name, index, offer))
+        except ShadeformAPIError as exc:
+            attempt.update(outcome="refused", reason=str(exc), http_status=exc.status, error_code=exc.code)
+            if refusal_is_final(exc):
+                # No other offer fixes this, and after a 5xx the launch may even have gone through: stop here.
+                self.fail("Launching {0} on {1} was refused, and no other offer can fix that: {2}{3}".format(
+                    member_name, _offer_text(offer), exc, self.progress_note()))
+            return None
+        self.result["changed"] = True
+        attempt["id"] = instance_id
+        self.created.append(instance_id)
+        self.ranks[instance_id] = index
+        return Launch(instance_id, member_name, offer, attempt, index)
+
+    def create_body(self, member_name, index, offer):
         params = self.params
         body = dict(cloud=offer["cloud"], region=offer["region"], shade_instance_type=offer["shade_instance_type"], shade_cloud=True,
-                    name=member_name, tags=self.wanted_tags())
+                    name=member_name, tags=self.wanted_tags(index))
         if offer["rental_type"] != "on_demand":
             body["rental_type"] = offer["rental_type"]
         for field in LAUNCH_FIELDS:
@@ -806,21 +1115,28 @@ class Fleet(Task):
                 body[field] = without_none(params[field])
         return body
 
-    def replace_drifted(self, drifted, offer_list, ready_ids):
-        """Replace drifted members replace_batch at a time: each batch's replacements ready before its old members go."""
+    def replace_members(self, replacing, offer_list, ready_ids):
+        """Replace members (drifted with on_spec_change: replace, or named in replace) replace_batch at a time, each replacement
+        taking its old member's fleet_index: each batch's replacements ready before its old members go."""
         batch_size = self.params["replace_batch"]
-        for start in range(0, len(drifted), batch_size):
-            batch = drifted[start:start + batch_size]
+        for start in range(0, len(replacing), batch_size):
+            batch = replacing[start:start + batch_size]
             known = set(self.created)
-            launches = [launch for launch in (self.launch(name, offer_list) for name in self.free_names(len(batch))) if launch]
+            indexes = [self.ranks[old["id"]] for old in batch]
+            launches = self.launch_all(list(zip(self.member_names(indexes), indexes)), offer_list)
             ready = self.wait_until_ready(launches, offer_list) if launches else set()
             new_ready = [item for item in self.created if item not in known and item in ready]
-            for old, new in zip(batch, new_ready):
+            done = 0
+            for old in batch:
+                new = next((item for item in new_ready if self.ranks.get(item) == self.ranks[old["id"]]), None)
+                if new is None:
+                    continue
                 self.deletions.request(old["id"])
                 ready_ids.discard(old["id"])
                 ready_ids.add(new)
-                self.replaced.append(dict(id=old["id"], name=old.get("name"), by=new))
-            if len(new_ready) < len(batch):
+                self.replaced.append(dict(id=old["id"], name=old.get("name"), by=new, fleet_index=self.ranks[old["id"]]))
+                done += 1
+            if done < len(batch):
                 break
         replaced_ids = set(item["id"] for item in self.replaced)
         self.result["drifted"] = [item for item in self.result["drifted"] if item["id"] not in replaced_ids]
@@ -840,7 +1156,10 @@ class Fleet(Task):
         return remaining
 
     def wait_until_ready(self, waiting, offer_list):
-        """Poll the fleet until each launch is ready or has failed (and been replaced); the ids of the ready ones."""
+        """Poll the fleet until each launch is ready or has failed (and been replaced); the ids of the ready ones.
+
+        A failed launch of a together Group takes its whole group to the next offer: what the group launched is deleted.
+        """
         ready = set()
         waiting = list(waiting)
 
@@ -848,44 +1167,66 @@ class Fleet(Task):
             listed = dict((item.get("id"), item) for item in self.client.list_instances() if isinstance(item, dict))
             self.deletions.retry()
             still = []
+            failed_groups = []
             for launch in waiting:
                 instance = listed.get(launch.id)
-                failure = None
-                if instance is None:
-                    failure = ("gone", "the instance disappeared from the instance list")
-                elif instance.get("status") == "error":
-                    failure = ("error", "the instance went to status 'error'{0}".format(status_details_note(instance)))
-                elif instance.get("status") in GONE_STATUSES:
-                    failure = ("gone", "the instance is {0}{1}".format(instance.get("status"), status_details_note(instance)))
-                elif self.is_up(instance) and self.reachable(instance):
+                failure = self.failure(instance)
+                if failure is None and self.is_up(instance) and self.reachable(instance):
                     ready.add(launch.id)
                     if launch.attempt is not None:
                         launch.attempt["outcome"] = "ready"
                     continue
-                elif self.waiter.expired():
+                if failure is None and self.waiter.expired():
                     failure = ("timeout", "not ready within wait_timeout ({0} seconds, status {1!r}{2})".format(
                         self.params["wait_timeout"], instance.get("status"), status_details_note(instance)))
                 if failure is None:
                     still.append(launch)
                     continue
+                if launch.group is not None:
+                    self.abandon(launch, failure[0], failure[1], instance)
+                    if launch.group not in failed_groups:
+                        failed_groups.append(launch.group)
+                    continue
                 replacement = self.roll_back(launch, failure, instance, offer_list)
                 if replacement is not None:
                     still.append(replacement)
+            for group in failed_groups:
+                where = _offer_text(group.launches[0].offer)
+                for launch in group.launches:
+                    if launch.attempt.get("outcome") in (None, "ready"):
+                        ready.discard(launch.id)
+                        self.abandon(launch, "group_failed", "another member of its group failed on {0}".format(where), listed.get(launch.id))
+                still = [launch for launch in still if launch.group is not group]
+                if not self.waiter.expired():
+                    still.extend(self.launch_group(group.slots, offer_list))
             waiting[:] = still
             return True if not waiting else None
 
         self.waiter.poll(look)
+        if self.params["placement"] == "together" and self.home is None:
+            # The first group ready fixes where the fleet is: later groups of this run (replacements) go there too.
+            self.home = next((offer_key(attempt) for attempt in self.attempts if attempt.get("id") in ready and attempt.get("outcome") == "ready"),
+                             None)
         return ready
 
-    def roll_back(self, launch, failure, instance, offer_list):
-        """Roll back a failed launch and, while there is time, launch its replacement on the next offer (else None)."""
-        outcome, reason = failure
+    def failure(self, instance):
+        """(outcome, reason) when the instance has failed for good (gone, deleting, error); None while it may still be ready."""
+        if instance is None:
+            return ("gone", "the instance disappeared from the instance list")
+        if instance.get("status") == "error":
+            return ("error", "the instance went to status 'error'{0}".format(status_details_note(instance)))
+        if instance.get("status") in GONE_STATUSES:
+            return ("gone", "the instance is {0}{1}".format(instance.get("status"), status_details_note(instance)))
+        return None
+
+    def abandon(self, launch, outcome, reason, instance=None, gone=None):
+        """Note a failed launch in attempts and delete it, unless it is gone already (``gone``: from ``instance`` when None)."""
         if launch.attempt is None:
             # A member from an earlier run: its failure is noted like a launch of this run's.
             launch.attempt = dict(id=launch.id, **dict((field, (instance or {}).get(field)) for field in
                                                        ("cloud", "region", "shade_instance_type")))
             launch.attempt.update(rental_type=lookup(instance or {}, ("rental_terms", "rental_type")),
-                                  hourly_price_usd=hourly_price_usd(instance or {}))
+                                  hourly_price_usd=hourly_price_usd(instance or {}), fleet_index=launch.index)
             self.attempts.append(launch.attempt)
         launch.attempt.update(outcome=outcome, reason=reason)
         if outcome == "error":
@@ -894,14 +1235,20 @@ class Fleet(Task):
             self.failed_offers.add(offer_key(launch.offer))
         if launch.id in self.created:
             self.created.remove(launch.id)
-        if instance is not None and instance.get("status") not in GONE_STATUSES:
+        if gone is None:
+            gone = instance is None or instance.get("status") in GONE_STATUSES
+        if not gone:
             self.deletions.request(launch.id)
         self.result["changed"] = True
+
+    def roll_back(self, launch, failure, instance, offer_list):
+        """Roll back a failed launch and, while there is time, launch its replacement on the next offer (else None)."""
+        self.abandon(launch, failure[0], failure[1], instance)
         if self.waiter.expired():
             return None
         if not offer_list:
             offer_list[:] = self.offers()
-        return self.launch(launch.name, offer_list)
+        return self.launch(launch.name, launch.index, offer_list)
 
     def is_up(self, instance):
         """Ready as the API can tell: active, an address the one parser accepts, and (wait_for_workload) its container started."""
@@ -945,7 +1292,8 @@ class Fleet(Task):
                 instance.get("id"), self.params["name"], ", ".join(endpoint.refused)))
         summary.update(ip=endpoint.address, ssh_user=endpoint.user, ssh_port=endpoint.port,
                        rental_type=lookup(instance, ("rental_terms", "rental_type")) or "on_demand",
-                       hourly_price_usd=hourly_price_usd(instance), ready=ready)
+                       hourly_price_usd=hourly_price_usd(instance), ready=ready, fleet_index=tagged_index(instance),
+                       spec=self.matching_spec(instance))
         return summary
 
     def progress_note(self):
@@ -963,6 +1311,12 @@ class Fleet(Task):
                 for item in listed))
         self.result["drifted"] = [item for item in self.result["drifted"] if item["id"] not in self.deletions.deleted]
         short = count - (len([item for item in members if item["ready"]]) if wait else len(listed))
+        replaced_ids = set(item["id"] for item in self.replaced)
+        kept_named = [item for item in self.named if item["id"] not in replaced_ids and item["id"] not in self.deletions.deleted]
+        if kept_named:
+            self.fail("Fleet {0!r}: {1} member(s) named in replace could not be replaced and are kept: {2}. {3}{4}".format(
+                self.params["name"], len(kept_named), ", ".join(str(item.get("name")) for item in kept_named),
+                failure_summary(self.attempts) or "No replacement was ready in time.", self.together_note()))
         if self.result["drifted"] and self.params["on_spec_change"] == "replace" and short <= 0:
             self.fail("Fleet {0!r}: {1} drifted member(s) could not be replaced and are kept: {2}. {3}".format(
                 self.params["name"], len(self.result["drifted"]), ", ".join(str(item["name"]) for item in self.result["drifted"]),
@@ -979,8 +1333,15 @@ class Fleet(Task):
             self.fail("Fleet {0!r}: only {1} of {2} members could be made ready, so the members launched in this run were deleted "
                       "(all_or_nothing). {3} See attempts for each offer.".format(self.params["name"], count - short, count, reasons))
         self.fail("Fleet {0!r}: {1} of {2} members are ready; the offers ran out for the other {3}. The ready members are kept "
-                  "(all_or_nothing: true deletes them instead). {4} See attempts for each offer.".format(
-                      self.params["name"], count - short, count, short, reasons))
+                  "(all_or_nothing: true deletes them instead). {4}{5} See attempts for each offer.".format(
+                      self.params["name"], count - short, count, short, reasons, self.together_note()))
+
+    def together_note(self):
+        """With placement: together and the fleet placed: why no other offer was tried."""
+        if self.params["placement"] != "together" or self.home is None:
+            return ""
+        return " The fleet is placed together on {0}, and that offer could not hold more: a together fleet is never split, so no other " \
+               "offer was tried.".format(_where(self.home))
 
 
 def failure_summary(attempts):
@@ -996,7 +1357,7 @@ def failure_summary(attempts):
             key = (outcome, attempt.get("http_status"), attempt.get("error_code"))
         elif outcome == "error":
             key = (outcome, attempt.get("status_details") or "", None)
-        elif outcome in ("timeout", "gone"):
+        elif outcome in ("timeout", "gone", "group_failed"):
             key = (outcome, None, None)
         else:
             continue
@@ -1012,7 +1373,8 @@ def failure_summary(attempts):
         elif outcome == "error":
             parts.append("{0} went to error{1}".format(len(group), " ({0})".format(_shortened(detail)) if detail else ""))
         else:
-            parts.append("{0} {1}".format(len(group), "were not ready within wait_timeout" if outcome == "timeout" else "disappeared"))
+            parts.append("{0} {1}".format(len(group), dict(timeout="were not ready within wait_timeout", gone="disappeared",
+                                                           group_failed="were deleted with their together group")[outcome]))
     return "; ".join(parts) + "." if parts else ""
 
 

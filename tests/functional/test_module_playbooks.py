@@ -208,8 +208,8 @@ def test_fleet_updates_tags_in_place_keeps_others_reports_drift_and_needs_a_type
     assert all(item["ready"] and item["ssh_port"] == ssh_port.port for item in created["instances"]) and ssh_port.connections >= 2
     # In place: both members updated, the tag only play-1 had (set by another tool) kept.
     assert tagged["changed"] is True and sorted(tagged["updated"]) == ids and tagged["created"] == tagged["deleted"] == []
-    assert sorted(members["play-1"]["tags"]) == ["env=prod", "env=test", "fleet=play", "owner=alice"]
-    assert sorted(members["play-2"]["tags"]) == ["env=prod", "env=test", "fleet=play"]
+    assert sorted(members["play-1"]["tags"]) == ["env=prod", "env=test", "fleet=play", "fleet_index=0", "owner=alice"]
+    assert sorted(members["play-2"]["tags"]) == ["env=prod", "env=test", "fleet=play", "fleet_index=1"]
     assert sorted(tagged["diff"]["before"]["members"]) == sorted(tagged["diff"]["after"]["members"]) == ids
     # --diff shows the members, the new tag among them.
     assert '"name": "play-1"' in run.stdout and re.search(r'^\+\s+"env=prod"', run.stdout, re.MULTILINE), run.stdout

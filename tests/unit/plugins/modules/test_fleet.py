@@ -70,7 +70,8 @@ def test_launches_on_the_cheapest_offer_then_changes_nothing(run_module, sim):
     assert sorted(m["name"] for m in first["instances"]) == ["trainers-1", "trainers-2"]
     assert all(m["ready"] and m["status"] == "active" and m["ip"] for m in first["instances"])
     assert placement(members(sim)) == [("hyperstack", "canada-1")] * 2
-    assert all(sorted(i["tags"]) == ["env=test", "fleet=trainers"] for i in members(sim))
+    # Each member also carries its rank, fleet_index=<i> (#22).
+    assert sorted(sorted(i["tags"]) for i in members(sim)) == [["env=test", "fleet=trainers", "fleet_index={0}".format(n)] for n in (0, 1)]
     assert [a["outcome"] for a in first["attempts"]] == ["ready", "ready"]
     # hourly_price keeps the API's cents; the dollar figure is hourly_price_usd, in the members and the attempts alike.
     assert first["attempts"][0]["hourly_price_usd"] == 19.2 and "hourly_price" not in first["attempts"][0]
@@ -126,23 +127,21 @@ def test_check_mode_reports_the_plan_and_changes_nothing(run_module, sim):
     assert len(members(sim)) == 1
 
 
-def test_scale_down_deletes_the_most_expensive_then_the_newest(run_module, sim):
-    assert run_module(main, dict(FLEET, count=1, clouds=["lambdalabs"]))["rc"] == 0          # 23.90
-    assert run_module(main, dict(FLEET, count=3, clouds=["hyperstack"]))["rc"] == 0          # two more at 19.20
+def test_scale_down_deletes_the_highest_indexes_first(run_module, sim):
+    assert run_module(main, dict(FLEET, count=1, clouds=["lambdalabs"]))["rc"] == 0          # 23.90, index 0
+    assert run_module(main, dict(FLEET, count=3, clouds=["hyperstack"]))["rc"] == 0          # two more at 19.20, indexes 1 and 2
     by_name = dict((i["name"], i) for i in members(sim))
     assert sorted(by_name) == ["trainers-1", "trainers-2", "trainers-3"]
-    assert by_name["trainers-1"]["cloud"] == "lambdalabs"
+    assert by_name["trainers-1"]["cloud"] == "lambdalabs" and "fleet_index=0" in by_name["trainers-1"]["tags"]
+    highest = next(i for i in members(sim) if "fleet_index=2" in i["tags"])
 
+    # Not the most expensive member (index 0, the rank others start from): the highest index.
     shrunk = run_module(main, dict(FLEET, count=2))
     assert shrunk["rc"] == 0 and shrunk["changed"] is True, shrunk
-    assert shrunk["deleted"] == [by_name["trainers-1"]["id"]]
-    assert sorted(i["name"] for i in members(sim)) == ["trainers-2", "trainers-3"]
-
-    newest = max(members(sim), key=lambda i: i["created_at"])
-    oldest = min(members(sim), key=lambda i: i["created_at"])
-    if newest["created_at"] != oldest["created_at"]:  # same millisecond: no "newest" to tell apart
-        again = run_module(main, dict(FLEET, count=1))
-        assert again["deleted"] == [newest["id"]]
+    assert shrunk["deleted"] == [highest["id"]]
+    assert sorted(i["tags"][1] for i in members(sim)) == ["fleet_index=0", "fleet_index=1"]
+    again = run_module(main, dict(FLEET, count=1))
+    assert [i["id"] for i in members(sim)] == [by_name["trainers-1"]["id"]] and len(again["deleted"]) == 1
 
 
 def test_state_absent_deletes_every_member_and_waits_until_gone(run_module, sim):
@@ -254,6 +253,8 @@ def test_secrets_never_reach_the_output(run_module, sim):
     (dict(count=-1), "count must be 0 or more"),
     (dict(count=1, name="bad name"), "may hold only letters"),
     (dict(count=1, max_hourly_price=0), "max_hourly_price must be a positive"),
+    (dict(count=1, tags=["fleet_index=3"]), "tags may not hold a fleet_index= tag"),
+    (dict(count=1, replace=["trainers-1"], wait=False), "replace needs wait: true"),
     (dict(count=1, launch_configuration=dict(type="docker", script_configuration=dict(base64_script="ZWNobwo="))),
      "launch_configuration of type docker needs docker_configuration"),
 ])
@@ -356,22 +357,24 @@ def test_tags_and_thresholds_are_updated_in_place_and_shown_in_the_diff(run_modu
     changed = run_module(main, dict(FLEET, count=2, tags=["env=prod"], auto_delete=dict(spend_threshold="50")), diff=True)
     assert changed["rc"] == 0 and changed["changed"] is True, changed
     assert sorted(changed["updated"]) == ids and changed["drifted"] == [] and changed["created"] == [] and changed["deleted"] == []
-    assert all(sorted(i["tags"]) == ["env=prod", "fleet=trainers"] for i in members(sim))
+    assert all(sorted(i["tags"]) == ["env=prod", "fleet=trainers", "fleet_index={0}".format(index_of(i))] for i in members(sim))
     updates = requests_to(sim, "POST", "/update")
     assert sorted(r["path"].split("/")[-2] for r in updates) == ids
-    assert all(r["body"] == dict(tags=["fleet=trainers", "env=prod"], auto_delete=dict(spend_threshold="50")) for r in updates)
+    index = dict((i["id"], index_of(i)) for i in members(sim))
+    assert all(r["body"] == dict(tags=["fleet=trainers", "fleet_index={0}".format(index[r["path"].split("/")[-2]]), "env=prod"],
+                                 auto_delete=dict(spend_threshold="50")) for r in updates)
     before, after = changed["diff"]["before"]["members"], changed["diff"]["after"]["members"]
     assert sorted(before) == sorted(after) == ids
-    assert all(sorted(before[i]["tags"]) == ["env=test", "fleet=trainers"] and sorted(after[i]["tags"]) == ["env=prod", "fleet=trainers"]
-               for i in ids)
+    assert all(sorted(before[i]["tags"]) == ["env=test", "fleet=trainers", "fleet_index={0}".format(index[i])]
+               and sorted(after[i]["tags"]) == ["env=prod", "fleet=trainers", "fleet_index={0}".format(index[i])] for i in ids)
     # The API normalises thresholds: "50.00" is the 50 it holds, so a rerun changes nothing.
     again = run_module(main, dict(FLEET, count=2, tags=["env=prod"], auto_delete=dict(spend_threshold="50.00")))
     assert again["rc"] == 0 and again["changed"] is False and again["updated"] == [], again
     assert len(requests_to(sim, "POST", "/update")) == 2
 
 
-@pytest.mark.parametrize("purge_tags, expected", [(True, ["env=prod", "fleet=trainers"]),
-                                                  (False, ["env=prod", "fleet=trainers", "owner=alice"])])
+@pytest.mark.parametrize("purge_tags, expected", [(True, ["env=prod", "fleet=trainers", "fleet_index=0"]),
+                                                  (False, ["env=prod", "fleet=trainers", "fleet_index=0", "owner=alice"])])
 def test_purge_tags_false_keeps_the_tags_the_task_does_not_name(run_module, sim, purge_tags, expected):
     assert run_module(main, dict(FLEET, count=1))["rc"] == 0
     member = members(sim)[0]
@@ -394,7 +397,7 @@ def test_check_mode_diff_shows_what_would_be_created_deleted_updated_and_replace
     after = plan["diff"]["after"]["members"]
     assert sorted(plan["diff"]["before"]["members"]) == sorted([first["id"], second["id"]])
     assert sorted(after) == sorted([first["id"], "(new 1)", "(replacement of trainers-2)"])
-    assert after[first["id"]]["tags"] == ["fleet=trainers", "env=prod"]
+    assert after[first["id"]]["tags"] == ["fleet=trainers", "fleet_index={0}".format(index_of(first)), "env=prod"]
     assert after["(new 1)"]["gpu_type"] == "H100" and after["(new 1)"]["status"] == "to be launched"
     assert not [r for r in sim.requests if r["method"] == "POST"]
 
@@ -609,3 +612,139 @@ def test_waits_the_clock_cannot_hold_are_one_clear_error(run_module, sim, option
     bounds = dict(poll_interval="a positive number of seconds, at most 604800", wait_timeout="a number of seconds from 1 to 604800")[option]
     assert result["rc"] == 1 and result["msg"].startswith("{0} must be {1}, not ".format(option, bounds)), result
     assert "Traceback" not in result["stdout"] and sim.requests == []
+
+
+# -- from a fleet to a training cluster (#22): alternatives, placement together, stable ranks, replace ---------------
+
+def index_of(instance):
+    """The member's fleet_index tag as a number (None without one)."""
+    found = [tag.split("=", 1)[1] for tag in instance.get("tags") or [] if tag.startswith("fleet_index=")]
+    return int(found[0]) if len(found) == 1 else None
+
+
+def by_index(sim, name="trainers"):
+    return dict((index_of(i), i) for i in members(sim, name))
+
+
+H100_OFFERS = (("hyperstack", "canada-1"), ("datacrunch", "FIN-01"), ("lambdalabs", "us-east-1"), ("lambdalabs", "us-west-1"))
+
+
+def test_alternatives_are_tried_after_the_main_spec_and_their_members_are_no_drift(run_module, sim, warned):
+    alternatives = [dict(gpu_type="B200"), dict(gpu_type="A100", num_gpus=8)]
+    plan = run_module(main, dict(FLEET, count=2, alternatives=alternatives), check_mode=True)
+    # The main spec's offers first, cheapest first, then the alternatives' in order: A100 at 11.00 comes last.
+    assert [(o["shade_instance_type"], o["hourly_price_usd"], o["spec"]) for o in plan["plan"]["offers"]] == [
+        ("H100x8", 19.2, 0), ("H100x8", 21.0, 0), ("H100x8", 23.9, 0), ("H100x8", 23.9, 0), ("A100x8", 11.0, 2)], plan
+    sim.set_capacity("hyperstack", "canada-1", "H100x8", "refuse", after=1)  # room for one H100 member
+    for cloud, region in H100_OFFERS[1:]:
+        sim.set_capacity(cloud, region, "H100x8", "refuse")
+    result = run_module(main, dict(FLEET, count=2, alternatives=alternatives))
+    assert result["rc"] == 0 and result["changed"] is True, result
+    assert [(a["shade_instance_type"], a["spec"], a["outcome"]) for a in result["attempts"]] == [
+        ("H100x8", 0, "ready"), ("H100x8", 0, "refused"), ("H100x8", 0, "refused"), ("H100x8", 0, "refused"),
+        ("H100x8", 0, "refused"), ("A100x8", 2, "ready")]
+    assert sorted((m["shade_instance_type"], m["spec"]) for m in result["instances"]) == [("A100x8", 2), ("H100x8", 0)]
+    # A member of an alternative spec matches the task: a rerun changes nothing and reports no drift.
+    again = run_module(main, dict(FLEET, count=2, alternatives=alternatives))
+    assert again["rc"] == 0 and again["changed"] is False and again["drifted"] == [], again
+    # Without the alternative, the A100 member differs from the task.
+    alone = run_module(main, dict(FLEET, count=2))
+    assert [list(d["differences"]) for d in alone["drifted"]] == [["gpu_type"]] and len(warned) == 1, alone
+    refused = run_module(main, dict(FLEET, count=2, alternatives=[dict(num_gpus=8)]))
+    assert refused["rc"] == 1 and "alternatives[1] needs gpu_type or shade_instance_type" in refused["msg"], refused
+
+
+@pytest.mark.parametrize("outcome", ["error", "refuse"])
+def test_together_moves_a_partly_failed_group_to_the_next_offer_and_deletes_what_it_launched(run_module, sim, outcome):
+    sim.set_capacity("hyperstack", "canada-1", "H100x8", outcome, after=2)  # the cheapest offer holds two of the three
+    result = run_module(main, dict(FLEET, count=3, placement="together"))
+    assert result["rc"] == 0 and result["changed"] is True, result
+    assert placement(members(sim)) == [("datacrunch", "FIN-01")] * 3
+    tried = [(a["cloud"], a["outcome"]) for a in result["attempts"]]
+    failed = "error" if outcome == "error" else "refused"
+    assert tried == [("hyperstack", "group_failed")] * 2 + [("hyperstack", failed)] + [("datacrunch", "ready")] * 3, tried
+    # Everything launched on the failed offer was deleted; only the group on the next offer is kept.
+    launched_there = [a["id"] for a in result["attempts"] if a["cloud"] == "hyperstack" and "id" in a]
+    assert sorted(result["deleted"]) == sorted(launched_there) and len(launched_there) == (3 if outcome == "error" else 2)
+    assert sorted(result["created"]) == sorted(i["id"] for i in members(sim))
+    assert sorted(index_of(i) for i in members(sim)) == [0, 1, 2]
+
+
+def test_together_scales_up_and_replaces_where_the_fleet_is_and_never_splits(run_module, sim):
+    sim.set_capacity("hyperstack", "canada-1", "H100x8", "refuse")
+    assert run_module(main, dict(FLEET, count=2, placement="together"))["rc"] == 0
+    assert placement(members(sim)) == [("datacrunch", "FIN-01")] * 2
+    sim.clear_capacity()  # the cheaper offer has room again: a together fleet stays where it is all the same
+    grown = run_module(main, dict(FLEET, count=3, placement="together"))
+    assert grown["rc"] == 0 and grown["changed"] is True, grown
+    assert placement(members(sim)) == [("datacrunch", "FIN-01")] * 3
+    swapped = run_module(main, dict(FLEET, count=3, placement="together", replace=[by_index(sim)[1]["name"]]))
+    assert swapped["rc"] == 0 and len(swapped["replaced"]) == 1, swapped
+    assert placement(members(sim)) == [("datacrunch", "FIN-01")] * 3
+    sim.set_capacity("datacrunch", "FIN-01", "H100x8", "refuse")
+    sim.clear_requests()
+    refused = run_module(main, dict(FLEET, count=4, placement="together"))
+    assert refused["rc"] == 1, refused
+    assert "datacrunch/FIN-01/H100x8" in refused["msg"] and "never split" in refused["msg"], refused["msg"]
+    # One try where the fleet is, none on the free, cheaper offer elsewhere.
+    assert [(r["body"]["cloud"], r["body"]["region"]) for r in requests_to(sim, "POST", "/instances/create")] == [("datacrunch", "FIN-01")]
+    assert placement(members(sim)) == [("datacrunch", "FIN-01")] * 3
+
+
+def test_indexes_are_stable_through_scale_up_replacement_and_scale_down(run_module, sim):
+    from ansible_collections.shadeform.cloud.plugins.plugin_utils.hosts import host_variables  # pylint: disable=import-outside-toplevel
+
+    first = run_module(main, dict(FLEET, count=3))
+    assert first["rc"] == 0, first
+    assert sorted(index_of(i) for i in members(sim)) == [0, 1, 2]
+    assert sorted(m["fleet_index"] for m in first["instances"]) == [0, 1, 2]
+    # The inventory reads the tag as a label: shadeform_labels.fleet_index.
+    assert sorted(host_variables(i, "shadeform_", "").variables["shadeform_labels"]["fleet_index"] for i in members(sim)) == ["0", "1", "2"]
+    broken = by_index(sim)[1]
+    sim.update_instance(broken["id"], status="error", status_details="hardware fault")
+    healed = run_module(main, dict(FLEET, count=3))
+    assert healed["rc"] == 0 and healed["deleted"] == [broken["id"]], healed
+    assert by_index(sim)[1]["id"] == healed["created"][0]  # the replacement takes the index of the member it replaces
+    grown = run_module(main, dict(FLEET, count=5))
+    assert sorted(index_of(i) for i in members(sim)) == [0, 1, 2, 3, 4]
+    assert sorted(index_of(i) for i in members(sim) if i["id"] in grown["created"]) == [3, 4]
+    before = by_index(sim)
+    shrunk = run_module(main, dict(FLEET, count=2))
+    assert shrunk["rc"] == 0 and sorted(shrunk["deleted"]) == sorted([before[4]["id"], before[3]["id"], before[2]["id"]]), shrunk
+    assert dict((k, v["id"]) for k, v in by_index(sim).items()) == {0: before[0]["id"], 1: before[1]["id"]}
+
+
+def test_members_without_an_index_get_the_free_ones_in_place(run_module, sim):
+    assert run_module(main, dict(FLEET, count=3))["rc"] == 0
+    kept = by_index(sim)
+    for index in (0, 2):  # made before fleet_index existed
+        sim.update_instance(kept[index]["id"], tags=["fleet=trainers"])
+    result = run_module(main, dict(FLEET, count=3))
+    assert result["rc"] == 0 and result["changed"] is True, result
+    assert sorted(result["updated"]) == sorted([kept[0]["id"], kept[2]["id"]]) and result["created"] == result["deleted"] == []
+    assert sorted(index_of(i) for i in members(sim)) == [0, 1, 2] and by_index(sim)[1]["id"] == kept[1]["id"]
+    assert run_module(main, dict(FLEET, count=3))["changed"] is False
+
+
+def test_replace_swaps_the_named_members_each_ready_before_its_old_one_goes(run_module, sim):
+    assert run_module(main, dict(FLEET, count=3))["rc"] == 0
+    old = by_index(sim)
+    named = [old[1]["name"], old[2]["id"]]
+    sim.clear_requests()
+    plan = run_module(main, dict(FLEET, count=3, replace=named), check_mode=True, diff=True)
+    assert plan["rc"] == 0 and plan["changed"] is True and sorted(plan["plan"]["replace"]) == sorted([old[1]["id"], old[2]["id"]]), plan
+    after = plan["diff"]["after"]["members"]
+    assert after["(replacement of {0})".format(old[1]["name"])]["fleet_index"] == 1 and after[old[0]["id"]]["fleet_index"] == 0
+    assert not [r for r in sim.requests if r["method"] == "POST"]
+    result = run_module(main, dict(FLEET, count=3, replace=named))
+    assert result["rc"] == 0 and result["changed"] is True, result
+    assert sorted((r["id"], r["fleet_index"]) for r in result["replaced"]) == sorted([(old[1]["id"], 1), (old[2]["id"], 2)])
+    now = by_index(sim)
+    assert sorted(now) == [0, 1, 2] and now[0]["id"] == old[0]["id"]
+    assert sorted([now[1]["id"], now[2]["id"]]) == sorted(result["created"]) == sorted(r["by"] for r in result["replaced"])
+    assert all(m["ready"] for m in result["instances"]) and sorted(result["deleted"]) == sorted([old[1]["id"], old[2]["id"]])
+    posts = [r["path"].split("/")[-1] for r in sim.requests if r["method"] == "POST"]
+    assert posts == ["create", "delete", "create", "delete"], posts  # replace_batch 1: each replacement ready before its old member goes
+    unknown = run_module(main, dict(FLEET, count=3, replace=[now[0]["name"], "trainers-99"]))
+    assert unknown["rc"] == 1 and "trainers-99" in unknown["msg"] and "not a member" in unknown["msg"] and unknown["changed"] is False
+    assert posts == [r["path"].split("/")[-1] for r in sim.requests if r["method"] == "POST"]
