@@ -36,7 +36,7 @@ def sim(request):
     (``pytest.mark.parametrize("sim", [catalogue], indirect=True)``), else the simulator's own."""
     from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
 
-    with Simulator(api_key=API_KEY, creating_delay=0.1, pending_delay=0.1, deleting_delay=0.1,
+    with Simulator(api_key=API_KEY, creating_delay=0.3, pending_delay=0.3, deleting_delay=0.3,
                    instance_types=getattr(request, "param", None)) as simulator:
         yield simulator
 

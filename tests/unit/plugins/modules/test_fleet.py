@@ -48,7 +48,7 @@ def sim():
     """Overrides the modules' simulator: the catalogue above, an empty fleet, short lifecycle delays."""
     from shadeform_simulator import Simulator  # pylint: disable=import-outside-toplevel
 
-    with Simulator(api_key=API_KEY, instance_types=CATALOGUE, creating_delay=0.1, pending_delay=0.1, deleting_delay=0.1) as simulator:
+    with Simulator(api_key=API_KEY, instance_types=CATALOGUE, creating_delay=0.2, pending_delay=0.2, deleting_delay=0.2) as simulator:
         yield simulator
 
 
