@@ -9,7 +9,8 @@ author:
   - shadeform.cloud contributors (@shadeform)
 description:
   - Builds an inventory from every instance of a Shadeform workspace, with one C(GET /instances) call to the
-    L(Shadeform API,https://docs.shadeform.ai).
+    L(Shadeform API,https://docs.shadeform.ai), and with O(clusters=true) one C(GET /clusters) call more, for the groups
+    of Shadeform's own multi-node clusters.
   - Each instance becomes one host, reachable over SSH as the API describes it (C(ansible_host), C(ansible_user) and
     C(ansible_port) come from the instance's C(ip), C(ssh_user) and C(ssh_port)), grouped by cloud, region, GPU type,
     status, instance type and tag.
@@ -198,6 +199,21 @@ options:
         out while investigating a problem.
     type: bool
     default: true
+  clusters:
+    description:
+      - Whether to read the workspace's clusters (Shadeform's own multi-node clusters) with C(GET /clusters), one more
+        request per inventory run, cached with the instances when the cache is on.
+      - Each cluster's members are then in the group C(cluster_<name>) (made safe as the other group names, the
+        cluster's id when it has no name; one of the default groups, so not with O(default_groups=false)), with the host
+        variables C(<hostvars_prefix>cluster_id<hostvars_suffix>) and C(<hostvars_prefix>cluster_name<hostvars_suffix>),
+        for example C(shadeform_cluster_id) and C(shadeform_cluster_name).
+      - Whether members are also listed by C(GET /instances) is undocumented; both are handled. A member listed there is
+        that host, with the cluster's variables added; one that is not is added as a host from the cluster's members.
+        A member is one host, never two. The plain filters (O(statuses), O(clouds), ...) and O(filters) apply to members too.
+      - An account whose C(GET /clusters) is refused with HTTP 403 or 404 still gets its inventory, without cluster groups
+        (C(-vvv) says so); any other failure of that request fails the inventory, as one of C(GET /instances) does.
+    type: bool
+    default: false
   expose_secrets:
     description:
       - Whether to show launch secrets (docker C(envs) values, the registry password and the startup script) in host
@@ -235,6 +251,10 @@ plugin: shadeform.cloud.shadeform
 api_key: "{{ lookup('ansible.builtin.env', 'SHADEFORM_PROD_KEY') }}"
 hostname_template: "prod-{{ shadeform_name }}.{{ shadeform_region }}"
 regions: ["{{ lookup('ansible.builtin.env', 'FLEET_REGIONS') | split(',') }}"]
+---
+# shadeform.yml: Shadeform's own clusters as groups: cluster_<name>, with shadeform_cluster_name on each member.
+plugin: shadeform.cloud.shadeform
+clusters: true
 ---
 # shadeform.yml: the key from Ansible Vault, answers cached for ten minutes.
 plugin: shadeform.cloud.shadeform
@@ -368,12 +388,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except ValueError as exc:
             raise AnsibleParserError(escape_controls(to_native(exc))) from None
 
-        instances = self._instances(path, cache, key_from_file="api_key" in config, validate_certs=self._validate_certs(config))
+        instances, clusters = self._instances(path, cache, key_from_file="api_key" in config, validate_certs=self._validate_certs(config))
         with constructed.compiled_once(self.templar, enabled=self.get_option("constructed_fast_path")) as fallback_reason:
             if fallback_reason:
                 self.display.vvv("Shadeform inventory: compiling expressions through ansible-core's own path, since "
                                  "{0}.".format(fallback_reason))
-            self._add_hosts(self._hosts(instances, prefix, suffix))
+            self._add_hosts(self._hosts(instances, prefix, suffix, clusters))
 
     # Reading the configuration.
 
@@ -444,15 +464,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # Fetching, through the cache.
 
     def _instances(self, path, cache, key_from_file, validate_certs):
-        """The instance list, redacted unless expose_secrets; from the cache when allowed and fresh."""
+        """``(instances, clusters)``: the instance list and the cluster list (None without the clusters option), redacted
+        unless expose_secrets; from the cache when allowed and fresh (one entry holds both answers)."""
         client = self._client(key_from_file, validate_certs)
         if self.get_option("expose_secrets"):
             if self.get_option("cache"):
                 self._warn("The Shadeform inventory does not use the cache while expose_secrets is true, "
                            "so that secrets are never written to it.")
-            return self._fetch(client)
+            return self._fetch(client), self._fetch_clusters(client)
 
-        instances = None
+        fetched = None
         if self.get_option("cache"):
             self._cache_key = "{0}_{1}".format(self.get_cache_key(path), self._credentials_digest(client))
             refusal = self._cache_refusal()
@@ -461,13 +482,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self._warn(refusal)
                 self._cache_key = None
             elif cache:
-                instances = self._cached_instances()
-        if instances is None:
+                fetched = self._cached_instances()
+        if fetched is None:
             instances = [redact_secrets(instance) if isinstance(instance, dict) else instance
                          for instance in self._fetch(client)]
+            clusters = self._fetch_clusters(client)
+            if clusters is not None:
+                clusters = [redact_secrets(cluster) if isinstance(cluster, dict) else cluster for cluster in clusters]
             if self._cache_key:
-                self._cache[self._cache_key] = {"format": CACHE_FORMAT, "instances": instances}
-        return instances
+                self._cache[self._cache_key] = {"format": CACHE_FORMAT, "instances": instances, "clusters": clusters}
+            fetched = instances, clusters
+        return fetched
 
     def _cached_instances(self):
         try:
@@ -479,7 +504,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._warn("Ignoring the unreadable Shadeform inventory cache entry and fetching again: {0}".format(to_native(exc)))
             return None
         if isinstance(entry, dict) and entry.get("format") == CACHE_FORMAT and isinstance(entry.get("instances"), list):
-            return entry["instances"]
+            if not self.get_option("clusters"):
+                return entry["instances"], None
+            if isinstance(entry.get("clusters"), list):
+                return entry["instances"], entry["clusters"]
+            return None  # written while the clusters option was off: both answers are fetched again
         self._warn("Ignoring a Shadeform inventory cache entry in an unknown format and fetching again.")
         return None
 
@@ -493,6 +522,24 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if warning:
             self._warn(warning)
         return instances
+
+    def _fetch_clusters(self, client):
+        """The API's cluster list (without NaN and Infinity), or None when the clusters option is off; an empty list for an
+        account whose GET /clusters is refused with 403 or 404 (one that rents no clusters still gets its inventory)."""
+        if not self.get_option("clusters"):
+            return None
+        try:
+            clusters = client.list_clusters()
+        except ShadeformAPIError as exc:
+            if exc.status not in (403, 404):
+                raise AnsibleParserError(to_native(exc)) from None
+            self.display.vvv("Shadeform inventory: GET /clusters answered HTTP {0} for this account, so no host is in a cluster "
+                             "group; the instances are all there. Set clusters: false to skip the request.".format(exc.status))
+            return []
+        clusters, warning = hosts.without_non_finite(clusters)
+        if warning:
+            self._warn(warning)
+        return clusters
 
     @staticmethod
     def _validate_certs(config):
@@ -626,12 +673,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError("hostvars_prefix {0!r} must not start with a digit.".format(prefix))
         return prefix, suffix
 
-    def _hosts(self, instances, prefix, suffix):
-        """(name, variables, groups) for every instance that passes the filters, in API order; warnings shown."""
+    def _hosts(self, instances, prefix, suffix, clusters=None):
+        """(name, variables, groups) for every instance (and cluster member) that passes the filters, in API order; warnings shown."""
         options = dict((option, self.get_option(option)) for option in ("hostnames", "default_groups") + FILTER_OPTIONS)
         options.update(hostvars_prefix=prefix, hostvars_suffix=suffix)
         mapping = hosts.inventory_hosts(instances, options, untrusted=make_untrusted,
-                                        preferred_names=self._template_hostnames if self.get_option("hostname_template") else None)
+                                        preferred_names=self._template_hostnames if self.get_option("hostname_template") else None,
+                                        clusters=clusters)
         for warning in mapping.warnings:
             self._warn(warning)
         for detail in mapping.details:

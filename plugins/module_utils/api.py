@@ -4,10 +4,10 @@
 
 :class:`ShadeformClient` adds one method per endpoint the collection uses to the transport of
 ``api_transport.py`` (deadline, retries, redirects refused, the key masked in every message). Each named call
-checks the shape of the answer with one of three checks, the same for instances, SSH keys, volumes and
-templates: a list under its field (``_listed``), one object (``_object``) and the id of something just created
+checks the shape of the answer with one of three checks, the same for instances, SSH keys, volumes,
+templates and clusters: a list under its field (``_listed``), one object (``_object``) and the id of something just created
 (``_created_id``). What the callers act on is checked here: an object read by id carries that id, and every element
-of a list of things the modules change (SSH keys, volumes, templates) carries an id. Every other field is still
+of a list of things the modules change (SSH keys, volumes, templates, clusters) carries an id. Every other field is still
 untrusted data: it may be absent, null or of another type.
 """
 
@@ -94,6 +94,25 @@ class ShadeformClient(ApiTransport):
     def delete_template(self, template_id):
         self._post_to(template_id, "template", "delete")
 
+    # -- clusters --------------------------------------------------------------------------------------------------
+
+    def list_clusters(self):
+        """``GET /clusters``: each cluster carries its members (full instances, without a cluster id) under ``instances``."""
+        return self._listed("/clusters", "clusters", "list clusters", with_ids=True)
+
+    def list_cluster_types(self):
+        """``GET /clusters/types``: each entry is one region (``availability`` is one object, not a list)."""
+        return self._listed("/clusters/types", "cluster_types", "list cluster types")
+
+    def create_cluster(self, body):
+        return self._created_id("/clusters/create", body, "cluster")
+
+    def cluster_info(self, cluster_id, missing_ok=False):
+        return self._object(cluster_id, "cluster", missing_ok)
+
+    def delete_cluster(self, cluster_id):
+        self._post_to(cluster_id, "cluster", "delete")
+
     # -- the three shape checks ------------------------------------------------------------------------------------
 
     def _listed(self, path, field, action, params=None, objects_only=True, with_ids=False):
@@ -127,7 +146,7 @@ class ShadeformClient(ApiTransport):
         return items
 
     # Collection paths of the things the API names by id, as ``_post_to`` and ``_object`` build them.
-    _PATHS = {"instance": "/instances", "SSH key": "/sshkeys", "volume": "/volumes", "template": "/templates"}
+    _PATHS = {"instance": "/instances", "SSH key": "/sshkeys", "volume": "/volumes", "template": "/templates", "cluster": "/clusters"}
 
     def _post_to(self, item_id, what, verb, body=None, action=None):
         """``POST /<things>/{id}/<verb>``: a 404 says that the ``what`` of that id is gone (not that api_url is wrong)."""

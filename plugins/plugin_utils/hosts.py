@@ -22,6 +22,7 @@ from ansible.plugins.inventory import to_safe_group_name
 from ansible.vars.reserved import get_reserved_names
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import escape_controls, quoted_value
+from ansible_collections.shadeform.cloud.plugins.module_utils.cluster_data import members as cluster_members
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
     FILTER_OPTIONS, hourly_price_usd, lookup, matches, unmatched_filter_values)
 from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
@@ -82,9 +83,15 @@ Mapping = collections.namedtuple("Mapping", "hosts warnings details")
 Mapping.__doc__ = """What to add: ``hosts``, a list of (name, variables, groups); ``warnings`` for the user; ``details`` for -vvv."""
 
 
-def inventory_hosts(instances, options, untrusted=lambda value: value, preferred_names=None):
+def inventory_hosts(instances, options, untrusted=lambda value: value, preferred_names=None, clusters=None):
     """Map the API's instance list (without NaN and Infinity: see without_non_finite) and the plugin's options to the
     hosts to add, in API order.
+
+    ``clusters`` (the API's cluster list, or None) puts each cluster's members in the group ``cluster_<name>`` (one of
+    the default groups) with the host variables ``<prefix>cluster_id<suffix>`` and ``<prefix>cluster_name<suffix>``.
+    Whether members also appear in the instance list is undocumented: a member listed there (the same id) is that host,
+    and a member that is not is added after the listed instances, from the cluster's ``instances``. A member is one
+    host, never two.
 
     ``options`` holds hostnames, hostvars_prefix, hostvars_suffix, default_groups and the plain
     filters (statuses, clouds, ...); the Jinja ``filters`` need Ansible's templar and are the plugin's.
@@ -100,11 +107,21 @@ def inventory_hosts(instances, options, untrusted=lambda value: value, preferred
         else:
             warnings.append("Skipping Shadeform instance #{0}: the API gave {1}, not an object.".format(
                 position + 1, type(instance).__name__))
-    groups_of = [default_groups(instance) for instance in valid]
+    cluster_of = _clusters_of_members(clusters or (), valid)
     prefix, suffix = options["hostvars_prefix"], options["hostvars_suffix"]
+
+    def member_of(instance):
+        instance_id = instance.get("id")
+        return cluster_of.get(instance_id) if isinstance(instance_id, str) else None
+
+    groups_of = [default_groups(instance) + cluster_groups(member_of(instance)) for instance in valid]
 
     def mapped(instance):
         variables, skipped, refused = host_variables(instance, prefix, suffix)
+        cluster = member_of(instance)
+        if cluster is not None:
+            variables[prefix + "cluster_id" + suffix] = cluster.get("id")
+            variables[prefix + "cluster_name" + suffix] = cluster.get("name")
         return untrusted(variables), skipped, refused
 
     # Names are chosen over the whole fleet before any filter, so a host keeps its name whatever the filters.
@@ -136,6 +153,36 @@ def inventory_hosts(instances, options, untrusted=lambda value: value, preferred
                             ", ".join(sorted(quoted_value(field) for field in skipped_fields))))
     warnings.extend(_refused_endpoint_warnings(refused_endpoints))
     return Mapping(kept, warnings, notes[MAX_RENAME_WARNINGS:])
+
+
+def _clusters_of_members(clusters, instances):
+    """{member id: its cluster} over ``clusters``; each member not in ``instances`` (by id) is appended to it, once.
+
+    A member without an id cannot be told apart from a listed instance, and is left out; a member listed by two clusters
+    belongs to the first.
+    """
+    listed = set(instance.get("id") for instance in instances if isinstance(instance.get("id"), str))
+    cluster_of = {}
+    for cluster in clusters:
+        if not isinstance(cluster, dict):
+            continue
+        for member in cluster_members(cluster):
+            member_id = member.get("id")
+            if not isinstance(member_id, str) or not member_id or member_id in cluster_of:
+                continue
+            cluster_of[member_id] = cluster
+            if member_id not in listed:
+                listed.add(member_id)
+                instances.append(member)
+    return cluster_of
+
+
+def cluster_groups(cluster):
+    """The sanitized name of a cluster's group, ``cluster_<name>`` (its id when it has no name), as a list; [] for None."""
+    if cluster is None:
+        return []
+    text = _scalar_text(cluster.get("name")) or _scalar_text(cluster.get("id"))
+    return [safe_group_name("cluster_" + text)] if text and text.strip() else []
 
 
 def _refused_endpoint_warnings(refused_endpoints):

@@ -176,3 +176,41 @@ def test_use_extra_vars_reach_compose_keyed_groups_and_filters(shadeform_api, tm
     assert {variables["site"] for variables in inventory["_meta"]["hostvars"].values()} == {"lab"}
     assert inventory["chosen_lab_8"]["hosts"] == ["trainer-1a2b3c4d"]
     assert inventory["chosen_lab_1"]["hosts"] == ["batch-1"]
+
+
+def _create_cluster(simulator, name):
+    """A cluster made through the simulator's API, as a user would (the first cluster type available, two members)."""
+    import urllib.request  # pylint: disable=import-outside-toplevel
+
+    offer = next(t for t in simulator.cluster_types if t["availability"]["available"] and t["num_instances"] == 2)
+    body = {"name": name, "cloud": offer["cloud"], "region": offer["availability"]["region"], "num_instances": 2,
+            "cluster_type": offer["cluster_type"]["shade_instance_type"]}
+    request = urllib.request.Request(simulator.url + "/clusters/create", data=json.dumps(body).encode(),
+                                     headers={"X-API-KEY": API_KEY, "Content-Type": "application/json"})
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as response:  # nosec - loopback
+        return json.loads(response.read())["id"]
+
+
+@pytest.mark.parametrize("listed", ["no", "yes"])
+def test_cluster_members_are_one_host_each_in_their_clusters_group(shadeform_api, tmp_path, listed):
+    shadeform_api.set_variants(cluster_members_listed=listed)
+    cluster_id = _create_cluster(shadeform_api, "train run")
+    members = sorted(member["name"].replace(" ", "_") for member in shadeform_api.clusters[0]["instances"])  # safe host names
+    result = ansible_inventory(write_inventory(tmp_path, shadeform_api, "clusters: true\n"), "--list")
+    assert result.returncode == 0, result.stderr
+    inventory = inventory_list(result.stdout)
+    hostvars = inventory["_meta"]["hostvars"]
+    assert sorted(hostvars) == sorted(["cool-gpu-server"] + members)  # each member once, whether listed or not
+    assert sorted(inventory["cluster_train_run"]["hosts"]) == members
+    assert all(hostvars[name]["shadeform_cluster_id"] == cluster_id and hostvars[name]["shadeform_cluster_name"] == "train run"
+               for name in members)
+    assert [request["path"] for request in shadeform_api.requests[-2:]] == ["/v1/instances", "/v1/clusters"]
+
+
+def test_an_account_whose_clusters_are_forbidden_gets_its_inventory_with_a_note_at_vvv(shadeform_api, tmp_path):
+    shadeform_api.set_variants(clusters_endpoint="forbidden")
+    result = ansible_inventory(write_inventory(tmp_path, shadeform_api, "clusters: true\n"), "--graph", "-vvv")
+    assert result.returncode == 0, result.stderr
+    assert "|--cool-gpu-server" in result.stdout and "cluster_" not in result.stdout.replace("clusters: false", "")
+    assert "GET /clusters answered HTTP 403 for this account" in result.stdout + result.stderr
+    assert "[WARNING]" not in result.stderr

@@ -28,6 +28,11 @@ Behaviour (documented by Shadeform unless a variant says otherwise):
   ``private_key``.  The managed key, the default key and any key an instance uses refuse deletion.
 * Volumes (``/volumes``, ``/volumes/types``, create, info, delete; a mounted volume refuses deletion) and templates
   (``/templates``, ``/templates/featured``, save, info, update, delete).
+* Clusters (``/clusters``, ``/clusters/types``, create, info, delete): the catalogue comes from the instance type
+  catalogue (``fleet_data.generate_cluster_types``, or :meth:`ShadeformApi.set_cluster_types`); a new cluster's
+  members are full instances that go ``creating`` -> ``pending`` -> ``active`` (``creating_delay``, then twice
+  ``pending_delay``: clusters boot slower) and get their addresses as instances do; ``launch_error`` sends them and
+  the cluster to ``error``.  Delete makes the cluster and its members ``deleting``, gone ``deleting_delay`` later.
 * Per-offer capacity (:meth:`ShadeformApi.set_capacity`): an offer (cloud, region, type[, rental type]) can refuse
   creation with 409, send its instances to ``error``, or leave them pending forever, at once or after some launches.
 
@@ -42,7 +47,7 @@ import time
 import uuid
 
 from fleet_data import (PENDING_STATUSES, SECRET_MARKER, SimulatorError, fleet_list, filter_instance_types,
-                        generate_instance_types, parse_ip_pool)
+                        generate_cluster_types, generate_instance_types, parse_ip_pool, region_display_name)
 from http_server import Response, json_response, route
 
 VARIANTS = {
@@ -62,6 +67,10 @@ VARIANTS = {
     "tags_update": ("replace", "merge"),
     # Thresholds (auto_delete, alert) as sent, or normalised: the date as UTC with "Z", the dollars with two decimals.
     "thresholds": ("as_sent", "normalised"),
+    # Whether a cluster's members also appear in GET /instances (the same objects, the same ids), or only in the cluster.
+    "cluster_members_listed": ("no", "yes"),
+    # Whether the account may use /clusters at all: served, or every /clusters path refused with 403 or 404.
+    "clusters_endpoint": ("served", "forbidden", "not_found"),
 }
 __doc__ += "".join(f"\n* ``{name}``: {', '.join(repr(value) for value in values)}" for name, values in VARIANTS.items())
 
@@ -77,6 +86,9 @@ DETAIL_FIELDS = {"volume_ids": [], "ssh_key_id": None, "auto_delete": None, "ale
 TEMPLATE_FIELDS = frozenset(("name", "description", "public", "launch_configuration", "auto_delete", "alert", "volume_mount", "tags",
                              "envs", "networking"))
 CAPACITY_OUTCOMES = ("refuse", "error", "never_ready")
+CLUSTER_CREATE_FIELDS = frozenset(("name", "cloud", "region", "cluster_type", "num_instances", "ssh_key_id", "os"))
+# How many times pending_delay a cluster's members stay pending: clusters boot slower than single instances.
+CLUSTER_BOOT_FACTOR = 2
 MANAGED_KEY_NAME = "shadeform-managed-key"
 MANAGED_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHNpbXVsYXRlZC1tYW5hZ2VkLWtleS1wdWJsaWM shadeform"
 MANAGED_PRIVATE_KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\n"
@@ -103,6 +115,7 @@ _INSTANCE = r"^/v1/instances/(?P<instance_id>[^/]+)"
 _SSH_KEY = r"^/v1/sshkeys/(?P<key_id>[^/]+)"
 _VOLUME = r"^/v1/volumes/(?P<volume_id>[^/]+)"
 _TEMPLATE = r"^/v1/templates/(?P<template_id>[^/]+)"
+_CLUSTER = r"^/v1/clusters/(?P<cluster_id>[^/]+)"
 API_ROUTES = (
     route("GET", r"^/v1/instances$", "_api_list_instances"),
     route("POST", r"^/v1/instances/create$", "_api_create_instance"),
@@ -127,6 +140,11 @@ API_ROUTES = (
     route("GET", _TEMPLATE + r"/info$", "_api_template_info"),
     route("POST", _TEMPLATE + r"/update$", "_api_update_template"),
     route("POST", _TEMPLATE + r"/delete$", "_api_delete_template"),
+    route("GET", r"^/v1/clusters$", "_api_list_clusters"),
+    route("GET", r"^/v1/clusters/types$", "_api_cluster_types"),
+    route("POST", r"^/v1/clusters/create$", "_api_create_cluster"),
+    route("GET", _CLUSTER + r"/info$", "_api_cluster_info"),
+    route("POST", _CLUSTER + r"/delete$", "_api_delete_cluster"),
 )
 # Answers built from the fleet a test set on purpose (maybe hostile data) are exempt from the contract check.
 _FLEET_PATHS = ("/v1/instances",)
@@ -228,6 +246,7 @@ class ShadeformApi:
         self._body = None
         self._fleet_checked = True
         self.set_instances(instances or [])
+        self._init_clusters()
 
     # -- variants and capacity ---------------------------------------------------------------------------------
     def set_variants(self, **variants):
@@ -579,6 +598,7 @@ class ShadeformApi:
 
     def _advance_locked(self):
         """Move the instances of the lifecycle on by the time that passed (call with the lock held)."""
+        self._advance_clusters_locked()  # cluster members may be listed instances too
         if not self._lifecycle:
             return
         now = time.monotonic()
@@ -819,3 +839,190 @@ class ShadeformApi:
                 return self._not_found("Template")
             self._templates.remove(template)
         return _empty()
+
+    # -- clusters ---------------------------------------------------------------------------------------------------
+    def _init_clusters(self):
+        self._clusters = []  # the clusters as GET /clusters serves them, members included
+        self._cluster_steps = {}  # id -> {"phase", "since"} while a cluster boots or goes away
+        self._listed_clusters = set()  # ids of the clusters whose members are in the instance list too
+        self._cluster_types = generate_cluster_types(self._instance_types)
+
+    @property
+    def clusters(self):
+        """A copy of the clusters, members included."""
+        with self._lock:
+            self._advance_locked()
+            return _copy(self._clusters)
+
+    @property
+    def cluster_types(self):
+        """The catalogue ``GET /clusters/types`` serves (a copy)."""
+        with self._lock:
+            return _copy(self._cluster_types)
+
+    def set_cluster_types(self, cluster_types):
+        """Replace the cluster catalogue (a list of cluster types as the API gives them)."""
+        with self._lock:
+            self._cluster_types = _copy(fleet_list(cluster_types, "cluster_types"))
+
+    def _clusters_refused(self):
+        """The answer of an account that may not use /clusters (the ``clusters_endpoint`` variant), or None."""
+        variant = self._variants["clusters_endpoint"]
+        if variant == "forbidden":
+            return self._error(403, "Clusters are not enabled for this account", "FORBIDDEN")
+        if variant == "not_found":
+            return self._not_found("Route")
+        return None
+
+    def _cluster_locked(self, cluster_id):
+        self._advance_locked()
+        return next((cluster for cluster in self._clusters if cluster["id"] == cluster_id), None)
+
+    def _api_list_clusters(self, request):
+        refused = self._clusters_refused()
+        if refused:
+            return refused
+        with self._lock:
+            self._advance_locked()
+            return json_response(200, {"clusters": self._clusters})
+
+    def _api_cluster_types(self, request):
+        return self._clusters_refused() or json_response(200, {"cluster_types": self.cluster_types})
+
+    def _api_cluster_info(self, request):
+        refused = self._clusters_refused()
+        if refused:
+            return refused
+        with self._lock:
+            cluster = self._cluster_locked(request.params["cluster_id"])
+            return json_response(200, cluster) if cluster else self._not_found("Cluster")
+
+    def _api_create_cluster(self, request):
+        refused = self._clusters_refused()
+        if refused:
+            return refused
+        data = _object_body(request, CLUSTER_CREATE_FIELDS)
+        _required_strings(data, ("name", "cloud", "region", "cluster_type"))
+        size = data.get("num_instances")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise SimulatorError("num_instances is required (a positive integer)")
+        if self.balance_low:
+            return json_response(409, {"error_code": "INSUFFICIENT_FUNDS",
+                                       "error": "Balance must be a minimum of $5 to launch an instance. Add credits to your "
+                                                "account on the billing page, then try again."})
+        with self._lock:
+            offer = next((item for item in self._cluster_types
+                          if (item.get("cloud"), item.get("num_instances"), (item.get("availability") or {}).get("region"),
+                              (item.get("cluster_type") or {}).get("shade_instance_type"))
+                          == (data["cloud"], size, data["region"], data["cluster_type"])), None)
+            if offer is None:
+                raise SimulatorError(f"no cluster type {data['cluster_type']} of {size} instances in {data['region']} on {data['cloud']}")
+            if not offer["availability"].get("available"):
+                return self._error(409, f"Out of capacity for a cluster of {size} {data['cluster_type']} in {data['region']}",
+                                   "OUT_OF_CAPACITY")
+            if data.get("ssh_key_id") is not None and self._ssh_key_locked(data["ssh_key_id"]) is None:
+                raise SimulatorError(f"unknown ssh_key_id {data['ssh_key_id']}")
+            member_type = offer["cluster_type"]
+            os_options = (member_type.get("configuration") or {}).get("os_options") or []
+            if data.get("os") is not None and data["os"] not in os_options:
+                raise SimulatorError(f"os must be one of {', '.join(os_options)}")
+            members = [self._cluster_member(data, member_type, index) for index in range(size)]
+            cluster = {
+                "id": str(uuid.uuid4()), "cloud": data["cloud"], "name": data["name"], "cloud_cluster_id": str(uuid.uuid4()),
+                "region_info": {"region": data["region"],
+                                "display_name": offer["availability"].get("display_name") or region_display_name(data["region"])},
+                "status": "creating", "status_details": "provisioning", "created_at": _now(), "updated_at": _now(),
+                "active_at": None, "instances": members,
+                "hourly_price": sum(member["hourly_price"] or 0 for member in members), "cost_estimate": "$0.00",
+            }
+            listed = self._variants["cluster_members_listed"] == "yes"
+            if listed:
+                # The same objects: a member changes in GET /instances as it does in the cluster.
+                self._parsed().extend(members)
+                self._body = None
+                self._listed_clusters.add(cluster["id"])
+            self._clusters.append(cluster)
+            self._cluster_steps[cluster["id"]] = {"phase": "creating", "since": time.monotonic()}
+        return json_response(200, {"id": cluster["id"]})
+
+    @staticmethod
+    def _cluster_member(data, member_type, index):
+        """One member of a new cluster: a full instance of the cluster's type, with no cluster id (as on the real API)."""
+        configuration = {k: v for k, v in (member_type.get("configuration") or {}).items() if k != "os_options"}
+        os_options = (member_type.get("configuration") or {}).get("os_options") or []
+        configuration["os"] = data.get("os") or (os_options[0] if os_options else None)
+        cents = member_type.get("hourly_price")
+        return {
+            "id": str(uuid.uuid4()), "cloud": data["cloud"], "region": data["region"],
+            "shade_instance_type": member_type.get("shade_instance_type"),
+            "cloud_instance_type": member_type.get("cloud_instance_type"), "cloud_assigned_id": str(uuid.uuid4()),
+            "shade_cloud": True, "name": f"{data['name']}-{index}", "configuration": configuration,
+            "ip": None, "ssh_user": "shadeform", "ssh_port": 22, "status": "creating", "status_details": "provisioning",
+            "cost_estimate": "0", "hourly_price": cents,
+            "rental_terms": {"rental_type": "on_demand", "hourly_price": f"{cents / 100:.2f}" if isinstance(cents, int) else None,
+                             "ending_at": None},
+            "tags": [], "port_mappings": [], "created_at": _now(), "active_at": None, "deleted_at": None,
+            "boot_time": member_type.get("boot_time"),
+        }
+
+    def _api_delete_cluster(self, request):
+        refused = self._clusters_refused()
+        if refused:
+            return refused
+        with self._lock:
+            cluster = self._cluster_locked(request.params["cluster_id"])
+            if cluster is None:
+                return self._not_found("Cluster")
+            if cluster["status"] == "deleting":
+                return self._error(409, "Cluster is already being deleted", "CLUSTER_DELETING")
+            self._set_cluster_status(cluster, "deleting", "deleting")
+            for member in cluster["instances"]:
+                member["deleted_at"] = _now()
+            self._cluster_steps[cluster["id"]] = {"phase": "deleting", "since": time.monotonic()}
+        return _empty()
+
+    def _set_cluster_status(self, cluster, status, details):
+        cluster.update(status=status, status_details=details, updated_at=_now())
+        for member in cluster["instances"]:
+            member.update(status=status, status_details=details)
+        if cluster["id"] in self._listed_clusters:
+            self._parsed()  # the list is parsed before its body is dropped, to be serialized again with the change
+            self._body = None
+
+    def _cluster_delay(self, phase):
+        return self._delays["pending"] * CLUSTER_BOOT_FACTOR if phase == "pending" else self._delays[phase]
+
+    def _advance_clusters_locked(self):
+        """Move the clusters on by the time that passed (call with the lock held): members boot together, and go together."""
+        now = time.monotonic()
+        for cluster in list(self._clusters):
+            step = self._cluster_steps.get(cluster["id"])
+            while step is not None and now - step["since"] >= self._cluster_delay(step["phase"]):
+                step["since"] += self._cluster_delay(step["phase"])
+                if step["phase"] == "deleting":
+                    gone = {member["id"] for member in cluster["instances"]}
+                    self._clusters.remove(cluster)
+                    del self._cluster_steps[cluster["id"]]
+                    if cluster["id"] in self._listed_clusters:
+                        self._listed_clusters.discard(cluster["id"])
+                        self._instances = [item for item in self._parsed() if not (isinstance(item, dict) and item.get("id") in gone)]
+                        self._body = None
+                    step = None
+                elif step["phase"] == "creating" and self.launch_error:
+                    self._set_cluster_status(cluster, "error", self.launch_error)
+                    del self._cluster_steps[cluster["id"]]
+                    step = None
+                elif step["phase"] == "creating":
+                    self._set_cluster_status(cluster, "pending", "provisioning")
+                    step["phase"] = "pending"
+                else:
+                    others = self._parsed() + [member for each in self._clusters for member in each["instances"]]
+                    for member in cluster["instances"]:
+                        user, address, port = self._launch_address_locked(others)
+                        member.update(ip=address, ssh_port=port, active_at=_now())
+                        if user:
+                            member["ssh_user"] = user
+                    self._set_cluster_status(cluster, "active", "running")
+                    cluster["active_at"] = _now()
+                    del self._cluster_steps[cluster["id"]]
+                    step = None

@@ -16,6 +16,7 @@ The catalogue (:func:`generate_instance_types`) lists one availability entry per
 that offer spot list a region twice (``rental_type`` ``on_demand`` and ``spot``, the spot entry with its own
 ``hourly_price`` in dollars), and the two entries can differ in ``available``, as on the real service.  Each entry's
 ``display_name`` reads as the real ones do (``US, Wichita, KS``; :data:`REGION_DISPLAY_NAMES`).
+The cluster catalogue (:func:`generate_cluster_types`) is made from it: whole clusters of 8-GPU machines.
 
 A fleet file is ``{"instances": [...]}`` or a bare list; the object form may also carry ``"variants"`` (see
 ``api_endpoints.VARIANTS``) to pick how the simulated service answers where the real one is undocumented.
@@ -532,3 +533,38 @@ def filter_instance_types(types, query=""):
     elif sort:
         raise SimulatorError(f"unknown sort {sort!r}; known: price")
     return selected
+
+
+# GPUs Shadeform rents as whole clusters of 8-GPU machines (the published example: H100_sxm5x8), and the sizes offered.
+CLUSTER_GPUS = ("H100", "H200", "B200", "A100_80G")
+CLUSTER_SIZES = (2, 4)
+# How many of a type's on-demand regions offer it as a cluster: clusters are sold where the provider has a fabric.
+CLUSTER_REGIONS = 2
+
+
+def generate_cluster_types(instance_types):
+    """The catalogue of ``GET /clusters/types``, from the instance type catalogue: every 8-GPU type of a cluster GPU, in
+    the first ``CLUSTER_REGIONS`` regions where its cloud offers it on demand, as clusters of each of ``CLUSTER_SIZES``.
+
+    Unlike an instance type's, a cluster type's ``availability`` is one object (one region, no rental type), and its
+    ``cluster_type`` is the members' instance type without an availability list (as in the published example).  A
+    cluster is available where its members' type is, the larger sizes only in the type's first region.  Deterministic:
+    the same instance catalogue gives the same cluster catalogue.
+    """
+    cluster_types = []
+    for item in instance_types:
+        configuration = item.get("configuration") or {}
+        if configuration.get("num_gpus") != 8 or configuration.get("gpu_type") not in CLUSTER_GPUS:
+            continue
+        member_type = {field: value for field, value in item.items() if field != "availability"}
+        regions = [entry for entry in item.get("availability") or [] if entry.get("rental_type", "on_demand") == "on_demand"]
+        for position, entry in enumerate(regions[:CLUSTER_REGIONS]):
+            for size in CLUSTER_SIZES:
+                cluster_types.append({
+                    "cloud": item["cloud"],
+                    "num_instances": size,
+                    "availability": {"region": entry["region"], "display_name": region_display_name(entry["region"]),
+                                     "available": bool(entry.get("available")) and (size == CLUSTER_SIZES[0] or position == 0)},
+                    "cluster_type": json.loads(json.dumps(member_type)),
+                })
+    return cluster_types

@@ -28,6 +28,7 @@ from ansible.template import Templar
 from ansible.vars import reserved
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
+from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
 from ansible_collections.shadeform.cloud.plugins.inventory.shadeform import TEMPLATES_STRINGS
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
@@ -582,3 +583,64 @@ def test_nan_from_the_api_is_left_out_before_the_cache_is_written(inventory_run,
     assert "NaN" not in entry.read_text()
     cached = inventory_run(cache_config(tmp_path), [])
     assert cached.fetch.call_count == 0 and "shadeform_hourly_price" not in cached.vars("cool-gpu-server")
+
+
+CLUSTERS = load_fixture("clusters-example.json")["clusters"]
+MEMBERS = CLUSTERS[0]["instances"]
+
+
+@pytest.fixture
+def clusters_api(mocker):
+    """GET /clusters of the parse() runs (the second seam): answers with the example cluster unless told otherwise."""
+    return mocker.patch.object(ShadeformClient, "list_clusters", autospec=True, return_value=copy.deepcopy(CLUSTERS))
+
+
+@pytest.mark.parametrize("instances", [EXAMPLE, EXAMPLE + MEMBERS], ids=["members-only-in-clusters", "members-also-in-instances"])
+def test_cluster_members_are_one_host_each_in_the_clusters_group(inventory_run, clusters_api, instances):
+    run = inventory_run("clusters: true\n", instances)
+    assert clusters_api.call_count == 1
+    assert run.hosts() == ["cool-gpu-server", "trainers-0", "trainers-1"]
+    assert run.hosts("cluster_trainers_run_1") == ["trainers-0", "trainers-1"]
+    for member in MEMBERS:
+        variables = run.vars(member["name"])
+        assert variables["shadeform_cluster_id"] == CLUSTERS[0]["id"] and variables["shadeform_cluster_name"] == "trainers run/1"
+        assert variables["ansible_host"] == member["ip"] and variables["shadeform_id"] == member["id"]
+        assert variables["shadeform_launch_configuration"]["script_configuration"]["base64_script"] == REDACTED
+    assert "shadeform_cluster_id" not in run.vars("cool-gpu-server")
+    assert not run.warnings.call_args_list
+
+
+def test_clusters_are_not_asked_for_unless_the_option_is_on(inventory_run, clusters_api):
+    run = inventory_run("")
+    assert clusters_api.call_count == 0 and run.hosts() == ["cool-gpu-server"]
+    assert not [group for group in run.inventory.groups if group.startswith("cluster_")]
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_an_account_whose_clusters_are_refused_gets_its_inventory_with_a_note_at_vvv(inventory_run, clusters_api, mocker, status):
+    clusters_api.side_effect = ShadeformAPIError("refused", status=status)
+    from ansible.utils.display import Display  # pylint: disable=import-outside-toplevel
+
+    noted = mocker.patch.object(Display, "vvv")
+    run = inventory_run("clusters: true\n")
+    assert run.hosts() == ["cool-gpu-server"] and not run.warnings.call_args_list
+    assert [call for call in noted.call_args_list if "GET /clusters answered HTTP {0}".format(status) in str(call)]
+
+
+def test_any_other_failure_of_the_clusters_request_fails_the_inventory(inventory_run, clusters_api):
+    clusters_api.side_effect = ShadeformAPIError("The Shadeform API answered HTTP 500 to list clusters.", status=500)
+    with pytest.raises(AnsibleParserError, match="HTTP 500 to list clusters"):
+        inventory_run("clusters: true\n")
+
+
+def test_the_cache_holds_both_answers(inventory_run, clusters_api, tmp_path):
+    without = inventory_run(cache_config(tmp_path))
+    assert without.fetch.call_count == 1 and clusters_api.call_count == 0
+    # An entry written while the option was off has no clusters: both answers are fetched again.
+    first = inventory_run(cache_config(tmp_path) + "clusters: true\n")
+    assert first.fetch.call_count == 1 and clusters_api.call_count == 1
+    second = inventory_run(cache_config(tmp_path) + "clusters: true\n", [])
+    assert second.fetch.call_count == 0 and clusters_api.call_count == 1
+    assert second.hosts("cluster_trainers_run_1") == ["trainers-0", "trainers-1"] and second.hosts() == first.hosts()
+    [entry] = cache_files(tmp_path)
+    assert CLUSTERS[0]["id"] in entry.read_text() and "ZWNobyBTRUNSRVQ=" not in entry.read_text()

@@ -298,3 +298,38 @@ def test_hourly_price_usd_is_dollars_and_the_api_field_keeps_its_cents(example, 
         assert variables["shadeform_hourly_price_usd"] == expected and isinstance(variables["shadeform_hourly_price_usd"], float)
     assert variables.get("shadeform_hourly_price") == fields.get("hourly_price")
     assert "sf_hourly_price_usd_x" in hosts.host_variables(dict(example), prefix="sf_", suffix="_x").variables
+
+
+@pytest.fixture
+def cluster():
+    return load_fixture("clusters-example.json")["clusters"][0]
+
+
+@pytest.mark.parametrize("members_listed", [False, True])
+def test_cluster_members_are_one_host_each_in_the_clusters_group_whether_listed_or_not(example, cluster, members_listed):
+    instances = [example] + (cluster["instances"] if members_listed else [])
+    mapping = hosts.inventory_hosts(instances, mapping_options(), clusters=[cluster])
+    by_name = dict((name, (variables, groups)) for name, variables, groups in mapping.hosts)
+    assert sorted(by_name) == ["cool-gpu-server", "trainers-0", "trainers-1"] and not mapping.warnings
+    for index, name in enumerate(("trainers-0", "trainers-1")):
+        variables, groups = by_name[name]
+        assert "cluster_trainers_run_1" in groups and "gpu_H100" in groups
+        assert variables["shadeform_cluster_id"] == cluster["id"] and variables["shadeform_cluster_name"] == "trainers run/1"
+        assert variables["shadeform_id"] == cluster["instances"][index]["id"] and variables["ansible_host"] == cluster["instances"][index]["ip"]
+    assert "shadeform_cluster_id" not in by_name["cool-gpu-server"][0]
+    assert not any(group.startswith("cluster_") for group in by_name["cool-gpu-server"][1])
+
+
+def test_cluster_members_take_the_filters_prefix_and_default_groups_of_every_host(example, cluster):
+    renamed = dict(cluster, name=None, instances=[dict(cluster["instances"][0], status="pending", ip=None), cluster["instances"][1]])
+    mapping = hosts.inventory_hosts([example], mapping_options(statuses=["active"], hostvars_prefix="sf_"), clusters=[renamed, "odd"])
+    [member] = [(name, variables, groups) for name, variables, groups in mapping.hosts if name.startswith("trainers")]
+    assert member[0] == "trainers-1" and member[1]["sf_cluster_id"] == cluster["id"] and member[1]["sf_cluster_name"] is None
+    assert "cluster_" + cluster["id"].replace("-", "_") in member[2]  # no name: the group is named after the id
+    assert hosts.inventory_hosts([example], mapping_options(default_groups=False), clusters=[cluster]).hosts[1][2] == []
+
+
+def test_a_cluster_named_like_a_host_does_not_take_the_hosts_name(example, cluster):
+    clash = dict(example, id="c-1", name="cluster_trainers_run_1")
+    names = [name for name, _variables, _groups in hosts.inventory_hosts([clash], mapping_options(), clusters=[cluster]).hosts]
+    assert names == ["cluster_trainers_run_1-c-1", "trainers-0", "trainers-1"]
