@@ -4,6 +4,8 @@
 
 import base64
 import binascii
+import contextlib
+import copy
 import json
 import os
 import re
@@ -13,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 
+from unittest import mock
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import yaml
@@ -88,6 +91,56 @@ def forge_cache_entry(entry):
     if "__payload__" in outer:
         outer["__payload__"] = json.dumps(data)
     entry.write_text(json.dumps(outer))
+
+
+class InventoryApi:
+    """What the inventory plugin's two API calls answer in an in-process parse(): ``instances`` (GET /instances) and
+    ``clusters`` (GET /clusters), each a list (a copy is answered at each call), a function giving one, or an exception
+    to raise; a test may change them between runs. ``list_instances`` and ``list_clusters`` are the mocks, to count
+    the calls."""
+
+    def __init__(self, instances, clusters):
+        self.instances = instances
+        self.clusters = clusters
+        self.list_instances = self.list_clusters = None
+
+    @staticmethod
+    def answer(given):
+        """One call's answer from ``instances`` or ``clusters``."""
+        if isinstance(given, BaseException):
+            raise given
+        return given() if callable(given) else copy.deepcopy(list(given))
+
+
+@contextlib.contextmanager
+def inventory_api(instances=(), clusters=()):
+    """Within the block, ShadeformClient.list_instances and .list_clusters answer as an InventoryApi(instances,
+    clusters) says, which the block gets: the plugin's only seams, both patched, so that an in-process inventory test
+    never opens a connection (the plugin reads GET /clusters by default, and the default api_url is the real API)."""
+    # Imported here: the simulator's own tests import this module without ansible-core.
+    from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient  # pylint: disable=import-outside-toplevel
+
+    api = InventoryApi(instances, clusters)
+    with mock.patch.object(ShadeformClient, "list_instances", autospec=True,
+                           side_effect=lambda client: api.answer(api.instances)) as list_instances, \
+            mock.patch.object(ShadeformClient, "list_clusters", autospec=True,
+                              side_effect=lambda client: api.answer(api.clusters)) as list_clusters:
+        api.list_instances, api.list_clusters = list_instances, list_clusters
+        yield api
+
+
+# The requests of one inventory run that fetches: GET /instances, then GET /clusters (the clusters option is on by default).
+INVENTORY_FETCH = ["/v1/instances", "/v1/clusters"]
+
+
+def request_paths(server):
+    """The paths of the requests a server (the simulator, a hostile server) has logged, in order."""
+    return [request["path"] for request in server.requests]
+
+
+def requests_for(server, path="/v1/instances"):
+    """The logged requests for ``path`` only: the instance listings unless told, whatever else a run asked for."""
+    return [request for request in server.requests if request["path"] == path]
 
 
 def cli_env(env=None):

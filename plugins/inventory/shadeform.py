@@ -9,8 +9,8 @@ author:
   - shadeform.cloud contributors (@shadeform)
 description:
   - Builds an inventory from every instance of a Shadeform workspace, with one C(GET /instances) call to the
-    L(Shadeform API,https://docs.shadeform.ai), and with O(clusters=true) one C(GET /clusters) call more, for the groups
-    of Shadeform's own multi-node clusters.
+    L(Shadeform API,https://docs.shadeform.ai) and, unless O(clusters=false), one C(GET /clusters) call more, for the
+    members and groups of Shadeform's own multi-node clusters.
   - Each instance becomes one host, reachable over SSH as the API describes it (C(ansible_host), C(ansible_user) and
     C(ansible_port) come from the instance's C(ip), C(ssh_user) and C(ssh_port)), grouped by cloud, region, GPU type,
     status, instance type and tag.
@@ -202,7 +202,9 @@ options:
   clusters:
     description:
       - Whether to read the workspace's clusters (Shadeform's own multi-node clusters) with C(GET /clusters), one more
-        request per inventory run, cached with the instances when the cache is on.
+        request per inventory run (cached with the instances when the cache is on, one entry holding both answers).
+      - On by default because a cluster's members may be missing from C(GET /instances) (see below), and without this
+        request such a member would be left out of the inventory without a word.
       - Each cluster's members are then in the group C(cluster_<name>) (made safe as the other group names, the
         cluster's id when it has no name; one of the default groups, so not with O(default_groups=false)), with the host
         variables C(<hostvars_prefix>cluster_id<hostvars_suffix>) and C(<hostvars_prefix>cluster_name<hostvars_suffix>),
@@ -212,8 +214,10 @@ options:
         A member is one host, never two. The plain filters (O(statuses), O(clouds), ...) and O(filters) apply to members too.
       - An account whose C(GET /clusters) is refused with HTTP 403 or 404 still gets its inventory, without cluster groups
         (C(-vvv) says so); any other failure of that request fails the inventory, as one of C(GET /instances) does.
+      - Set V(false) to skip the request, for example for a proxy or an API key that only allows C(GET /instances);
+        there are then no cluster groups or variables, and a member that C(GET /instances) does not list is no host.
     type: bool
-    default: false
+    default: true
   expose_secrets:
     description:
       - Whether to show launch secrets (docker C(envs) values, the registry password and the startup script) in host
@@ -252,9 +256,11 @@ api_key: "{{ lookup('ansible.builtin.env', 'SHADEFORM_PROD_KEY') }}"
 hostname_template: "prod-{{ shadeform_name }}.{{ shadeform_region }}"
 regions: ["{{ lookup('ansible.builtin.env', 'FLEET_REGIONS') | split(',') }}"]
 ---
-# shadeform.yml: Shadeform's own clusters as groups: cluster_<name>, with shadeform_cluster_name on each member.
+# shadeform.yml: only the members of Shadeform's own clusters (read by default: groups cluster_<name>, with
+# shadeform_cluster_name on each member).
 plugin: shadeform.cloud.shadeform
-clusters: true
+filters:
+  - shadeform_cluster_id is defined
 ---
 # shadeform.yml: the key from Ansible Vault, answers cached for ten minutes.
 plugin: shadeform.cloud.shadeform

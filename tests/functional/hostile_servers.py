@@ -127,14 +127,23 @@ def redirecting(location, status=307):
     return answering(lambda request: (status, b"", [("Location", location)]))
 
 
-def fleet(instances, posts=None):
-    """Answer GETs with ``{"instances": instances}`` (and ``/sshkeys`` with no key), POSTs with ``posts`` (status, body)."""
+def listing(path, instances, clusters=()):
+    """The body of an API with ``instances`` and ``clusters`` for a GET of ``path``: ``/clusters`` the clusters (none
+    unless given: the inventory asks for them by default), ``/sshkeys`` no key, any other path the instances."""
+    path = path.rstrip("/")
+    if path.endswith("/sshkeys"):
+        return {"ssh_keys": []}
+    if path.endswith("/clusters"):
+        return {"clusters": list(clusters)}
+    return {"instances": instances}
+
+
+def fleet(instances, posts=None, clusters=()):
+    """Answer GETs as ``listing`` says, POSTs with ``posts`` (status, body)."""
     def choose(request):
         if request["method"] == "POST":
             return posts or (200, {"id": "posted"}, [("Content-Type", "application/json")])
-        if request["path"].rstrip("/").endswith("/sshkeys"):
-            return 200, {"ssh_keys": []}, [("Content-Type", "application/json")]
-        return 200, {"instances": instances}, [("Content-Type", "application/json")]
+        return 200, listing(request["path"], instances, clusters), [("Content-Type", "application/json")]
     return answering(choose)
 
 

@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from helpers import API_KEY, ansible_inventory, cache_options, cli_env, cli_path, inventory_list, load_fixture, write_inventory
+from helpers import (API_KEY, INVENTORY_FETCH, ansible_inventory, cache_options, cli_env, cli_path, inventory_list, load_fixture, request_paths,
+                     write_inventory)
 
 pytestmark = pytest.mark.functional
 
@@ -22,8 +23,8 @@ def test_graph_shows_the_reference_example_in_every_default_group(shadeform_api,
     assert result.returncode == 0, result.stderr
     for group in ("shadeform", "cloud_hyperstack", "region_canada_1", "gpu_A100", "status_active", "instance_type_A6000", "tag_tag1"):
         assert "@%s:\n  |  |--cool-gpu-server\n" % group in result.stdout
-    assert len(shadeform_api.requests) == 1
-    assert shadeform_api.requests[0]["api_key_ok"] is True
+    assert request_paths(shadeform_api) == INVENTORY_FETCH
+    assert all(request["api_key_ok"] for request in shadeform_api.requests)
 
 
 def test_list_holds_every_host_with_its_variables_and_no_secret(shadeform_api, tmp_path):
@@ -94,11 +95,11 @@ def test_cache_hit_makes_no_request_and_flush_cache_refetches(shadeform_api, tmp
     path = write_inventory(tmp_path, shadeform_api, cache_options(tmp_path))
     first = ansible_inventory(path, "--list")
     assert first.returncode == 0, first.stderr
-    assert len(shadeform_api.requests) == 1
+    assert request_paths(shadeform_api) == INVENTORY_FETCH
 
     shadeform_api.set_instances(MIXED)
     cached = ansible_inventory(path, "--list")
-    assert len(shadeform_api.requests) == 1
+    assert request_paths(shadeform_api) == INVENTORY_FETCH  # both answers from the one cache entry
     assert inventory_list(cached.stdout) == inventory_list(first.stdout)
 
     # ansible-inventory only has --flush-cache from ansible-core 2.17 on; ansible-playbook has it on every version.
@@ -108,9 +109,9 @@ def test_cache_hit_makes_no_request_and_flush_cache_refetches(shadeform_api, tmp
                            env=cli_env(), capture_output=True, text=True, check=False)
     assert flush.returncode == 0, flush.stderr
     assert "notebook" in flush.stdout
-    assert len(shadeform_api.requests) == 2
+    assert request_paths(shadeform_api) == INVENTORY_FETCH * 2
     refreshed = ansible_inventory(path, "--list")
-    assert len(shadeform_api.requests) == 2
+    assert request_paths(shadeform_api) == INVENTORY_FETCH * 2
     assert "notebook" in inventory_list(refreshed.stdout)["_meta"]["hostvars"]
 
     entries = os.listdir(str(tmp_path / "cache"))
@@ -150,8 +151,9 @@ def test_ansible_doc_renders_every_option_with_examples():
     for option in ("api_key", "api_url", "timeout", "retries", "validate_certs", "hostnames", "statuses", "clouds", "regions",
                    "gpu_types", "tags", "filters", "hostvars_prefix", "hostvars_suffix", "default_groups", "expose_secrets",
                    "compose", "groups", "keyed_groups", "strict", "leading_separator", "use_extra_vars", "cache", "cache_plugin",
-                   "cache_timeout", "cache_connection", "cache_prefix"):
+                   "cache_timeout", "cache_connection", "cache_prefix", "clusters"):
         assert options[option]["description"], option
+    assert options["clusters"]["default"] is True
     assert options["api_key"]["env"] == [{"name": "SHADEFORM_API_KEY"}]
     assert options["api_url"]["env"] == [{"name": "SHADEFORM_API_URL"}]
     assert "plugin: shadeform.cloud.shadeform" in doc["examples"]
@@ -196,7 +198,7 @@ def test_cluster_members_are_one_host_each_in_their_clusters_group(shadeform_api
     shadeform_api.set_variants(cluster_members_listed=listed)
     cluster_id = _create_cluster(shadeform_api, "train run")
     members = sorted(member["name"].replace(" ", "_") for member in shadeform_api.clusters[0]["instances"])  # safe host names
-    result = ansible_inventory(write_inventory(tmp_path, shadeform_api, "clusters: true\n"), "--list")
+    result = ansible_inventory(write_inventory(tmp_path, shadeform_api), "--list")  # clusters are read by default
     assert result.returncode == 0, result.stderr
     inventory = inventory_list(result.stdout)
     hostvars = inventory["_meta"]["hostvars"]
@@ -204,13 +206,13 @@ def test_cluster_members_are_one_host_each_in_their_clusters_group(shadeform_api
     assert sorted(inventory["cluster_train_run"]["hosts"]) == members
     assert all(hostvars[name]["shadeform_cluster_id"] == cluster_id and hostvars[name]["shadeform_cluster_name"] == "train run"
                for name in members)
-    assert [request["path"] for request in shadeform_api.requests[-2:]] == ["/v1/instances", "/v1/clusters"]
+    assert request_paths(shadeform_api)[-2:] == INVENTORY_FETCH
 
 
 def test_an_account_whose_clusters_are_forbidden_gets_its_inventory_with_a_note_at_vvv(shadeform_api, tmp_path):
     shadeform_api.set_variants(clusters_endpoint="forbidden")
-    result = ansible_inventory(write_inventory(tmp_path, shadeform_api, "clusters: true\n"), "--graph", "-vvv")
+    result = ansible_inventory(write_inventory(tmp_path, shadeform_api), "--graph", "-vvv")
     assert result.returncode == 0, result.stderr
-    assert "|--cool-gpu-server" in result.stdout and "cluster_" not in result.stdout.replace("clusters: false", "")
+    assert "|--cool-gpu-server" in result.stdout and "@cluster_" not in result.stdout
     assert "GET /clusters answered HTTP 403 for this account" in result.stdout + result.stderr
     assert "[WARNING]" not in result.stderr

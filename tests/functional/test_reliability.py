@@ -19,9 +19,9 @@ import time
 
 import pytest
 
-from helpers import (API_KEY, FAIL_ENV, NO_PROXY_ENV, ansible_inventory, assert_clean_failure, cache_options, cli_env, cli_path,
-                     free_port, inventory_list, load_fixture, write_inventory)
-from hostile_servers import LoopbackServer, answering, gzip_bomb
+from helpers import (API_KEY, FAIL_ENV, INVENTORY_FETCH, NO_PROXY_ENV, ansible_inventory, assert_clean_failure, cache_options, cli_env,
+                     cli_path, free_port, inventory_list, load_fixture, request_paths, requests_for, write_inventory)
+from hostile_servers import LoopbackServer, answering, gzip_bomb, listing
 
 pytestmark = pytest.mark.functional
 
@@ -119,7 +119,7 @@ def test_dns_failure_in_an_isolated_network_namespace(tmp_path):
 
 class _FleetHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # pylint: disable=invalid-name
-        body = json.dumps({"instances": load_fixture("instances-example.json")["instances"]}).encode("utf-8")
+        body = json.dumps(listing(self.path, load_fixture("instances-example.json")["instances"])).encode("utf-8")
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -202,7 +202,7 @@ def test_connection_broken_mid_answer_fails_cleanly_without_retries(shadeform_ap
     shadeform_api.inject(kind)
     result = run_failing(write_inventory(tmp_path, shadeform_api, "retries: 0\n"))
     assert_clean_failure(result, "Could not get {0}/instances after 1 attempt".format(shadeform_api.url), phrase)
-    assert len(shadeform_api.requests) == 1
+    assert request_paths(shadeform_api) == ["/v1/instances"]
 
 
 @pytest.mark.parametrize("kind", ["drop", "reset"])
@@ -212,7 +212,7 @@ def test_connection_broken_once_is_retried_and_nothing_is_lost(shadeform_api, tm
     result = run_ok(write_inventory(tmp_path, shadeform_api, "retries: 1\n"))
     hostvars = inventory_list(result.stdout)["_meta"]["hostvars"]
     assert sorted(variables["shadeform_id"] for variables in hostvars.values()) == sorted(instance["id"] for instance in MIXED)
-    assert len(shadeform_api.requests) == 2
+    assert len(requests_for(shadeform_api)) == 2
 
 
 # --- Rate limits and server errors -------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def test_429_bursts_are_retried_then_succeed(shadeform_api, tmp_path):
     shadeform_api.inject("rate_limit", count=2, retry_after=0)
     result = run_ok(write_inventory(tmp_path, shadeform_api, "retries: 3\n"))
     assert hostnames(result) == [EXAMPLE_NAME]
-    assert [request["status"] for request in shadeform_api.requests] == [429, 429, 200]
+    assert [request["status"] for request in requests_for(shadeform_api)] == [429, 429, 200]
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -229,7 +229,7 @@ def test_5xx_bursts_are_retried_then_succeed(shadeform_api, tmp_path, status):
     shadeform_api.inject("server_error", count=3, status=status, retry_after=0)
     result = run_ok(write_inventory(tmp_path, shadeform_api, "retries: 3\n"))
     assert hostnames(result) == [EXAMPLE_NAME]
-    assert [request["status"] for request in shadeform_api.requests] == [status] * 3 + [200]
+    assert [request["status"] for request in requests_for(shadeform_api)] == [status] * 3 + [200]
 
 
 def test_5xx_longer_than_the_retries_says_how_many_attempts_were_made(shadeform_api, tmp_path):
@@ -260,7 +260,7 @@ def test_retry_after_one_second_is_honoured(shadeform_api, tmp_path):
     result = run_ok(path)
     elapsed = time.monotonic() - started
     assert hostnames(result) == [EXAMPLE_NAME]
-    assert [request["status"] for request in shadeform_api.requests] == [429, 200]
+    assert [request["status"] for request in requests_for(shadeform_api)] == [429, 200]
     assert elapsed >= 1.0  # the wait the server asked for was made (no upper bound: the machine is shared)
 
 
@@ -294,7 +294,7 @@ def test_any_retry_after_is_a_sane_wait(shadeform_api, tmp_path, retry_after):
     shadeform_api.inject("rate_limit", retry_after=retry_after)
     result = run_ok(write_inventory(tmp_path, shadeform_api, "retries: 1\n"))
     assert hostnames(result) == [EXAMPLE_NAME]
-    assert [request["status"] for request in shadeform_api.requests] == [429, 200]
+    assert [request["status"] for request in requests_for(shadeform_api)] == [429, 200]
 
 
 def test_json_nested_without_end_is_one_clear_message(tmp_path):
@@ -306,8 +306,9 @@ def test_json_nested_without_end_is_one_clear_message(tmp_path):
 
 
 def test_an_unknown_charset_is_read_as_utf8(tmp_path):
-    body = {"instances": load_fixture("instances-example.json")["instances"]}
-    with LoopbackServer(answering(lambda request: (200, body, [("Content-Type", "application/json; charset=x-bogus")]))) as api:
+    instances = load_fixture("instances-example.json")["instances"]
+    with LoopbackServer(answering(lambda request: (200, listing(request["path"], instances),
+                                                   [("Content-Type", "application/json; charset=x-bogus")]))) as api:
         result = run_ok(write_inventory(tmp_path, api))
     assert hostnames(result) == [EXAMPLE_NAME]
 
@@ -353,14 +354,14 @@ def test_corrupted_cache_entry_leads_to_a_fresh_fetch_not_a_crash(shadeform_api,
     shadeform_api.set_instances(MIXED)
     path = write_inventory(tmp_path, shadeform_api, cache_options(tmp_path))
     first = run_ok(path)
-    assert len(shadeform_api.requests) == 1
+    assert request_paths(shadeform_api) == INVENTORY_FETCH
     (entry,) = _cache_entries(tmp_path)
     good = json.loads(entry.read_text())
 
     for fetches, garbage in enumerate(CACHE_GARBAGE, start=2):
         entry.write_text(garbage, encoding="utf-8", errors="surrogateescape")
         second = run_ok(path)
-        assert len(shadeform_api.requests) == fetches, garbage  # fetched again instead of using (or dying on) it
+        assert request_paths(shadeform_api) == INVENTORY_FETCH * fetches, garbage  # fetched again instead of using (or dying on) it
         assert inventory_list(second.stdout) == inventory_list(first.stdout), garbage
         assert "Traceback" not in second.stderr, garbage
         (entry,) = _cache_entries(tmp_path)  # rewritten with good data, for the owner only
@@ -368,7 +369,7 @@ def test_corrupted_cache_entry_leads_to_a_fresh_fetch_not_a_crash(shadeform_api,
         assert json.loads(entry.read_text()) == good, garbage
 
     run_ok(path)
-    assert len(shadeform_api.requests) == 1 + len(CACHE_GARBAGE)  # and the rewritten entry used again
+    assert request_paths(shadeform_api) == INVENTORY_FETCH * (1 + len(CACHE_GARBAGE))  # and the rewritten entry used again
 
 
 def test_cache_file_is_private_and_holds_neither_key_nor_secrets(shadeform_api, tmp_path):

@@ -160,7 +160,7 @@ def test_control_characters_from_the_server_never_reach_the_terminal(tmp_path):
 @pytest.fixture
 def recording_proxy():
     """A proxy on loopback for the environment of a command: a request for another host would land here, not on the network."""
-    with LoopbackServer(answering(lambda request: (200, {"instances": []}, [("Content-Type", "application/json")]))) as proxy:
+    with LoopbackServer(fleet([])) as proxy:
         address = "http://{0}:{1}".format(proxy.host, proxy.port)
         yield proxy, dict(HTTP_PROXY=address, http_proxy=address, NO_PROXY=None, no_proxy=None)
 
@@ -185,7 +185,7 @@ def test_allow_insecure_http_lets_the_inventory_use_plain_http(tmp_path, recordi
     result = ansible_inventory(inventory_file(tmp_path, "http://192.0.2.1/v1", "allow_insecure_http: true\n"), "--list",
                                env=dict(FAIL_ENV, **env))
     assert result.returncode == 0, result.stderr
-    assert [request["path"] for request in proxy.requests] == ["http://192.0.2.1/v1/instances"]
+    assert [request["path"] for request in proxy.requests] == ["http://192.0.2.1/v1/instances", "http://192.0.2.1/v1/clusters"]
 
 
 @pytest.mark.parametrize("option, value, phrase", [
@@ -421,7 +421,7 @@ def test_a_cache_directory_of_another_user_holding_a_forged_entry_is_neither_rea
     variables = inventory_list(listed.stdout)["_meta"]["hostvars"]["cool-gpu-server"]
     assert (variables["ansible_host"], variables["ansible_user"]) == ("1.0.0.1", "shadeform"), variables
     assert FORGED_ADDRESS not in listed.stdout
-    assert [request["path"] for request in shadeform_api.requests if request["method"] == "GET"] == ["/v1/instances"]
+    assert [request["path"] for request in shadeform_api.requests if request["method"] == "GET"] == ["/v1/instances", "/v1/clusters"]
     warning = one_line(listed.stderr)
     assert warning.count("The Shadeform inventory cache is not used, neither read nor written") == 1, listed.stderr
     # ansible-core < 2.19 wraps warnings, breaking the path at its hyphens: compare without whitespace.

@@ -4,8 +4,8 @@
 
 Arbitrary lists of instances (objects with random, missing and wrongly typed fields, text with Jinja
 braces, unicode and control characters, repeated ids and names, and elements that are not objects)
-go through the plugin's full parse(), as ansible-inventory runs it; the only seam is
-ShadeformClient.list_instances, as in tests/unit/plugins/inventory/test_shadeform.py.
+go through the plugin's full parse(), as ansible-inventory runs it; the only seams are the API calls
+(helpers.inventory_api, GET /clusters answering no cluster), as in tests/unit/plugins/inventory/test_shadeform.py.
 """
 
 import collections
@@ -24,9 +24,10 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 from ansible.utils.vars import combine_vars
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
 from ansible_collections.shadeform.cloud.plugins.plugin_utils.hosts import NO_ADDRESS
+
+from helpers import inventory_api
 
 VALID_VARIABLE_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 PROBE = "zz_probe"  # an extra field on every generated object, to find its host again
@@ -121,7 +122,7 @@ def parse(path, fleet):
     plugin = inventory_loader.get("shadeform.cloud.shadeform")
     inventory = InventoryData()
     with mock.patch.dict(os.environ, {"SHADEFORM_API_KEY": "property-test-key"}), \
-            mock.patch.object(ShadeformClient, "list_instances", autospec=True, return_value=copy.deepcopy(fleet)), \
+            inventory_api(fleet), \
             mock.patch.object(plugin.display, "warning"):
         plugin.parse(inventory, DataLoader(), path, cache=False)
     inventory.reconcile_inventory()

@@ -14,11 +14,10 @@ import pytest
 
 from ansible.errors import AnsibleParserError
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
 
 from constructed_reference import jsonfile_fact_cache, reference, run, snapshot
-from helpers import load_fixture
+from helpers import inventory_api, load_fixture
 from shadeform_simulator import generate_fleet
 
 
@@ -136,8 +135,9 @@ CONFIGURATIONS = {
 
 
 @pytest.fixture(autouse=True)
-def api_answers_with_the_fleet(mocker):
-    mocker.patch.object(ShadeformClient, "list_instances", autospec=True, side_effect=lambda client: fleet())
+def api_answers_with_the_fleet():
+    with inventory_api(fleet):
+        yield
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGURATIONS))

@@ -20,9 +20,8 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 from ansible.errors import AnsibleError
 from ansible.inventory.data import InventoryData
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
-
 from constructed_reference import jsonfile_fact_cache, reference, run, snapshot
+from helpers import inventory_api
 
 EXTRA_VARS = {"extra_site": "lab", "shadeform_cloud": "from-extra-vars", "extra_count": 2}
 LOOKUP_VALUE = "looked-up"
@@ -169,7 +168,7 @@ def prior_inventory(prior):
 def both(tmp_path, fleet, plugin_config, core_config, prior):
     if prior["existing_host"]:
         fleet = [dict(fleet[0], name=PRIOR_HOST)] + fleet[1:]
-    with mock.patch.object(ShadeformClient, "list_instances", autospec=True, side_effect=lambda client: [dict(i) for i in fleet]), \
+    with inventory_api(lambda: [dict(i) for i in fleet]), \
             mock.patch("ansible.plugins.inventory.load_extra_vars", return_value=dict(EXTRA_VARS)), \
             (jsonfile_fact_cache(tmp_path / "facts", CACHED_FACTS) if prior["cached_facts"] else contextlib.nullcontext()):
         expected = outcome(lambda: reference(tmp_path, core_config, prior_inventory(prior)))

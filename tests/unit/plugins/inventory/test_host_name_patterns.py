@@ -9,18 +9,15 @@ random names; tests/functional/test_inventory_names.py runs the real commands fo
 
 import copy
 import string
-from unittest import mock
-
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.plugin_utils.hosts import safe_hostname
 
-from helpers import load_fixture
+from helpers import inventory_api, load_fixture
 
 EXAMPLE = load_fixture("instances-example.json")["instances"][0]
 # Hosts a misread pattern would select instead: the parts of "gpu:a100", "a]b", ...
@@ -38,7 +35,7 @@ def manager_for(tmp_path, names):
     path = tmp_path / "names.shadeform.yml"
     path.write_text("plugin: shadeform.cloud.shadeform\napi_key: k\napi_url: http://127.0.0.1:9/v1\ndefault_groups: false\n")
     # A context manager rather than the mocker fixture: hypothesis calls this many times in one test.
-    with mock.patch.object(ShadeformClient, "list_instances", autospec=True, return_value=fleet):
+    with inventory_api(fleet):
         return InventoryManager(loader=DataLoader(), sources=[str(path)])
 
 

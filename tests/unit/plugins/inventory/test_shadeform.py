@@ -2,12 +2,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Full parse() runs of the inventory plugin over JSON fixtures.
 
-The only seam is ShadeformClient.list_instances (the HTTP call, tested against the simulator in
-tests/unit/plugins/plugin_utils/test_api.py and by the functional tests); everything from the
-configuration file to the inventory is the real code path ansible-inventory takes.
+The only seams are ShadeformClient.list_instances and .list_clusters (helpers.inventory_api; the HTTP calls are
+tested against the simulator in tests/unit/plugins/module_utils/test_api.py and by the functional tests); everything
+from the configuration file to the inventory is the real code path ansible-inventory takes.
 """
 
-import copy
 import os
 import re
 import stat
@@ -27,23 +26,23 @@ from ansible.errors import AnsibleOptionsError, AnsibleParserError
 from ansible.template import Templar
 from ansible.vars import reserved
 
-from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
 from ansible_collections.shadeform.cloud.plugins.inventory.shadeform import TEMPLATES_STRINGS
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 
-from helpers import FORGED_ADDRESS, forge_cache_entry, load_fixture
+from helpers import FORGED_ADDRESS, forge_cache_entry, inventory_api, load_fixture
 
 EXAMPLE = load_fixture("instances-example.json")["instances"]
 MIXED = load_fixture("fleet-mixed.json")["instances"]
 
 
 class Run:
-    def __init__(self, inventory, plugin, fetch, warnings):
+    def __init__(self, inventory, plugin, api, warnings):
         self.inventory = inventory
         self.plugin = plugin
-        self.fetch = fetch
+        self.fetch = api.list_instances
+        self.fetch_clusters = api.list_clusters
         self.warnings = warnings
 
     def hosts(self, group="all"):
@@ -62,24 +61,26 @@ class Run:
 
 @pytest.fixture
 def inventory_run(tmp_path, mocker, monkeypatch):
-    """Runs parse() as ansible-inventory does; the API answers with the given instances."""
+    """Runs parse() as ansible-inventory does; the API answers with the given instances and clusters (none unless
+    given; an exception is raised by GET /clusters)."""
     monkeypatch.setenv("SHADEFORM_API_KEY", "unit-test-key")
-    fetch = mocker.patch.object(ShadeformClient, "list_instances", autospec=True)
+    with inventory_api() as api:
 
-    def run(config, instances=EXAMPLE, cache=True, loader=None, file_name="shadeform.yml"):
-        path = tmp_path / file_name
-        path.write_text("plugin: shadeform.cloud.shadeform\n" + textwrap.dedent(config))
-        fetch.reset_mock()
-        fetch.return_value = copy.deepcopy(instances)
-        plugin = inventory_loader.get("shadeform.cloud.shadeform")
-        warnings = mocker.patch.object(plugin.display, "warning")
-        inventory = InventoryData()
-        plugin.parse(inventory, loader or DataLoader(), str(path), cache=cache)
-        plugin.update_cache_if_changed()
-        inventory.reconcile_inventory()
-        return Run(inventory, plugin, fetch, warnings)
+        def run(config, instances=EXAMPLE, cache=True, loader=None, file_name="shadeform.yml", clusters=()):
+            path = tmp_path / file_name
+            path.write_text("plugin: shadeform.cloud.shadeform\n" + textwrap.dedent(config))
+            api.list_instances.reset_mock()
+            api.list_clusters.reset_mock()
+            api.instances, api.clusters = instances, clusters
+            plugin = inventory_loader.get("shadeform.cloud.shadeform")
+            warnings = mocker.patch.object(plugin.display, "warning")
+            inventory = InventoryData()
+            plugin.parse(inventory, loader or DataLoader(), str(path), cache=cache)
+            plugin.update_cache_if_changed()
+            inventory.reconcile_inventory()
+            return Run(inventory, plugin, api, warnings)
 
-    return run
+        yield run
 
 
 def test_verify_file_accepts_only_shadeform_file_names(tmp_path):
@@ -325,12 +326,12 @@ def cache_files(tmp_path):
 
 def test_cache_hit_makes_no_request_and_flush_fetches_again(inventory_run, tmp_path):
     first = inventory_run(cache_config(tmp_path), MIXED)
-    assert first.fetch.call_count == 1
+    assert first.fetch.call_count == 1 and first.fetch_clusters.call_count == 1
     second = inventory_run(cache_config(tmp_path), [])
-    assert second.fetch.call_count == 0
+    assert second.fetch.call_count == 0 and second.fetch_clusters.call_count == 0
     assert second.hosts() == first.hosts()
     flushed = inventory_run(cache_config(tmp_path), [], cache=False)
-    assert flushed.fetch.call_count == 1
+    assert flushed.fetch.call_count == 1 and flushed.fetch_clusters.call_count == 1
     assert flushed.hosts() == []
 
 
@@ -589,17 +590,11 @@ CLUSTERS = load_fixture("clusters-example.json")["clusters"]
 MEMBERS = CLUSTERS[0]["instances"]
 
 
-@pytest.fixture
-def clusters_api(mocker):
-    """GET /clusters of the parse() runs (the second seam): answers with the example cluster unless told otherwise."""
-    return mocker.patch.object(ShadeformClient, "list_clusters", autospec=True, return_value=copy.deepcopy(CLUSTERS))
-
-
 @pytest.mark.parametrize("instances", [EXAMPLE, EXAMPLE + MEMBERS], ids=["members-only-in-clusters", "members-also-in-instances"])
-def test_cluster_members_are_one_host_each_in_the_clusters_group(inventory_run, clusters_api, instances):
-    run = inventory_run("clusters: true\n", instances)
-    assert clusters_api.call_count == 1
-    assert run.hosts() == ["cool-gpu-server", "trainers-0", "trainers-1"]
+def test_cluster_members_are_one_host_each_in_the_clusters_group_by_default(inventory_run, instances):
+    run = inventory_run("", instances, clusters=CLUSTERS)
+    assert run.fetch_clusters.call_count == 1
+    assert run.hosts() == ["cool-gpu-server", "trainers-0", "trainers-1"]  # a member GET /instances leaves out is no less a host
     assert run.hosts("cluster_trainers_run_1") == ["trainers-0", "trainers-1"]
     for member in MEMBERS:
         variables = run.vars(member["name"])
@@ -610,37 +605,40 @@ def test_cluster_members_are_one_host_each_in_the_clusters_group(inventory_run, 
     assert not run.warnings.call_args_list
 
 
-def test_clusters_are_not_asked_for_unless_the_option_is_on(inventory_run, clusters_api):
-    run = inventory_run("")
-    assert clusters_api.call_count == 0 and run.hosts() == ["cool-gpu-server"]
+def test_clusters_false_skips_the_request_and_the_cluster_groups(inventory_run):
+    run = inventory_run("clusters: false\n", EXAMPLE + MEMBERS, clusters=CLUSTERS)
+    assert run.fetch_clusters.call_count == 0 and run.hosts() == ["cool-gpu-server", "trainers-0", "trainers-1"]
     assert not [group for group in run.inventory.groups if group.startswith("cluster_")]
+    assert "shadeform_cluster_id" not in run.vars("trainers-0")
 
 
 @pytest.mark.parametrize("status", [403, 404])
-def test_an_account_whose_clusters_are_refused_gets_its_inventory_with_a_note_at_vvv(inventory_run, clusters_api, mocker, status):
-    clusters_api.side_effect = ShadeformAPIError("refused", status=status)
+def test_an_account_whose_clusters_are_refused_gets_its_inventory_with_a_note_at_vvv(inventory_run, mocker, status):
     from ansible.utils.display import Display  # pylint: disable=import-outside-toplevel
 
     noted = mocker.patch.object(Display, "vvv")
-    run = inventory_run("clusters: true\n")
+    run = inventory_run("", clusters=ShadeformAPIError("refused", status=status))
+    assert run.fetch_clusters.call_count == 1
     assert run.hosts() == ["cool-gpu-server"] and not run.warnings.call_args_list
     assert [call for call in noted.call_args_list if "GET /clusters answered HTTP {0}".format(status) in str(call)]
 
 
-def test_any_other_failure_of_the_clusters_request_fails_the_inventory(inventory_run, clusters_api):
-    clusters_api.side_effect = ShadeformAPIError("The Shadeform API answered HTTP 500 to list clusters.", status=500)
+def test_any_other_failure_of_the_clusters_request_fails_the_inventory(inventory_run):
     with pytest.raises(AnsibleParserError, match="HTTP 500 to list clusters"):
-        inventory_run("clusters: true\n")
+        inventory_run("", clusters=ShadeformAPIError("The Shadeform API answered HTTP 500 to list clusters.", status=500))
 
 
-def test_the_cache_holds_both_answers(inventory_run, clusters_api, tmp_path):
-    without = inventory_run(cache_config(tmp_path))
-    assert without.fetch.call_count == 1 and clusters_api.call_count == 0
+def test_the_cache_holds_both_answers(inventory_run, tmp_path):
+    without = inventory_run(cache_config(tmp_path) + "clusters: false\n", clusters=CLUSTERS)
+    assert without.fetch.call_count == 1 and without.fetch_clusters.call_count == 0
     # An entry written while the option was off has no clusters: both answers are fetched again.
-    first = inventory_run(cache_config(tmp_path) + "clusters: true\n")
-    assert first.fetch.call_count == 1 and clusters_api.call_count == 1
-    second = inventory_run(cache_config(tmp_path) + "clusters: true\n", [])
-    assert second.fetch.call_count == 0 and clusters_api.call_count == 1
+    first = inventory_run(cache_config(tmp_path), clusters=CLUSTERS)
+    assert first.fetch.call_count == 1 and first.fetch_clusters.call_count == 1
+    second = inventory_run(cache_config(tmp_path), [], clusters=[])
+    assert second.fetch.call_count == 0 and second.fetch_clusters.call_count == 0
     assert second.hosts("cluster_trainers_run_1") == ["trainers-0", "trainers-1"] and second.hosts() == first.hosts()
     [entry] = cache_files(tmp_path)
     assert CLUSTERS[0]["id"] in entry.read_text() and "ZWNobyBTRUNSRVQ=" not in entry.read_text()
+    # The entry serves a run with the option off too, without its clusters (nor the members only they list).
+    off = inventory_run(cache_config(tmp_path) + "clusters: false\n", [], clusters=[])
+    assert off.fetch.call_count == 0 and off.fetch_clusters.call_count == 0 and off.hosts() == ["cool-gpu-server"]
