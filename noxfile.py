@@ -10,18 +10,17 @@
 
 Which tests run where (the markers are declared in pytest.ini):
 
-- in-process tests run on every supported ansible-core: their results can differ between cores and
-  they are cheap; the simulator's own tests (tests/unit/simulator) import nothing of ansible-core and run on
-  the newest only;
-- tests marked ``functional`` or ``e2e`` start ansible-* commands and run on the oldest core, the first
-  with data tagging (2.19) and the newest (CLI_CORES);
+- in-process tests run on every supported ansible-core: their results can differ between cores; the
+  simulator's own tests (tests/unit/simulator) import nothing of ansible-core and run on the newest only, the
+  module_utils tests (plain Python) once per Python, on its newest core (SIMULATOR_TESTS, MODULE_UTILS_TESTS);
+- tests marked ``functional`` start ansible-* commands and run on the oldest core, the first with data
+  tagging (2.19) and the newest (CLI_CORES); those marked ``e2e`` (sshd) on the oldest and the newest (E2E_CORES);
 - tests marked ``artifact`` use the built collection (Galaxy's importer, ansible-builder, ansible-runner):
   the ``artifact`` session builds it once and runs them.
 
 scripts/test.sh runs the sessions tagged ``ci-a`` and ``ci-b`` as two nox processes side by side (CI has
 two cores); each tag holds about half of the work. ``ci-a`` holds every test that starts sshd (marker e2e):
-the daemons listen on fixed loopback addresses, so two such runs must not overlap. On a fresh clone
-on 2 cores the three cli sessions took 15 minutes, the rest about 14.
+the daemons listen on fixed loopback addresses, so two such runs must not overlap.
 
 Each ansible-core series runs on the Python that its controller supports. The interpreters are looked
 up under pyenv ($PYENV_ROOT/versions/X.Y.*) and on PATH; a missing one fails the session with a message
@@ -64,6 +63,9 @@ NEWEST_PYTHON = CORE_PYTHON[NEWEST_CORE]
 CLI_CORES = ("2.16", "2.19", "2.21")
 IN_PROCESS_TESTS = "not functional and not e2e"
 CLI_TESTS = "(functional or e2e) and not artifact"
+# The end-to-end tests (sshd, playbooks over SSH) add to the functional tests what ansible-core's SSH connection and
+# templating do with them: the oldest core and the newest (data tagging, as 2.19) show it; 2.19 runs every functional test.
+E2E_CORES = ("2.16", "2.21")
 
 # Python versions that target code (modules, module_utils) supports, as tests/config.yml says. Controller code
 # (inventory plugin, plugin_utils) is checked on each Python of the controllers that ansible-test knows.
@@ -77,7 +79,11 @@ SANITY_TESTS = {
 }
 
 TEST_REQUIREMENTS = "tests/requirements.txt"
+# Tests of code that uses nothing of ansible-core that differs between its versions run on fewer cores, to keep CI
+# within its time: the simulator's own tests once, on the newest core; the module_utils tests (the client, the key
+# mask, redaction, the SSH parser: plain Python that modules ship to targets) once per Python, on its newest core.
 SIMULATOR_TESTS = "tests/unit/simulator"
+MODULE_UTILS_TESTS = "tests/unit/plugins/module_utils"
 ARTIFACT_REQUIREMENTS = "tests/requirements-artifact.txt"
 DOCS_REQUIREMENTS = "tests/requirements-docs.txt"
 SANITY_SUPPORT = os.path.join(ROOT, "tests", "sanity")
@@ -175,8 +181,11 @@ def inprocess(session, core):
     require_python(session, CORE_PYTHON[core])
     install_core(session, core, "-r", TEST_REQUIREMENTS)
     session.run("ansible", "--version")
-    # The simulator imports nothing of ansible-core: its own tests run once, on the newest core.
-    paths = ["tests"] if core == NEWEST_CORE else ["tests", "--ignore", SIMULATOR_TESTS]
+    paths = ["tests"]
+    if core != NEWEST_CORE:
+        paths += ["--ignore", SIMULATOR_TESTS]
+    if core != max((other for other, python in CORE_PYTHON.items() if python == CORE_PYTHON[core]), key=_version_key):
+        paths += ["--ignore", MODULE_UTILS_TESTS]
     # helpers.cli_path() refuses to start an ansible-* command here: such a test must be marked functional.
     session.run("pytest", "-m", IN_PROCESS_TESTS, *(session.posargs or paths),
                 env={"SHADEFORM_TESTS_IN_PROCESS_ONLY": "1"})
@@ -192,7 +201,8 @@ def cli(session, core):
     require_python(session, CORE_PYTHON[core])
     install_core(session, core, "-r", TEST_REQUIREMENTS)
     session.run("ansible", "--version")
-    session.run("pytest", "-m", CLI_TESTS, *(session.posargs or ["tests"]))
+    marker = CLI_TESTS if core in E2E_CORES else "functional and not artifact"
+    session.run("pytest", "-m", marker, *(session.posargs or ["tests"]))
 
 
 def seed_get_pip_cache(session, home):
