@@ -18,8 +18,9 @@ Which tests run where (the markers are declared in pytest.ini):
 - tests marked ``artifact`` use the built collection (Galaxy's importer, ansible-builder, ansible-runner):
   the ``artifact`` session builds it once and runs them.
 
-scripts/test.sh runs the sessions tagged ``ci-a`` and ``ci-b`` as two nox processes side by side (CI has
-two cores); each tag holds about half of the work. ``ci-a`` holds every test that starts sshd (marker e2e):
+scripts/test.sh runs the sessions tagged ``ci-a``, ``ci-b`` and ``ci-c`` as three nox processes side by side. CI has
+two cores, but about a third of the work waits (simulated launches, SSH logins, servers that trickle): a third lane
+fills that time. Each tag holds about a third of the work. ``ci-a`` holds every test that starts sshd (marker e2e):
 the daemons listen on fixed loopback addresses, so two such runs must not overlap.
 
 Each ansible-core series runs on the Python that its controller supports. The interpreters are looked
@@ -194,7 +195,7 @@ def inprocess(session, core):
 @nox.session(tags=["cli"])
 @nox.parametrize(
     "python,core",
-    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-a"]) for core in CLI_CORES],
+    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-a" if core in E2E_CORES else "ci-c"]) for core in CLI_CORES],
 )
 def cli(session, core):
     """Tests that start ansible-* commands (functional) or log in over SSH (e2e) on one core."""
@@ -250,7 +251,7 @@ def python_bin_dir(session, directory):
 @nox.session(tags=["sanity"])
 @nox.parametrize(
     "python,core",
-    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-b"])
+    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-c"])
      for core in SANITY_TESTS],
 )
 def sanity(session, core):
@@ -291,7 +292,7 @@ def collection_version():
         return re.search(r"^version:\s*(\S+)", handle.read(), re.MULTILINE).group(1)
 
 
-@nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-b"])
+@nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-c"])
 def artifact(session):
     """Build the collection artifact once; the tests marked artifact install and check it.
 
@@ -352,7 +353,7 @@ def check_changelog_is_generated(session, env):
                               "fragments into its section) and commit the result")
 
 
-@nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-b"])
+@nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-c"])
 def docs(session):
     """The documentation: ansible-doc, antsibull-docs lint, the changelog, and the docs site (Sphinx, no warnings).
 
@@ -386,7 +387,7 @@ def docs(session):
     session.log(f"Docs site: {os.path.relpath(os.path.join(site_dir, 'build', 'html', 'index.html'), ROOT)}")
 
 
-@nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-b"])
+@nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-c"])
 def lint(session):
     """ansible-lint on the example playbooks, the module EXAMPLES and the AWX example; see .ansible-lint."""
     require_python(session, NEWEST_PYTHON)

@@ -6,8 +6,8 @@
 #   ./scripts/test.sh                     # everything (this is what CI runs, through .ci/run)
 #   ./scripts/test.sh -s "inprocess(2.21)" # arguments go to nox: one session, nox -l lists them
 #
-# Without arguments it runs the sessions tagged ci-a and those tagged ci-b as two nox processes at the
-# same time, one per core; each line of live output starts with its lane, the logs are in tests/output/.
+# Without arguments it runs the sessions tagged ci-a, ci-b and ci-c as three nox processes at the
+# same time (two cores, and the tests' waits leave room for a third); each line of live output starts with its lane, the logs are in tests/output/.
 #
 # Works on a fresh Debian machine as root with only python3: the system packages the tests need
 # (sshd for the end-to-end tests, shellcheck for ansible-test sanity, git, python3-venv) are installed
@@ -45,38 +45,38 @@ if [ "$#" -gt 0 ]; then
     logs=(tests/output/test-run.log)
     "$venv/bin/python" -m nox "$@" 2>&1 | tee "${logs[0]}" || status=$?
 else
-    # Everything, as two nox processes side by side (CI has two cores): the sessions tagged ci-a and
-    # those tagged ci-b (see noxfile.py). A session in neither tag would never run: refuse that.
+    # Everything, as three nox processes side by side: the sessions tagged ci-a, ci-b and ci-c (see
+    # noxfile.py). A session in none of these tags would never run: refuse that.
     untagged=$("$venv/bin/python" -m nox -l --json | "$venv/bin/python" -c '
 import json, sys
-print(" ".join(s["session"] for s in json.load(sys.stdin) if not {"ci-a", "ci-b"} & set(s["tags"])))')
+print(" ".join(s["session"] for s in json.load(sys.stdin) if not {"ci-a", "ci-b", "ci-c"} & set(s["tags"])))')
     if [ -n "$untagged" ]; then
-        echo "test.sh: these nox sessions are tagged neither ci-a nor ci-b, so CI would skip them: $untagged" >&2
+        echo "test.sh: these nox sessions are tagged none of ci-a, ci-b and ci-c, so CI would skip them: $untagged" >&2
         exit 1
     fi
-    lanes=(a b)
-    logs=(tests/output/test-run-a.log tests/output/test-run-b.log)
+    lanes=(a b c)
+    logs=(tests/output/test-run-a.log tests/output/test-run-b.log tests/output/test-run-c.log)
     nox_pids=()
-    for i in 0 1; do
+    for i in 0 1 2; do
         "$venv/bin/python" -m nox -t "ci-${lanes[$i]}" > "${logs[$i]}" 2>&1 &
         nox_pids+=($!)
     done
     # The full output of each lane goes to its log; the terminal shows it live, each line marked with its
     # lane. Each tail ends by itself once its nox process has ended and it has shown the rest of the log.
     tail_pids=()
-    for i in 0 1; do
+    for i in 0 1 2; do
         tail -n +1 --pid="${nox_pids[$i]}" -F "${logs[$i]}" 2>/dev/null | sed -u "s/^/[ci-${lanes[$i]}] /" &
         tail_pids+=($!)
     done
     lane_statuses=()
-    for i in 0 1; do
+    for i in 0 1 2; do
         lane_status=0
         wait "${nox_pids[$i]}" || lane_status=$?
         lane_statuses+=("$lane_status")
         [ "$lane_status" -eq 0 ] || status=$lane_status
     done
     wait "${tail_pids[@]}" || true
-    for i in 0 1; do
+    for i in 0 1 2; do
         echo "test.sh: lane ci-${lanes[$i]}: nox exit status ${lane_statuses[$i]}"
     done
 fi
