@@ -4,7 +4,6 @@
 
 import pytest
 
-from ansible_collections.shadeform.cloud.plugins.module_utils import cluster_data
 from ansible_collections.shadeform.cloud.plugins.modules import cluster
 
 FAST = dict(poll_interval=0.05, wait_timeout=30)
@@ -98,15 +97,3 @@ def test_an_account_without_clusters_gets_a_clear_failure(run_module, sim):
     sim.set_variants(clusters_endpoint="forbidden")
     refused = run_module(cluster.main, {"name": "trainers"})
     assert refused["rc"] == 1 and "403" in refused["msg"] and refused["changed"] is False
-
-
-def test_readiness_needs_every_member_active_with_an_address_the_ssh_parser_accepts():
-    member = dict(status="active", ip="192.0.2.1", ssh_user="shadeform", ssh_port=22)
-    assert cluster_data.is_cluster_ready(dict(status="active", instances=[member, dict(member, ip="192.0.2.2")]))
-    assert not cluster_data.is_cluster_ready(dict(status="active", instances=[member, dict(member, ip="-oProxyCommand=x")]))
-    assert not cluster_data.is_cluster_ready(dict(status="active", instances=[member, dict(member, status="pending")]))
-    assert not cluster_data.is_cluster_ready(dict(status="active", instances=[]))
-    assert not cluster_data.is_cluster_ready(dict(status="creating", instances=[member]))
-    assert cluster_data.failed_part(dict(status="active", instances=[member, dict(member, status="error", id="m2")]))["id"] == "m2"
-    assert cluster_data.cost_estimate_usd({"cost_estimate": "$1,015.50"}) == 1015.5
-    assert cluster_data.cost_estimate_usd({"cost_estimate": "soon"}) is None
