@@ -4,7 +4,8 @@
 
     nox -l                          # list the sessions
     nox -s "inprocess(2.21)"        # unit, parse(), property and module tests on ansible-core 2.21
-    nox -s "cli(2.21)"              # tests that start ansible-* commands (markers functional, e2e)
+    nox -s "cli(2.21)"              # tests that start ansible-* commands (marker functional)
+    nox -s "e2e(2.21)"              # tests that log in over SSH to loopback sshd daemons (marker e2e)
     nox -t inprocess                # the in-process tests on every supported ansible-core
     nox -s sanity artifact docs lint
 
@@ -14,16 +15,17 @@ Which tests run where (the markers are declared in pytest.ini):
   simulator's own tests (tests/unit/simulator) import nothing of ansible-core and run on the newest only, the
   module_utils tests (plain Python) once per Python, on its newest core, the module tests on MODULE_CORES
   (SIMULATOR_TESTS, MODULE_UTILS_TESTS, MODULE_TESTS);
-- tests marked ``functional`` start ansible-* commands and run on the oldest core, the first with data
-  tagging (2.19) and the newest (CLI_CORES); those marked ``e2e`` (sshd) on the oldest and the newest (E2E_CORES);
+- tests marked ``functional`` start ansible-* commands and run in the ``cli`` sessions on the oldest core, the first
+  with data tagging (2.19) and the newest (CLI_CORES); those marked ``e2e`` (sshd) in the ``e2e`` sessions on the
+  oldest and the newest (E2E_CORES);
   the tests of the docs as written on the newest only (DOCS_AS_WRITTEN_TESTS);
 - tests marked ``artifact`` use the built collection (Galaxy's importer, ansible-builder, ansible-runner):
   the ``artifact`` session builds it once and runs them.
 
 scripts/test.sh runs the sessions tagged ``ci-a``, ``ci-b`` and ``ci-c`` as three nox processes side by side. CI has
 two cores, but about a third of the work waits (simulated launches, SSH logins, servers that trickle): a third lane
-fills that time. Each tag holds about a third of the work. ``ci-a`` holds every test that starts sshd (marker e2e):
-the daemons listen on fixed loopback addresses, so two such runs must not overlap.
+fills that time. Each tag holds about a third of the work. ``ci-a`` holds every test that starts sshd (marker e2e,
+the e2e sessions): the daemons listen on fixed loopback addresses, so two such runs must not overlap.
 
 Each ansible-core series runs on the Python that its controller supports. The interpreters are looked
 up under pyenv ($PYENV_ROOT/versions/X.Y.*) and on PATH; a missing one fails the session with a message
@@ -65,7 +67,8 @@ NEWEST_PYTHON = CORE_PYTHON[NEWEST_CORE]
 # The cores that run the tests marked functional or e2e: the oldest, the first with data tagging, the newest.
 CLI_CORES = ("2.16", "2.19", "2.21")
 IN_PROCESS_TESTS = "not functional and not e2e"
-CLI_TESTS = "(functional or e2e) and not artifact"
+FUNCTIONAL_TESTS = "functional and not e2e and not artifact"
+E2E_TESTS = "e2e and not artifact"
 # The end-to-end tests (sshd, playbooks over SSH) add to the functional tests what ansible-core's SSH connection and
 # templating do with them: the oldest core and the newest (data tagging, as 2.19) show it; 2.19 runs every functional test.
 E2E_CORES = ("2.16", "2.21")
@@ -204,22 +207,41 @@ def inprocess(session, core):
                 env={"SHADEFORM_TESTS_IN_PROCESS_ONLY": "1"})
 
 
-@nox.session(tags=["cli"])
-@nox.parametrize(
-    "python,core",
-    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-a" if core in E2E_CORES else "ci-c"]) for core in CLI_CORES],
-)
-def cli(session, core):
-    """Tests that start ansible-* commands (functional) or log in over SSH (e2e) on one core."""
-    require_python(session, CORE_PYTHON[core])
-    install_core(session, core, "-r", TEST_REQUIREMENTS)
-    session.run("ansible", "--version")
-    marker = CLI_TESTS if core in E2E_CORES else "functional and not artifact"
+def cli_paths(core):
+    """What the CLI sessions of a core run: every test file, but the docs-as-written tests only on the newest core."""
     paths = ["tests"]
     if core != NEWEST_CORE:
         for path in DOCS_AS_WRITTEN_TESTS:
             paths += ["--ignore", path]
-    session.run("pytest", "-m", marker, *(session.posargs or paths))
+    return paths
+
+
+@nox.session(tags=["cli"])
+@nox.parametrize(
+    "python,core",
+    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-a" if core == NEWEST_CORE else "ci-c"])
+     for core in CLI_CORES],
+)
+def cli(session, core):
+    """Tests that start ansible-* commands (marker functional) on one core."""
+    require_python(session, CORE_PYTHON[core])
+    install_core(session, core, "-r", TEST_REQUIREMENTS)
+    session.run("ansible", "--version")
+    session.run("pytest", "-m", FUNCTIONAL_TESTS, *(session.posargs or cli_paths(core)))
+
+
+@nox.session(tags=["cli"])
+@nox.parametrize(
+    "python,core",
+    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-a"]) for core in E2E_CORES],
+)
+def e2e(session, core):
+    """Tests that log in over SSH to sshd daemons on loopback (marker e2e) on one core; all in one lane (ci-a), since the
+    daemons listen on fixed loopback addresses."""
+    require_python(session, CORE_PYTHON[core])
+    install_core(session, core, "-r", TEST_REQUIREMENTS)
+    session.run("ansible", "--version")
+    session.run("pytest", "-m", E2E_TESTS, *(session.posargs or cli_paths(core)))
 
 
 def seed_get_pip_cache(session, home):
@@ -267,7 +289,7 @@ def python_bin_dir(session, directory):
 @nox.session(tags=["sanity"])
 @nox.parametrize(
     "python,core",
-    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-c"])
+    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-a" if core == NEWEST_CORE else "ci-c"])
      for core in SANITY_TESTS],
 )
 def sanity(session, core):
@@ -403,7 +425,7 @@ def docs(session):
     session.log(f"Docs site: {os.path.relpath(os.path.join(site_dir, 'build', 'html', 'index.html'), ROOT)}")
 
 
-@nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-c"])
+@nox.session(python=session_python(NEWEST_PYTHON), tags=["ci-a"])
 def lint(session):
     """ansible-lint on the example playbooks, the module EXAMPLES and the AWX example; see .ansible-lint."""
     require_python(session, NEWEST_PYTHON)
