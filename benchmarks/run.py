@@ -30,6 +30,8 @@ import urllib.request
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(BENCH_DIR)
 SIMULATOR = os.path.join(REPO_ROOT, "tests", "simulator", "shadeform_simulator.py")
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests"))
+from collection_tree import collection_tree  # noqa: E402  pylint: disable=wrong-import-position
 API_KEY = "benchmark-key"
 SEED = 1
 
@@ -102,9 +104,7 @@ class Workspace:
         self.root = tempfile.mkdtemp(prefix="shadeform-bench-")
         self.keep = keep
         self.collections = os.path.join(self.root, "collections")
-        namespace = os.path.join(self.collections, "ansible_collections", "shadeform")
-        os.makedirs(namespace)
-        os.symlink(REPO_ROOT, os.path.join(namespace, "cloud"))
+        collection_tree(self.collections)
         self.cache_dir = os.path.join(self.root, "cache")
         self.home = os.path.join(self.root, "ansible-home")
         os.makedirs(self.home)

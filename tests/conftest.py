@@ -20,12 +20,12 @@ import time
 import pytest
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(TESTS_DIR)
 
 sys.path.insert(0, TESTS_DIR)
 sys.path.insert(0, os.path.join(TESTS_DIR, "simulator"))
 sys.path.insert(0, os.path.join(TESTS_DIR, "contract"))
 
+from collection_tree import collection_tree  # noqa: E402  pylint: disable=wrong-import-position
 from contract_check import ContractCheck  # noqa: E402  pylint: disable=wrong-import-position
 from helpers import API_KEY, load_fixture  # noqa: E402  pylint: disable=wrong-import-position
 from shadeform_simulator import Simulator  # noqa: E402  pylint: disable=wrong-import-position
@@ -35,15 +35,8 @@ from shadeform_simulator import Simulator  # noqa: E402  pylint: disable=wrong-i
 CONTRACT = Simulator.contract = ContractCheck()
 
 
-def _make_collections_root():
-    root = tempfile.mkdtemp(prefix="shadeform-collections-")
-    namespace_dir = os.path.join(root, "ansible_collections", "shadeform")
-    os.makedirs(namespace_dir)
-    os.symlink(REPO_ROOT, os.path.join(namespace_dir, "cloud"))
-    return root
-
-
-COLLECTIONS_ROOT = _make_collections_root()
+COLLECTIONS_ROOT = tempfile.mkdtemp(prefix="shadeform-collections-")
+collection_tree(COLLECTIONS_ROOT)
 # Read by the ansible-* commands that the functional tests start as subprocesses.
 os.environ["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS_ROOT
 sys.path.insert(0, COLLECTIONS_ROOT)

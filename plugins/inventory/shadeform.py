@@ -190,12 +190,14 @@ options:
     default: true
   constructed_fast_path:
     description:
-      - Whether O(compose), O(groups), O(keyed_groups) and O(filters) use the plugin's shortcuts (plain
-        variables read directly, string literals and side-effect-free expressions evaluated once per distinct input,
-        and, on ansible-core 2.19 and later, each expression compiled once instead of once per host).
-      - The results are the same either way. The compile-once shortcut stands in for a private ansible-core method; it
-        is only used after that method's signature and a test expression have been checked, and otherwise the plugin
-        falls back to ansible-core's own path by itself (C(-vvv) says why). Set this to V(false) to rule the shortcuts
+      - Whether O(compose), O(keyed_groups) and O(filters) use the plugin's two shortcuts: a side-effect-free expression
+        is evaluated once per distinct value of the variables it reads (hosts that share them share the result), and,
+        on ansible-core 2.19 and later, each expression is compiled once instead of once per host.
+      - The results are the same either way. The shortcuts are used only on the ansible-core versions this collection
+        is tested on (2.16 to 2.21) and without O(use_extra_vars); on any other version the plugin takes ansible-core's
+        own path, slower, and C(-vvv) says so. The compile-once shortcut stands in for a private ansible-core method;
+        it is only used after that method's signature and a test expression have been checked, and otherwise falls
+        back to ansible-core's own path by itself (C(-vvv) says why). Set this to V(false) to rule the shortcuts
         out while investigating a problem.
     type: bool
     default: true
@@ -280,14 +282,20 @@ import os
 import re
 import stat
 
+from ansible import constants as C
 from ansible.errors import AnsibleError, AnsibleParserError, AnsibleUndefinedVariable
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.inventory.group import Group
+from ansible.inventory.helpers import get_group_vars
+from ansible.inventory.host import Host
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.plugins.loader import cache_loader
+from ansible.utils.path import basedir
 from ansible.utils.vars import combine_vars
 
-from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
+from ansible_collections.shadeform.cloud.plugins.plugin_utils._constructed_shortcuts import shortcuts
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 from ansible_collections.shadeform.cloud.plugins.module_utils.api import ShadeformClient
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError, escape_controls, quoted_value, requests_is_missing
@@ -308,12 +316,10 @@ try:
 except ImportError:
     # Before 2.19 every string is a template unless marked unsafe.
     from ansible.utils.unsafe_proxy import wrap_var as make_untrusted
-    TEMPLATES_STRINGS = True
 else:
     # From 2.19 on, data tagging only templates strings marked trusted, and API data never is.
     def make_untrusted(value):
         return value
-    TEMPLATES_STRINGS = False
 
 CACHE_FORMAT = 1
 NAME_PART = re.compile(r"^[A-Za-z0-9_]*$")
@@ -363,8 +369,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def __init__(self):
         super().__init__()
         self._cache_key = None
-        self._literal_values = {}
-        self._pure_results = constructed.PureResults()
 
     def verify_file(self, path):
         if not super().verify_file(path):
@@ -395,10 +399,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError(escape_controls(to_native(exc))) from None
 
         instances, clusters = self._instances(path, cache, key_from_file="api_key" in config, validate_certs=self._validate_certs(config))
-        with constructed.compiled_once(self.templar, enabled=self.get_option("constructed_fast_path")) as fallback_reason:
-            if fallback_reason:
-                self.display.vvv("Shadeform inventory: compiling expressions through ansible-core's own path, since "
-                                 "{0}.".format(fallback_reason))
+        enabled = self.get_option("constructed_fast_path") and not self.get_option("use_extra_vars")
+        with shortcuts(self, enabled) as not_used:
+            for reason in not_used:
+                self.display.vvv("Shadeform inventory: for compose, keyed_groups and filters, {0}.".format(reason))
             self._add_hosts(self._hosts(instances, prefix, suffix, clusters))
 
     # Reading the configuration.
@@ -680,12 +684,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return prefix, suffix
 
     def _hosts(self, instances, prefix, suffix, clusters=None):
-        """(name, variables, groups) for every instance (and cluster member) that passes the filters, in API order; warnings shown."""
+        """(name, variables, groups) for every instance (and cluster member) that passes the plain filters, in API order;
+        warnings shown. The steps: host variables (pure), names (the hostname_template through the templar, then the
+        pure naming), plain filters (pure); the Jinja filters come when the hosts are added."""
         options = dict((option, self.get_option(option)) for option in ("hostnames", "default_groups") + FILTER_OPTIONS)
         options.update(hostvars_prefix=prefix, hostvars_suffix=suffix)
-        mapping = hosts.inventory_hosts(instances, options, untrusted=make_untrusted,
-                                        preferred_names=self._template_hostnames if self.get_option("hostname_template") else None,
-                                        clusters=clusters)
+        fleet = hosts.fleet_variables(instances, options, clusters)
+        # Before 2.19, API values are marked unsafe so that no template (the hostname_template first) renders them.
+        fleet = fleet._replace(variables=[make_untrusted(variables) for variables in fleet.variables])
+        preferred = self._template_hostnames(fleet.instances, fleet.variables) if self.get_option("hostname_template") else None
+        mapping = hosts.inventory_hosts(fleet, options, preferred)
         for warning in mapping.warnings:
             self._warn(warning)
         for detail in mapping.details:
@@ -722,12 +730,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _passes_conditionals(self, name, variables, conditionals):
         for conditional in conditionals:
             try:
-                if self.get_option("use_extra_vars") or not self.get_option("constructed_fast_path"):
-                    passed = self._evaluate_conditional(conditional, variables)
-                else:
-                    passed = self._pure_results.evaluate("conditional", conditional, variables,
-                                                         lambda read: self._evaluate_conditional(conditional, read))
-                if not passed:
+                if not self._evaluate_conditional(conditional, variables):
                     return False
             except Exception as exc:  # pylint: disable=broad-except
                 message = "Could not evaluate the filter {0!r} for host {1}: {2}".format(conditional, name, to_native(exc))
@@ -749,45 +752,35 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # Adding to the inventory.
 
     def _add_hosts(self, hosts):
-        """Add the hosts, then evaluate the constructed options over the variables ansible.builtin.constructed
-        would give each host (constructed.host_view): its variables, group variables, magic variables and cached facts."""
+        """Add the hosts that pass the filters, then apply compose, groups and keyed_groups with ansible-core's own
+        constructed helpers, over what ansible.builtin.constructed gives each host (_host_view)."""
         strict = self.get_option("strict")
         compose, composed_groups, keyed_groups = (self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
         conditionals = self.get_option("filters")
         # As ansible.builtin.constructed, the options see the facts a persistent fact cache (jsonfile, redis, ...) holds.
-        facts = constructed.fact_cache() if compose or composed_groups or keyed_groups or conditionals else None
+        facts = cache_loader.get(C.CACHE_PLUGIN) if compose or composed_groups or keyed_groups or conditionals else None
         self.inventory.add_group("shadeform")
-        known_groups = set(self.inventory.groups)
         for name, variables, groups in hosts:
             # Host names are sanitized (no braces) and can never be templates: plain text on every ansible-core,
             # so that ansible-inventory prints them as strings (str() would keep AnsibleUnsafeText, whose
             # __str__ returns itself; str's own __str__ copies into a plain str).
             name = str.__str__(name)
-            view = None
-            host_facts = constructed.cached_facts(facts, name)
-            if conditionals:
-                # Filters see the host as it would be once added, without adding it: a host they leave out leaves no trace.
-                view = constructed.host_view(constructed.detached_host(self.inventory, name, variables, ["shadeform"] + groups),
-                                             host_facts)
-                if not self._passes_conditionals(name, view, conditionals):
-                    continue
-            host = self.inventory.hosts[self.inventory.add_host(name, group="shadeform")]
-            constructed.set_variables(host, variables)
+            if conditionals and not self._passes_conditionals(
+                    name, self._host_view(self._unadded_host(name, variables, groups), facts), conditionals):
+                continue
+            self.inventory.add_host(name, group="shadeform")
+            for variable, value in variables.items():
+                self.inventory.set_variable(name, variable, value)
             for group in groups:
-                if group not in known_groups:
-                    self.inventory.add_group(group)
-                    known_groups.add(group)
-                self.inventory.add_child(group, name)
+                self.inventory.add_child(self.inventory.add_group(group), name)
+            if not (compose or composed_groups or keyed_groups):
+                continue
+            host = self.inventory.get_host(name)
             try:
-                if compose:
-                    self._set_composite_vars(compose, constructed.host_view(host, host_facts) if view is None else view, name,
-                                             strict=strict)
-                    view = None  # groups and keyed_groups see the composed variables too
-                if composed_groups or keyed_groups:
-                    if view is None:
-                        view = constructed.host_view(host, host_facts)
-                    self._add_host_to_composed_groups(composed_groups, view, name, strict=strict, fetch_hostvars=False)
-                    self._add_host_to_keyed_groups(keyed_groups, view, name, strict=strict, fetch_hostvars=False)
+                self._set_composite_vars(compose, self._host_view(host, facts), name, strict=strict)
+                view = self._host_view(host, facts)  # groups and keyed_groups see the composed variables too
+                self._add_host_to_composed_groups(composed_groups, view, name, strict=strict, fetch_hostvars=False)
+                self._add_host_to_keyed_groups(keyed_groups, view, name, strict=strict, fetch_hostvars=False)
             except AnsibleError:
                 raise
             except Exception as exc:  # pylint: disable=broad-except
@@ -797,36 +790,36 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                          "must give text, a list or a dict, and each parent_group text.".format(
                                              name, to_native(exc))) from None
 
-    # ansible-core's rule for constructed group names, remembered: a fleet repeats few names many times.
-    _sanitize_group_name = staticmethod(hosts.safe_group_name)
+    @staticmethod
+    def _host_view(host, facts):
+        """What ansible.builtin.constructed evaluates its options over: group variables, then the host's variables and
+        magic variables (inventory_hostname, group_names, ...), then the facts the fact cache holds for the host."""
+        view = combine_vars(get_group_vars(host.get_groups()), host.get_vars())
+        return combine_vars(view, facts.get(host.name)) if facts is not None and facts.contains(host.name) else view
 
-    def _compose(self, template, variables, disable_lookups=...):
-        """ansible-core's _compose, with plain variable paths looked up and string literals evaluated once."""
-        if self.get_option("use_extra_vars") or not self.get_option("constructed_fast_path"):
-            return self._core_compose(template, variables, disable_lookups)
-        try:
-            return self._fast_compose(template, variables, disable_lookups)
-        finally:
-            # ansible-core's _compose leaves the host's variables to the templar, and a keyed group's parent_group
-            # is templated with them next: the shortcuts may have given it fewer variables, or another host's.
-            self.templar.available_variables = variables
+    def _unadded_host(self, name, variables, groups):
+        """The host ``name`` as the inventory would hold it once added with ``variables`` to ``groups`` (and
+        ``shadeform``), without adding it: the filters see what compose would, and a host they leave out leaves no trace.
 
-    def _fast_compose(self, template, variables, disable_lookups):
-        if constructed.is_string_literal(template):
-            value = self._literal_values.get(template, constructed.NOT_PLAIN)
-            if value is constructed.NOT_PLAIN:
-                value = self._core_compose(template, {}, disable_lookups)
-                # Only a value no host can change is shared (before 2.19, '[1]' would become a list).
-                if isinstance(value, (str, int, float, bool)):
-                    self._literal_values[template] = value
-            return value
-        value = constructed.plain_value(template, variables, TEMPLATES_STRINGS)
-        if value is not constructed.NOT_PLAIN:
-            return value
-        return self._pure_results.evaluate("value", template, variables,
-                                           lambda read: self._core_compose(template, read, disable_lookups))
-
-    def _core_compose(self, template, variables, disable_lookups):
-        if disable_lookups is ...:
-            return super()._compose(template, variables)
-        return super()._compose(template, variables, disable_lookups)
+        ansible-core has no way to see a host's variables before it is added, nor to take a host back without a trace
+        (InventoryData.remove_host leaves the groups made for it, and would remove another source's host of that name).
+        So a Host is built as InventoryData.add_host builds one, through Host's own methods: from the host another source
+        added, when there is one, else with the inventory_file and inventory_dir that add_host sets first.
+        """
+        existing = self.inventory.hosts.get(name)
+        host = Host(name, gen_uuid=False)
+        if existing is None:
+            source = self.inventory.current_source
+            host.set_variable("inventory_file", source or None)
+            host.set_variable("inventory_dir", basedir(source) if source else None)
+        else:
+            for group in existing.get_groups():
+                host.add_group(group)
+            for variable, value in existing.vars.items():
+                host.set_variable(variable, value)
+        for variable, value in variables.items():
+            host.set_variable(variable, value)
+        for group_name in ["shadeform"] + groups:
+            group = self.inventory.groups.get(group_name)
+            host.add_group(group if group is not None else Group(group_name))
+        return host

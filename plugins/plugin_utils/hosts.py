@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure functions from Shadeform API instances to inventory hosts.
 
-Nothing here talks HTTP or touches Ansible's inventory: the inventory plugin fetches the instance
-list, calls :func:`inventory_hosts`, and adds what it returns.  Every value that comes from the API is
+Nothing here talks HTTP or touches Ansible's inventory or templar: the inventory plugin fetches the instance
+list, maps it with :func:`fleet_variables`, renders its ``hostname_template`` over those variables (when set),
+names and filters the hosts with :func:`inventory_hosts`, and adds what it returns.  Every value that comes from the API is
 untrusted: it is copied, never interpreted as a template, and the plugin marks it unsafe before it
 reaches Ansible.  Every field may be absent, null or of the wrong type; only ``id`` is expected.
 """
@@ -79,25 +80,23 @@ RESERVED_HOSTNAMES = frozenset(("localhost", "127.0.0.1", "::1", "all", "ungroup
 # Past this many, renamed-host warnings are summed up in one line (a large fleet may repeat many names).
 MAX_RENAME_WARNINGS = 3
 
+Fleet = collections.namedtuple("Fleet", "instances variables groups skipped refused warnings")
+Fleet.__doc__ = """Every instance that is an object (``instances``, cluster members the list lacks appended), with, at the same
+index, its host ``variables``, default ``groups``, the fields ``skipped`` as variables and the SSH fields ``refused``;
+``warnings`` for what was left out (an element that is not an object)."""
 Mapping = collections.namedtuple("Mapping", "hosts warnings details")
 Mapping.__doc__ = """What to add: ``hosts``, a list of (name, variables, groups); ``warnings`` for the user; ``details`` for -vvv."""
 
 
-def inventory_hosts(instances, options, untrusted=lambda value: value, preferred_names=None, clusters=None):
-    """Map the API's instance list (without NaN and Infinity: see without_non_finite) and the plugin's options to the
-    hosts to add, in API order.
+def fleet_variables(instances, options, clusters=None):
+    """The plugin's first step: a :class:`Fleet` of the API's instance list (without NaN and Infinity: see
+    without_non_finite), in API order.
 
     ``clusters`` (the API's cluster list, or None) puts each cluster's members in the group ``cluster_<name>`` (one of
     the default groups) with the host variables ``<prefix>cluster_id<suffix>`` and ``<prefix>cluster_name<suffix>``.
     Whether members also appear in the instance list is undocumented: a member listed there (the same id) is that host,
     and a member that is not is added after the listed instances, from the cluster's ``instances``. A member is one
-    host, never two.
-
-    ``options`` holds hostnames, hostvars_prefix, hostvars_suffix, default_groups and the plain
-    filters (statuses, clouds, ...); the Jinja ``filters`` need Ansible's templar and are the plugin's.
-    ``untrusted`` marks API data so that Ansible never templates it. ``preferred_names(instances, variables)``,
-    when given, returns a name (or None) for each valid instance, from the instances and their host
-    variables, preferred to the ``hostnames`` fields: the plugin's rendered ``hostname_template``.
+    host, never two. ``options`` holds hostvars_prefix and hostvars_suffix.
     """
     warnings = []
     valid = []
@@ -109,40 +108,44 @@ def inventory_hosts(instances, options, untrusted=lambda value: value, preferred
                 position + 1, type(instance).__name__))
     cluster_of = _clusters_of_members(clusters or (), valid)
     prefix, suffix = options["hostvars_prefix"], options["hostvars_suffix"]
-
-    def member_of(instance):
+    fleet = Fleet(valid, [], [], [], [], warnings)
+    for instance in valid:
         instance_id = instance.get("id")
-        return cluster_of.get(instance_id) if isinstance(instance_id, str) else None
-
-    groups_of = [default_groups(instance) + cluster_groups(member_of(instance)) for instance in valid]
-
-    def mapped(instance):
+        cluster = cluster_of.get(instance_id) if isinstance(instance_id, str) else None
         variables, skipped, refused = host_variables(instance, prefix, suffix)
-        cluster = member_of(instance)
         if cluster is not None:
             variables[prefix + "cluster_id" + suffix] = cluster.get("id")
             variables[prefix + "cluster_name" + suffix] = cluster.get("name")
-        return untrusted(variables), skipped, refused
+        fleet.variables.append(variables)
+        fleet.groups.append(default_groups(instance) + cluster_groups(cluster))
+        fleet.skipped.append(skipped)
+        fleet.refused.append(refused)
+    return fleet
 
-    # Names are chosen over the whole fleet before any filter, so a host keeps its name whatever the filters.
-    # Preferred names read every instance's variables: each instance is then mapped once, for both.
-    mapped_all = [mapped(instance) for instance in valid] if preferred_names else None
-    preferred = preferred_names(valid, [each[0] for each in mapped_all]) if preferred_names else None
-    names, notes = assign_hostnames(valid, options["hostnames"], {"shadeform"}.union(*groups_of), preferred=preferred)
+
+def inventory_hosts(fleet, options, preferred=None):
+    """The plugin's second step: the hosts to add from a :class:`Fleet`, in API order, with the warnings to show.
+
+    Every instance is named first (``hostnames``; ``preferred``, when given, holds a name or None for each instance,
+    preferred to the hostnames fields: the plugin's rendered ``hostname_template``), so that a host keeps its name
+    whatever the filters; then the plain filters (statuses, clouds, ...) keep the hosts they match. ``options`` holds
+    hostnames, default_groups and those filters; the Jinja ``filters`` need Ansible's templar and are the plugin's.
+    """
+    warnings = list(fleet.warnings)
+    names, notes = assign_hostnames(fleet.instances, options["hostnames"], {"shadeform"}.union(*fleet.groups), preferred=preferred)
     plain_filters = dict((option, options.get(option)) for option in FILTER_OPTIONS)
-    warnings.extend(unmatched_filter_values(valid, plain_filters))
+    warnings.extend(unmatched_filter_values(fleet.instances, plain_filters))
     with_default_groups = options["default_groups"]
     skipped_fields = set()
     refused_endpoints = []
     kept = []
-    for index, (name, instance, groups) in enumerate(zip(names, valid, groups_of)):
+    for name, instance, variables, groups, skipped, refused in zip(names, *fleet[:5]):
         if not matches(instance, **plain_filters):
             continue
-        variables, skipped, refused = mapped_all[index] if mapped_all else mapped(instance)
         skipped_fields.update(str(field) for field in skipped)
         if refused:
             refused_endpoints.append((name, refused))
-        kept.append((untrusted(name), variables, groups if with_default_groups else []))
+        kept.append((name, variables, groups if with_default_groups else []))
     warnings.extend(notes[:MAX_RENAME_WARNINGS])
     if len(notes) > MAX_RENAME_WARNINGS:
         warnings.append("{0} more names are shared by several Shadeform instances or reserved; run with -vvv to see how "

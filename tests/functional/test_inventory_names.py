@@ -54,7 +54,7 @@ def test_every_host_name_selects_itself_in_limit_host_and_a_play(shadeform_api, 
     assert {"gpu_a100", "_file", "_re", "_lead", "a_b", "x_y"} <= set(names)
     # "!prod" and "&prod" both become "_prod": neither is merged, both are renamed with their ids.
     assert len(names) == len(PATTERN_NAMES + DECOYS)
-    # Every name, each character included, is checked in-process (tests/unit/plugins/inventory/test_host_name_patterns.py);
+    # Every name, each character included, is checked in-process (tests/unit/plugins/inventory/test_shadeform_properties.py);
     # here the real commands, for the names made from the examples.
     for name in [name for name in names if name not in DECOYS]:
         assert listed_hosts(run("ansible", "all", "-i", path, "--list-hosts", "--limit", name)) == [name], name

@@ -14,6 +14,8 @@ import textwrap
 
 import pytest
 
+import ansible.template
+
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.parsing.vault import VaultLib, VaultSecret
@@ -28,10 +30,12 @@ from ansible.vars import reserved
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.api_transport import ShadeformAPIError
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import REDACTED
-from ansible_collections.shadeform.cloud.plugins.inventory.shadeform import TEMPLATES_STRINGS
 from ansible_collections.shadeform.cloud.plugins.plugin_utils import hosts
 
 from helpers import FORGED_ADDRESS, forge_cache_entry, inventory_api, load_fixture
+
+# Before 2.19 (no data tagging), ansible-core templates every string that is not marked unsafe.
+TEMPLATES_STRINGS = not hasattr(ansible.template, "trust_as_template")
 
 EXAMPLE = load_fixture("instances-example.json")["instances"]
 MIXED = load_fixture("fleet-mixed.json")["instances"]

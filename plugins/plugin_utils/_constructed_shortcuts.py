@@ -1,48 +1,34 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Faster evaluation of the constructed options (compose, groups, keyed_groups, filters).
+"""The inventory plugin's shortcuts for its constructed options and filters, behind one entry point: :func:`shortcuts`.
 
-ansible-core evaluates every expression anew for every host: on 2.19 and later it compiles the
-Jinja expression at each evaluation, which costs more than everything else the inventory does per
-host.  Four shortcuts keep ansible-core's exact results:
+Private to the plugin. ansible-core evaluates every expression anew for every host, and from 2.19 on it compiles the
+Jinja expression at each evaluation: over a large fleet that costs more than everything else the inventory does. Two
+shortcuts stay, because each gains more than 15 % on a measured case (benchmarks/RESULTS.md, N = 10,000; others were
+measured and removed):
 
-- an expression that is a plain variable name or a dotted path through dictionaries, whose value is
-  one ansible-core would return unchanged (a string; from 2.19 on also a number or a boolean), is
-  looked up instead of templated;
-- a quoted string literal is evaluated by ansible-core once, not once per host;
-- a pure expression (variables, literals, operators and side-effect-free filters and tests, no
-  calls) gives the same result for the same values of the variables it reads: ansible-core
-  evaluates it once per distinct set of values, and hosts that share them share the result;
-- on ansible-core 2.19 and later, each expression is compiled once per inventory source instead of
-  once per host (the compiled form does not depend on the host's variables); this replaces a private
-  ansible-core method, so it is checked (signature and a canary) before each use.
+- **shared results of pure expressions**: an expression made only of variables, literals, operators and
+  side-effect-free filters and tests (PURE_FILTERS, PURE_TESTS; no calls, lookups or ``vars``) gives the same result
+  for the same values of the variables it reads. ansible-core evaluates it once per distinct set of those values,
+  given only those variables, and hosts that share them share the result (compose, keyed_groups and filters; the
+  ``groups`` option is evaluated by ansible-core's own code, which does not go through ``_compose``);
+- **compile once** (ansible-core 2.19 and later): each expression is compiled once per inventory source instead of
+  once per host. This replaces the private ``_compile_expression`` method of the templar's engine, so it is checked
+  (signature and a canary expression) before each use.
 
-Anything else goes through ansible-core's own templating, unchanged; the plugin's
-``constructed_fast_path: false`` turns every shortcut off.  The variables every option sees are the
-ones ansible.builtin.constructed gives (``host_view``), magic variables and cached facts included.
+Both run only on the ansible-core minor versions the suite tests (TESTED_CORES, the one list: noxfile.py reads it); on
+any other version, with ``use_extra_vars``, or with ``constructed_fast_path: false``, the plugin keeps ansible-core's
+own path (the same results, slower) and says why at -vvv. A new ansible-core release is then slower until tested,
+never wrong.
 """
 
 import contextlib
-import functools
 import inspect
-import re
 
 import jinja2
 from jinja2 import meta, nodes
 
-from ansible import constants as C
-from ansible.errors import AnsibleError
-from ansible.inventory.group import Group
-from ansible.inventory.helpers import get_group_vars
-from ansible.inventory.host import Host
-from ansible.plugins.loader import cache_loader
-from ansible.utils.path import basedir
-from ansible.utils.vars import combine_vars
-
-try:
-    from ansible.utils.vars import validate_variable_name
-except ImportError:  # before 2.19, host variable names are not checked
-    validate_variable_name = None
+from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 
 try:
     from ansible.template import trust_as_template
@@ -50,53 +36,54 @@ except ImportError:  # before 2.19 there is no compile method to stand in for, a
     def trust_as_template(text):
         return text
 
-NOT_PLAIN = object()
-PLAIN_PATH = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*$")
-STRING_LITERAL = re.compile(r"""^\s*(?:'[^'\\{}]*'|"[^"\\{}]*")\s*$""")
-# Names Jinja reads as literals or operators, never as variables.
-JINJA_WORDS = frozenset(("true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else"))
+# The ansible-core minor versions whose every test (equivalence with ansible.builtin.constructed, properties) passes
+# with the shortcuts on: the one list of supported cores (noxfile.py runs the suite on each of them).
+TESTED_CORES = ("2.16", "2.17", "2.18", "2.19", "2.20", "2.21")
 
 
-def plain_value(expression, variables, templates_strings):
-    """The value of ``expression`` when it is a plain variable path to a value ansible-core returns unchanged
-    (a string; from 2.19 on also a number), else NOT_PLAIN.
+@contextlib.contextmanager
+def shortcuts(plugin, enabled=True):
+    """Within the block, the plugin's ``_compose`` (compose, keyed_groups) and ``_evaluate_conditional`` (filters)
+    share the results of pure expressions, and its templar compiles each expression once.
 
-    ``templates_strings`` is true before ansible-core 2.19, where results become text and a result that
-    looks like a list, a dict or a boolean is turned into one. A string with a brace that is not marked
-    unsafe may be rendered when read: such strings are left to ansible-core on every version.
+    Yields why each shortcut that is not in use is not (an empty list when both are), for the plugin to say at -vvv.
+    Outside the block the plugin is as it was: both methods are replaced on the instance only, for the block.
     """
-    if not isinstance(expression, str):
-        return NOT_PLAIN
-    match = PLAIN_PATH.match(expression)
-    if not match:
-        return NOT_PLAIN
-    names = match.group(1).split(".")
-    if names[0] in JINJA_WORDS:
-        return NOT_PLAIN
-    value = variables
-    for name in names:
-        # Jinja reads a.b as an attribute first: dict methods (a.items) are not plain lookups.
-        if not isinstance(value, dict) or name not in value or (value is not variables and hasattr(value, name)):
-            return NOT_PLAIN
-        value = value[name]
-    if not isinstance(value, str):
-        # Before 2.19, inventory templating turns every result into text.
-        return NOT_PLAIN if templates_strings or not isinstance(value, (int, float)) else value
-    if templates_strings and (value.startswith(("{", "[")) or value in ("True", "False")):
-        return NOT_PLAIN
-    if _may_be_template(value):
-        return NOT_PLAIN
-    return value
+    core = ".".join(ANSIBLE_CORE_VERSION.split(".")[:2])
+    if not enabled:
+        reason = "the constructed_fast_path option is off, or use_extra_vars is on"
+    elif core not in TESTED_CORES:
+        reason = "ansible-core {0} is not among the versions they were tested on ({1})".format(core, ", ".join(TESTED_CORES))
+    else:
+        reason = None
+    if reason:
+        yield ["no shortcut is used, since " + reason]
+        return
+    results = PureResults()
+    compose, evaluate_conditional = plugin._compose, plugin._evaluate_conditional  # pylint: disable=protected-access
+
+    def shared_compose(template, variables, disable_lookups=...):
+        try:
+            return results.evaluate("value", template, variables, lambda read: compose(template, read, disable_lookups))
+        finally:
+            # ansible-core's _compose leaves the host's variables to the templar, and a keyed group's parent_group is
+            # templated with them next: the shared result may have come with fewer variables, or another host's.
+            plugin.templar.available_variables = variables
+
+    def shared_conditional(conditional, variables):
+        return results.evaluate("conditional", conditional, variables, lambda read: evaluate_conditional(conditional, read))
+
+    plugin._compose, plugin._evaluate_conditional = shared_compose, shared_conditional  # pylint: disable=protected-access
+    try:
+        with compiled_once(plugin.templar) as compile_reason:
+            yield ["expressions are compiled through ansible-core's own path, since " + compile_reason] if compile_reason else []
+    finally:
+        del plugin._compose, plugin._evaluate_conditional  # pylint: disable=protected-access
 
 
 def _may_be_template(text):
     """Whether ansible-core might render this string when a template reads it (a safe string with a brace)."""
     return "{" in text and not getattr(text, "__UNSAFE__", False)
-
-
-def is_string_literal(expression):
-    """True for a quoted string without escapes or braces: its value is the same for every host."""
-    return isinstance(expression, str) and STRING_LITERAL.match(expression) is not None
 
 
 # The private method the compile-once shortcut stands in for, with the parameters it must have.
@@ -109,7 +96,7 @@ CANARY_VARIABLES = ({"canary_items": [1, 2], "canary_separator": ","}, {"canary_
 
 
 @contextlib.contextmanager
-def compiled_once(templar, enabled=True):
+def compiled_once(templar):
     """Within the block, the templar compiles each expression once (ansible-core 2.19 and later).
 
     Yields None when the shortcut is in use, else the reason it is not. The shortcut replaces the
@@ -121,7 +108,7 @@ def compiled_once(templar, enabled=True):
     """
     engine = getattr(templar, "_engine", None)
     compile_expression = getattr(engine, COMPILE_METHOD, None)
-    reason = _unusable_compile_method(compile_expression) if enabled else "turned off by the constructed_fast_path option"
+    reason = _unusable_compile_method(compile_expression)
     if reason:
         yield reason
         return
@@ -191,85 +178,6 @@ def _canary_differs(templar, compiled):
     if fast != core or fast[0] == fast[1]:
         return "the canary expression gave {0!r} through the shortcut and {1!r} through ansible-core".format(fast, core)
     return None
-
-
-def detached_host(inventory, name, variables, group_names):
-    """A Host object as the inventory would hold it once ``name`` is added with ``variables`` to
-    ``group_names``, without adding it (so that a host a filter leaves out leaves no trace).
-
-    It is built the way InventoryData.add_host builds hosts (inventory_file and inventory_dir first,
-    then the variables, then the groups with their ancestors), starting from the host of that name
-    when another source already added it.
-    """
-    existing = inventory.hosts.get(name)
-    host = Host(name, gen_uuid=False)
-    if existing is not None:
-        host.vars = dict(existing.vars)
-        host.groups = list(existing.groups)
-        set_variables(host, variables)  # merges a dictionary into the one already there, as adding would
-    else:
-        source = inventory.current_source
-        # On a new host, set_variable only assigns (after checking the name, which adding the host checks again).
-        host.vars = {"inventory_file": source if source else None, "inventory_dir": basedir(source) if source else None}
-        host.vars.update(variables)
-    for group_name in group_names:
-        group = inventory.groups.get(group_name)
-        host.add_group(group if group is not None else Group(group_name))
-    return host
-
-
-def set_variables(host, variables):
-    """``host.set_variable(name, value)`` for each variable, in order, at a fraction of the cost.
-
-    For a name the host does not have yet, set_variable only checks the name (from 2.19 on) and assigns:
-    that check is made once per name, and the assignment done directly. Anything else (a name already set,
-    whose dictionary set_variable merges; a name ansible-core warns about; a str subclass, from which
-    set_variable removes trust) goes through set_variable itself.
-    """
-    for name, value in variables.items():
-        # host.vars is read at each step: set_variable replaces the whole dictionary when it merges one.
-        if type(name) is str and name not in host.vars and _accepted_name(name):  # pylint: disable=unidiomatic-typecheck
-            host.vars[name] = value
-        else:
-            host.set_variable(name, value)
-
-
-@functools.lru_cache(maxsize=4096)
-def _accepted_name(name):
-    """Whether ansible-core takes this variable name without a word (every name, before 2.19)."""
-    if validate_variable_name is None:
-        return True
-    try:
-        validate_variable_name(name)
-    except AnsibleError:
-        return False
-    return True
-
-
-def fact_cache():
-    """The fact cache ansible.builtin.constructed reads (the configured cache plugin), or None when it cannot be loaded
-    (ansible-core reports a wrong cache plugin itself, when it first needs facts)."""
-    return cache_loader.get(C.CACHE_PLUGIN)
-
-
-def cached_facts(facts, name):
-    """The facts a persistent fact cache holds for host ``name`` (from an earlier play), or None."""
-    if facts is None or not facts.contains(name):
-        return None
-    return facts.get(name)
-
-
-def host_view(host, facts=None):
-    """The variables ansible.builtin.constructed evaluates its options over for this host: group
-    variables, then the host's own variables and its magic variables (inventory_hostname,
-    inventory_hostname_short, group_names), by ansible-core's own code on every release, then the
-    host's ``facts`` from the fact cache, if any."""
-    groups = host.get_groups()
-    if not any(group.vars for group in groups):
-        view = host.get_vars()  # what combining with no group variables gives, without copying every variable again
-    else:
-        view = combine_vars(get_group_vars(groups), host.get_vars())
-    return view if facts is None else combine_vars(view, facts)
 
 
 # Filters and tests whose result depends on their input alone (no randomness, clock, I/O or lookups).

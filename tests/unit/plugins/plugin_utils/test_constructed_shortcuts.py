@@ -1,9 +1,13 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The plugin's faster compose/groups/keyed_groups give exactly what ansible-core's own code gives.
+"""The constructed shortcuts give exactly what ansible-core's own code gives, and are used only where that is proved.
 
-The reference is ansible-core's ``ansible.builtin.constructed`` inventory plugin, run over the hosts
-this plugin adds with no constructed options: the same expressions, evaluated by core alone.
+The reference is ansible-core's ``ansible.builtin.constructed`` inventory plugin, run over the hosts the plugin adds
+with no constructed options: the same expressions, evaluated by core alone (constructed_reference.py). The
+compile-once shortcut stands in for a private ansible-core method only after checking it: the real templar of the
+running ansible-core, and stand-in templars whose private method has another signature or whose compiled form depends
+on the variables, or that fail; each doubt leaves the templar as it was (ansible-core's own path) and says why. Runs on
+every ansible-core.
 """
 
 import copy
@@ -13,13 +17,162 @@ import textwrap
 import pytest
 
 from ansible.errors import AnsibleParserError
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import inventory_loader
+from ansible.template import Templar
 
-from ansible_collections.shadeform.cloud.plugins.plugin_utils import constructed
+from ansible_collections.shadeform.cloud.plugins.plugin_utils import _constructed_shortcuts as constructed
 
 from constructed_reference import jsonfile_fact_cache, reference, run, snapshot
 from helpers import inventory_api, load_fixture
 from shadeform_simulator import generate_fleet
 
+
+class Engine:
+    """A templar engine whose compiled form reads the variables given at each call, as ansible-core's does."""
+
+    def _compile_expression(self, expression, options):  # pylint: disable=unused-argument
+        return lambda variables: "{0}:{1}".format(variables["canary_separator"].join(map(str, variables["canary_items"])),
+                                                  len(variables["canary_items"]))
+
+
+class CompileTimeEngine(Engine):
+    """An engine whose compiled form holds the variables of compile time: compiling once would reuse them."""
+
+    def __init__(self, templar):
+        self.templar = templar
+
+    def _compile_expression(self, expression, options):
+        frozen = dict(self.templar.available_variables)
+        return lambda variables: Engine._compile_expression(self, expression, options)(frozen)
+
+
+class OtherSignatureEngine:
+    def _compile_expression(self, expression):  # pylint: disable=unused-argument
+        raise AssertionError("never called: the signature differs")
+
+
+class FakeTemplar:
+    def __init__(self, engine=None, fails=False):
+        self._engine = engine if engine is not None else Engine()
+        self.available_variables = {"host": "kept"}
+        self.fails = fails
+
+    def evaluate_expression(self, expression):
+        if self.fails:
+            raise RuntimeError("the engine broke")
+        return self._engine._compile_expression(expression, None)(self.available_variables)  # pylint: disable=protected-access
+
+
+def installed(templar):
+    engine = getattr(templar, "_engine", None)  # none before 2.19
+    return engine is not None and constructed.COMPILE_METHOD in vars(engine)
+
+
+def test_the_running_ansible_core_gets_the_shortcut_only_where_it_has_the_method():
+    templar = Templar(loader=DataLoader())
+    engine = getattr(templar, "_engine", None)
+    has_method = getattr(engine, constructed.COMPILE_METHOD, None) is not None
+    with constructed.compiled_once(templar) as reason:
+        if has_method:  # ansible-core 2.19 and later
+            assert reason is None
+            assert installed(templar)
+        else:
+            assert "no _compile_expression method" in reason
+    if has_method:
+        assert not installed(templar)
+
+
+def test_a_sound_engine_gets_the_shortcut_and_gets_it_back_afterwards():
+    templar = FakeTemplar()
+    with constructed.compiled_once(templar) as reason:
+        assert reason is None
+        assert installed(templar)
+    assert not installed(templar)
+    assert templar.available_variables == {"host": "kept"}
+
+
+def _compile_time_templar():
+    templar = FakeTemplar()
+    templar._engine = CompileTimeEngine(templar)  # pylint: disable=protected-access
+    return templar
+
+
+@pytest.mark.parametrize("make_templar, why", [
+    (lambda: FakeTemplar(OtherSignatureEngine()), "takes ('expression',), not ('expression', 'options')"),
+    (lambda: FakeTemplar(fails=True), "the canary expression failed: the engine broke"),
+    (_compile_time_templar, "the canary expression gave"),
+])
+def test_any_doubt_leaves_ansible_cores_own_path(make_templar, why):
+    templar = make_templar()
+    with constructed.compiled_once(templar) as reason:
+        assert why in reason
+        assert not installed(templar)
+    assert not installed(templar)
+    assert templar.available_variables == {"host": "kept"}
+
+
+class Plugin:
+    """What shortcuts() needs of the inventory plugin: a templar and the two evaluation methods it wraps."""
+
+    def __init__(self):
+        self.templar = Templar(loader=DataLoader())
+        self.calls = []
+
+    def _compose(self, template, variables, disable_lookups=...):  # pylint: disable=unused-argument
+        self.calls.append((template, dict(variables)))
+        return variables.get("a")
+
+    def _evaluate_conditional(self, conditional, variables):
+        self.calls.append((conditional, dict(variables)))
+        return bool(variables.get("a"))
+
+
+def test_pure_results_are_shared_between_hosts_and_the_methods_given_back_afterwards():
+    plugin = Plugin()
+    with constructed.shortcuts(plugin) as not_used:
+        assert all("compiled through ansible-core's own path" in reason for reason in not_used)  # before 2.19 only
+        assert [plugin._compose("a", {"a": "x", "b": n}) for n in range(3)] == ["x"] * 3  # pylint: disable=protected-access
+        assert plugin._evaluate_conditional("a", {"a": 1, "b": 2}) is True  # pylint: disable=protected-access
+        assert plugin._evaluate_conditional("a", {"a": 1, "b": 3}) is True  # pylint: disable=protected-access
+        assert plugin.templar.available_variables == {"a": "x", "b": 2}  # the last host's, as ansible-core leaves them
+    # Evaluated once per distinct value of what the expression reads, given only that.
+    assert plugin.calls == [("a", {"a": "x"}), ("a", {"a": 1})]
+    assert "_compose" not in vars(plugin) and "_evaluate_conditional" not in vars(plugin)
+
+
+@pytest.mark.parametrize("enabled, version, why", [
+    (False, constructed.ANSIBLE_CORE_VERSION, "the constructed_fast_path option is off, or use_extra_vars is on"),
+    (True, "2.99.0", "ansible-core 2.99 is not among the versions they were tested on (2.16, 2.17"),
+])
+def test_an_untested_core_or_the_option_keeps_ansible_cores_own_path(monkeypatch, enabled, version, why):
+    monkeypatch.setattr(constructed, "ANSIBLE_CORE_VERSION", version)
+    plugin = Plugin()
+    with constructed.shortcuts(plugin, enabled) as not_used:
+        [reason] = not_used
+        assert reason.startswith("no shortcut is used, since ") and why in reason
+        assert "_compose" not in vars(plugin) and not installed(plugin.templar)
+        plugin._compose("a", {"a": "x"})  # pylint: disable=protected-access
+        plugin._compose("a", {"a": "x"})  # pylint: disable=protected-access
+    assert len(plugin.calls) == 2
+
+
+def test_the_running_core_is_a_tested_one():
+    """The suite runs on every core TESTED_CORES names (noxfile.py reads the list): the running one is among them."""
+    assert ".".join(constructed.ANSIBLE_CORE_VERSION.split(".")[:2]) in constructed.TESTED_CORES
+
+
+def test_an_untested_core_says_so_at_vvv_and_gives_the_same_inventory(tmp_path, monkeypatch):
+    config = textwrap.dedent(CONFIGURATIONS["pure expressions shared by hosts"]) + "filters:\n  - shadeform_status != 'deleting'\n"
+    fast = snapshot(run(tmp_path, config))
+    monkeypatch.setattr(constructed, "ANSIBLE_CORE_VERSION", "2.99.0")
+    said = []
+    monkeypatch.setattr(inventory_loader.get("shadeform.cloud.shadeform").display, "vvv", said.append)
+    assert snapshot(run(tmp_path, config)) == fast
+    assert any("ansible-core 2.99 is not among the versions they were tested on" in line for line in said), said
+
+
+# --- The same inventory as ansible.builtin.constructed ---------------------------------------------------------------
 
 def fleet():
     instances = generate_fleet(60, seed=11) + load_fixture("fleet-mixed.json")["instances"]

@@ -1,11 +1,16 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Property-based tests: whatever instance list the API sends, parse() loses nothing and trusts nothing.
+"""Property-based tests of the inventory plugin: whatever instance list the API sends, parse() loses nothing and trusts
+nothing, and every host name it makes selects that host, and only it, in ansible-core's own pattern code.
 
 Arbitrary lists of instances (objects with random, missing and wrongly typed fields, text with Jinja
 braces, unicode and control characters, repeated ids and names, and elements that are not objects)
 go through the plugin's full parse(), as ansible-inventory runs it; the only seams are the API calls
-(helpers.inventory_api, GET /clusters answering no cluster), as in tests/unit/plugins/inventory/test_shadeform.py.
+(helpers.inventory_api, GET /clusters answering no cluster), as in test_shadeform.py beside this file.
+
+For names, ansible-core's InventoryManager (what --limit, --host and a play's hosts use) runs in-process over the
+plugin's inventory, for a name with each printable ASCII character first, inside and last, and for random names;
+tests/functional/test_inventory_names.py runs the real commands.
 """
 
 import collections
@@ -13,6 +18,7 @@ import copy
 import json
 import os
 import re
+import string
 from unittest import mock
 
 import pytest
@@ -20,14 +26,15 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible.inventory.data import InventoryData
 from ansible.inventory.helpers import get_group_vars
+from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 from ansible.utils.vars import combine_vars
 
 from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
-from ansible_collections.shadeform.cloud.plugins.plugin_utils.hosts import NO_ADDRESS
+from ansible_collections.shadeform.cloud.plugins.plugin_utils.hosts import NO_ADDRESS, safe_hostname
 
-from helpers import inventory_api
+from helpers import inventory_api, load_fixture
 
 VALID_VARIABLE_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 PROBE = "zz_probe"  # an extra field on every generated object, to find its host again
@@ -212,3 +219,62 @@ def test_secrets_are_never_in_host_variables(config_paths, fleet):
     inventory = parse(config_paths["default"], fleet)
     for host in inventory.hosts.values():
         assert marker not in json.dumps(plain(effective_vars(host)), default=str)
+
+
+# --- Host names and ansible-core's patterns ---------------------------------------------------------------------------
+
+EXAMPLE = load_fixture("instances-example.json")["instances"][0]
+# Hosts a misread pattern would select instead: the parts of "gpu:a100", "a]b", ...
+DECOYS = ("gpu", "a100", "prod", "x", "a", "b", "y", "re", "file", "lead")
+
+
+def instance(index, name):
+    result = copy.deepcopy(EXAMPLE)
+    result.update(id="id-%04d" % index, name=name, tags=[])
+    return result
+
+
+def manager_for(tmp_path, names):
+    fleet = [instance(index, name) for index, name in enumerate(tuple(names) + DECOYS)]
+    path = tmp_path / "names.shadeform.yml"
+    path.write_text("plugin: shadeform.cloud.shadeform\napi_key: k\napi_url: http://127.0.0.1:9/v1\ndefault_groups: false\n")
+    # A context manager rather than the mocker fixture: hypothesis calls this many times in one test.
+    with inventory_api(fleet):
+        return InventoryManager(loader=DataLoader(), sources=[str(path)])
+
+
+def assert_each_name_selects_itself(manager):
+    names = [host.name for host in manager.get_hosts("all")]
+    assert len(names) == len(set(names))
+    for name in names:
+        assert [host.name for host in manager.get_hosts(name)] == [name], name
+        manager.subset(name)
+        try:
+            assert [host.name for host in manager.get_hosts("all")] == [name], name
+        finally:
+            manager.subset(None)
+    return names
+
+
+CHARACTERS = [character for character in string.printable if character not in string.ascii_letters + string.digits]
+NAMES = ["%sx" % c for c in CHARACTERS] + ["a%sb" % c for c in CHARACTERS] + ["y%s" % c for c in CHARACTERS] + [
+    "gpu:a100", "!prod", "&prod", "~re", "@file", "-lead", "a]b", "gpu[1]", "gpu[0:1]", "x,y", "a*", "?b", "2001:db8::5",
+    # Renamed: reserved, or repeated; the suffix must not undo the rule.
+    "::1", "2001:db8::7", "2001:db8::7", "fe80::1%eth0"]
+
+
+def test_every_character_anywhere_in_a_name_can_be_targeted(tmp_path):
+    manager = manager_for(tmp_path, NAMES)
+    names = assert_each_name_selects_itself(manager)
+    assert len(names) == len(NAMES) + len(DECOYS)
+    # Every host name, renamed ones (reserved or repeated, with an id suffix) included, follows the documented rule.
+    assert all(safe_hostname(name) == name for name in names)
+    assert {"gpu_a100", "2001:db8::5", "fe80__1%eth0"} <= set(names)
+    assert sum(name.startswith("__1-id-") for name in names) == 1
+    assert sum(name.startswith("2001_db8__7-id-") for name in names) == 2
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=8))
+def test_random_names_select_exactly_their_host(tmp_path, names):
+    assert_each_name_selects_itself(manager_for(tmp_path, names))
