@@ -184,19 +184,3 @@ def test_private_key_path_must_be_a_regular_file_and_is_not_opened_otherwise(run
     assert sim.requests == []  # refused before any call
     if kind == "symlink":
         assert not (tmp_path / "elsewhere").exists()
-
-
-def test_ssh_key_info_lists_the_keys_with_default_and_managed_never_a_private_half(run_module, sim):
-    from ansible_collections.shadeform.cloud.plugins.modules import ssh_key_info  # pylint: disable=import-outside-toplevel
-
-    sim.set_variants(uploaded_private_key="empty")
-    alice = run_module(ssh_key.main, {"name": "alice", "public_key": KEY_A})["ssh_key"]
-    listed = run_module(ssh_key_info.main, {})
-    assert listed["rc"] == 0 and listed["changed"] is False
-    assert listed["ssh_keys"] == [
-        dict(id=managed(sim)["id"], name="shadeform-managed-key", public_key=managed(sim)["public_key"], is_default=True, managed=True),
-        dict(id=alice["id"], name="alice", public_key=KEY_A, is_default=False, managed=False),
-    ]
-    assert "PRIVATE KEY" not in listed["stdout"] and "SIMULATED-SECRET" not in listed["stdout"] and "private_key" not in listed["stdout"]
-    assert [key["name"] for key in run_module(ssh_key_info.main, {"name": "alice"})["ssh_keys"]] == ["alice"]
-    assert run_module(ssh_key_info.main, {"id": alice["id"]})["ssh_keys"][0]["name"] == "alice"

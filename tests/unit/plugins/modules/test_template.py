@@ -1,6 +1,6 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""template and template_info against the simulator."""
+"""template against the simulator (template_info reads back what it saved)."""
 
 import base64
 

@@ -1,8 +1,8 @@
 # Copyright: Contributors to the shadeform.cloud collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""volume and volume_info against the simulator."""
+"""volume against the simulator."""
 
-from ansible_collections.shadeform.cloud.plugins.modules import instance, volume, volume_info
+from ansible_collections.shadeform.cloud.plugins.modules import instance, volume
 
 VOLUME = dict(name="cache", cloud="hyperstack", region="canada-1", size_in_gb=100)
 
@@ -44,19 +44,6 @@ def test_a_mounted_volume_is_never_deleted(run_module, sim):
     assert deleted["rc"] == 0 and deleted["changed"] is True and deleted["diff"]["before"]["id"] == created["id"]
     assert sim.volumes == []
     assert run_module(volume.main, {"name": "cache", "state": "absent"})["changed"] is False
-
-
-def test_volume_info_filters_and_lists_types(run_module, sim):
-    run_module(volume.main, VOLUME)
-    run_module(volume.main, dict(VOLUME, name="other", cloud="datacrunch", region="FIN-01"))
-    everything = run_module(volume_info.main, {})
-    assert [v["name"] for v in everything["volumes"]] == ["cache", "other"] and "volume_types" not in everything
-    only = run_module(volume_info.main, {"cloud": "datacrunch", "types": True})
-    assert [v["name"] for v in only["volumes"]] == ["other"]
-    assert only["volume_types"] and all(t["cloud"] == "datacrunch" for t in only["volume_types"])
-    # The API's dollar string under its own name, the same price as a number beside it.
-    assert all(t["price_per_gb_per_hour_usd"] == float(t["price_per_gb_per_hour"]) and isinstance(t["price_per_gb_per_hour"], str)
-               for t in only["volume_types"])
 
 
 def test_a_refused_create_reports_no_change(run_module, sim):
