@@ -190,7 +190,7 @@ options:
     default: true
   constructed_fast_path:
     description:
-      - Whether O(compose), O(keyed_groups) and O(filters) use the plugin's two shortcuts: a side-effect-free expression
+      - Whether O(compose), O(keyed_groups) and O(filters) use the plugin's two shortcuts. A side-effect-free expression
         is evaluated once per distinct value of the variables it reads (hosts that share them share the result), and,
         on ansible-core 2.19 and later, each expression is compiled once instead of once per host.
       - The results are the same either way. The shortcuts are used only on the ansible-core versions this collection
