@@ -15,11 +15,6 @@ from helpers import API_KEY
 
 
 @pytest.fixture
-def sleep(mocker):
-    return mocker.Mock()
-
-
-@pytest.fixture
 def client(shadeform_api, sleep):
     return ShadeformClient(API_KEY, shadeform_api.url, timeout=5, retries=3, sleep=sleep)
 

@@ -38,11 +38,6 @@ sys.addaudithook(_note_connections)
 
 
 @pytest.fixture
-def sleep(mocker):
-    return mocker.Mock()
-
-
-@pytest.fixture
 def transport(shadeform_api, sleep):
     return ApiTransport(API_KEY, shadeform_api.url, timeout=5, retries=3, sleep=sleep)
 
@@ -398,6 +393,16 @@ def test_check_number_is_the_one_check_of_waits(value, shown):
         assert problem is None
     else:
         assert problem == "poll_interval must be a positive number of seconds, at most 600, not {0}.".format(shown)
+
+
+def test_configuration_error_tells_a_setting_to_fix_before_any_request(sleep):
+    assert ApiTransport(API_KEY, "https://api.shadeform.ai/v1").configuration_error is None
+    transport = ApiTransport(API_KEY, "http://192.0.2.1/v1", sleep=sleep)
+    assert transport.configuration_error.startswith("api_url 'http://192.0.2.1/v1' is plain http:// to a host")
+    with pytest.raises(ShadeformAPIError) as error:
+        transport.get("/instances")
+    assert str(error.value) == transport.configuration_error
+    assert API_KEY not in ApiTransport(API_KEY + " x", "https://api.shadeform.ai/v1").configuration_error
 
 
 def test_check_number_allows_zero_when_asked():

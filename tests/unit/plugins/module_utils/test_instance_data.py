@@ -198,3 +198,17 @@ def test_unmatched_filter_values_warn_once_per_filter_with_the_values_present(ex
 ])
 def test_hourly_price_usd_is_the_cents_in_dollars_or_the_spot_rate_never_a_negative(instance, dollars):
     assert instance_data.hourly_price_usd(instance) == dollars
+
+
+@pytest.mark.parametrize("tags, name", [
+    (["env=prod", "fleet=trainers", "fleet_index=0"], "trainers"),
+    (["fleet=a", "fleet=b"], "a"),  # the first
+    (["fleet=", "fleet=has space", "fleet=x;y", "fleet=ok-2_b"], "ok-2_b"),  # names the fleet module refuses are no fleet
+    (["fleet_index=3", "Fleet=x", "myfleet=x", 7, None], None),
+    ("fleet=x", None),  # tags that are not a list
+    (None, None),
+])
+def test_fleet_name_is_the_first_fleet_tag_the_fleet_module_could_have_written(tags, name):
+    assert instance_data.fleet_name({"id": "i-1", "tags": tags}) == name
+    if name is not None:
+        assert instance_data.fleet_tag(name) in tags
