@@ -151,6 +151,13 @@ class ApiTransport:
         # ShadeformAPIError into a clean failure there.
         self._configuration_error = _configuration_error(api_key, self.api_url, timeout, retries, validate_certs, allow_insecure_http)
 
+    @property
+    def configuration_error(self):
+        """What is wrong with the settings (key, api_url, timeout, retries, ...), as the first request raises it, in a
+        message that never shows the key; None when they are good. For a caller that must tell a setting to fix from a
+        failure worth trying again (the event source), before any request."""
+        return self._configuration_error
+
     # -- generic calls ---------------------------------------------------------------------------------------------
 
     def get(self, path, params=None, action=None, missing_ok=False, subject=None):

@@ -106,6 +106,27 @@ GONE_STATUSES = ("deleting", "deleted")
 WORKLOAD_STARTING = ("downloading",)
 
 
+# The names of fleets (the fleet module's name option): letters, digits, "-" and "_", so that the tag makes a usable
+# inventory group (tag_fleet_<name>). A fleet's members carry the tag fleet=<name> (fleet_tag): its identity of them.
+FLEET_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+FLEET_TAG_PREFIX = "fleet="
+
+
+def fleet_tag(name):
+    """The tag that makes an instance a member of the fleet ``name``."""
+    return FLEET_TAG_PREFIX + name
+
+
+def fleet_name(instance):
+    """The name of the fleet the instance belongs to, from its first tag ``fleet=<name>`` whose name the fleet module
+    accepts (FLEET_NAME); None when it has none."""
+    tags = instance.get("tags")
+    for tag in tags if isinstance(tags, list) else ():
+        if isinstance(tag, str) and tag.startswith(FLEET_TAG_PREFIX) and FLEET_NAME.match(tag[len(FLEET_TAG_PREFIX):]):
+            return tag[len(FLEET_TAG_PREFIX):]
+    return None
+
+
 def is_ready(instance, wait_for_workload=False):
     """Whether the API says the instance can be reached: ``active`` and an address (as Shadeform's own clients wait) that
     the one SSH parser accepts; with ``wait_for_workload``, also its container started (status_details not starting)."""

@@ -547,12 +547,11 @@ from ansible_collections.shadeform.cloud.plugins.module_utils.common import (
     Deletions, Task, api_argument_spec, check_launch_configuration, launch_argument_spec, refusal_is_final, run_module, threshold_key,
     wait_argument_spec, without_none)
 from ansible_collections.shadeform.cloud.plugins.module_utils.instance_data import (
-    GONE_STATUSES, hourly_price_usd, is_ready, lookup, redact_secrets, status_details_note)
+    FLEET_NAME, GONE_STATUSES, fleet_tag, hourly_price_usd, is_ready, lookup, redact_secrets, status_details_note)
 from ansible_collections.shadeform.cloud.plugins.module_utils.offers import DEPLOYMENT_TYPES, offer_key, offers
 from ansible_collections.shadeform.cloud.plugins.module_utils.ssh_endpoint import ssh_endpoint
 
 LAUNCH_FIELDS = ("os", "ssh_key_id") + tuple(launch_argument_spec())
-FLEET_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 SSH_PROBE_TIMEOUT = 5
 SUMMARY_FIELDS = ("id", "name", "cloud", "region", "shade_instance_type", "status", "status_details", "hourly_price", "tags")
 # Settings POST /instances/{id}/update changes in place; the fleet's name is its identity (the fleet=<name> tag).
@@ -602,10 +601,6 @@ def argument_spec():
         all_or_nothing=dict(type="bool", default=False),
     )
     return spec
-
-
-def fleet_tag(name):
-    return "fleet={0}".format(name)
 
 
 def index_tag(index):
@@ -752,14 +747,22 @@ class Fleet(Task):
     def members(self):
         return [item for item in self.client.list_instances() if isinstance(item, dict) and is_member(item, self.params["name"])]
 
+    def listed_and_members(self):
+        """The whole list (one call) and the fleet's members in it."""
+        listed = [item for item in self.client.list_instances() if isinstance(item, dict)]
+        return listed, [item for item in listed if is_member(item, self.params["name"])]
+
     # -- the run ---------------------------------------------------------------------------------------------------
 
     def run(self):
         self.check_params()
-        members = self.members()
+        listed, members = self.listed_and_members()
         if self.params["state"] == "absent" or self.params["count"] == 0:
             self.absent(members)
         else:
+            # A new member never takes a name still listed, a member on its way out (deleting) included: two listed
+            # instances of one name are both renamed <name>-<id> in the inventory, and the new member would lose its name.
+            self.names_taken = set(item.get("name") for item in listed)
             self.present(members)
 
     def check_params(self):
@@ -815,7 +818,8 @@ class Fleet(Task):
         healthy = [item for item in members if item.get("status") != "error"]
         kept, surplus, self.ranks, free_indexes = ranked(healthy, count)
         drift = self.drift_and_updates(members, kept)
-        self.names_taken = set(item.get("name") for item in kept)
+        # Surplus members are deleted, not renamed: their names stay taken until they leave the list.
+        self.names_taken.update(item.get("name") for item in kept)
         need = len(free_indexes)
         drifted = [item for item in kept if item["id"] in drift and drift[item["id"]][0]]
         updates = dict((item["id"], drift[item["id"]][1]) for item in kept if item["id"] in drift and drift[item["id"]][1])

@@ -176,7 +176,9 @@ def test_a_member_in_error_is_replaced(run_module, sim):
     result = run_module(main, dict(FLEET, count=2))
     assert result["rc"] == 0 and result["changed"] is True, result
     assert result["deleted"] == [broken["id"]] and len(result["created"]) == 1
-    assert broken["name"] in [i["name"] for i in members(sim)]  # the replacement takes the free name
+    # The replacement takes a name no listed instance has: the broken member is listed (deleting) for a while yet.
+    [replacement] = [i for i in members(sim) if i["id"] in result["created"]]
+    assert replacement["name"] not in (broken["name"], "trainers-2"), replacement
     assert broken["id"] not in [i["id"] for i in members(sim)]
 
 
@@ -295,6 +297,22 @@ def test_spot_uses_spot_prices_and_asks_for_spot(run_module, sim):
     again = run_module(main, dict(FLEET, count=1, rental_type="spot", max_hourly_price=10.0))
     assert again["rc"] == 0 and again["changed"] is True and len(again["created"]) == 1, again
     assert again["created"] != [launched["id"]]
+
+
+def test_a_replacement_never_takes_the_name_of_a_member_still_listed_on_its_way_out(run_module, sim):
+    """Two listed instances of one name are both renamed <name>-<id> in the inventory: the replacement of a member still
+    listed as deleting would lose its plain name, and the event naming it would name a host that disappears with the
+    old member."""
+    first = run_module(main, dict(FLEET, count=2))
+    assert first["rc"] == 0, first
+    lost = [item for item in members(sim) if item["name"] == "trainers-1"][0]
+    # A spot reclaim the provider takes its time over: listed as deleting while the fleet runs again.
+    sim.update_instance(lost["id"], status="deleting", status_details="preempted")
+    again = run_module(main, dict(FLEET, count=2, wait=False))
+    assert again["rc"] == 0 and len(again["created"]) == 1, again
+    [replacement] = [item for item in sim.instances if item["id"] in again["created"]]
+    listed_names = [item["name"] for item in sim.instances]
+    assert replacement["name"] not in ("trainers-1", "trainers-2") and listed_names.count(replacement["name"]) == 1, listed_names
 
 
 def test_insufficient_funds_stops_at_once(run_module, sim):
