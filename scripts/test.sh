@@ -10,8 +10,9 @@
 # same time (two cores, and the tests' waits leave room for a third); each line of live output starts with its lane, the logs are in tests/output/.
 #
 # Works on a fresh Debian machine as root with only python3: the system packages the tests need
-# (sshd for the end-to-end tests, shellcheck for ansible-test sanity, git, python3-venv) are installed
-# with apt-get when missing, nox goes into .venv-nox/, and nox makes the session virtualenvs in .nox/.
+# (sshd for the end-to-end tests, a Java runtime for ansible-rulebook in the end-to-end test of the
+# rulebook, shellcheck for ansible-test sanity, git, python3-venv) are installed with apt-get when
+# missing, nox goes into .venv-nox/, and nox makes the session virtualenvs in .nox/.
 # Exits non-zero when any session fails.
 set -euo pipefail
 
@@ -20,6 +21,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 missing=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+# ansible-rulebook's rule engine (Drools) runs on Java 17 or newer: tests/e2e/test_self_healing_fleet.py.
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v git >/dev/null 2>&1 || missing+=(git)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then

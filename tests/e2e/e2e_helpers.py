@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -175,18 +176,20 @@ def describe(result):
 
 
 @contextlib.contextmanager
-def launching_simulator(ssh_daemons, tmp_path, playbook, daemons=2):
+def launching_simulator(ssh_daemons, tmp_path, playbook=None, daemons=2, deleting_delay=0.5):
     """A simulator with an empty fleet whose new instances get the first ``daemons`` daemons' addresses.
 
     Yields ``(api, play, proof_dir)``: ``play(**extra_vars)`` runs ``playbooks/<playbook>`` with the inventory
-    file, the key and ``shadeform_api_url``/``proof_dir`` set, as a user's ansible-playbook would run.
+    file (``<tmp_path>/run/shadeform.yml``), the key and ``shadeform_api_url``/``proof_dir`` set, as a user's
+    ansible-playbook would run (no ``playbook``: a test that runs its commands itself). Instances are ``creating`` and
+    ``pending`` for 0.5 s each, ``deleting`` for ``deleting_delay`` seconds.
     """
     pool = [f"{ssh_daemons.user}@{daemon.address}:{daemon.port}" for daemon in ssh_daemons.daemons[:daemons]]
     workdir = tmp_path / "run"
     proof_dir = tmp_path / "proof"
     workdir.mkdir()
     proof_dir.mkdir()
-    with Simulator(api_key=E2E_API_KEY, ip_pool=pool, creating_delay=0.5, pending_delay=0.5, deleting_delay=0.5) as api:
+    with Simulator(api_key=E2E_API_KEY, ip_pool=pool, creating_delay=0.5, pending_delay=0.5, deleting_delay=deleting_delay) as api:
         write_ssh_inventory(str(workdir / "shadeform.yml"), api.url, ssh_daemons.client_key)
         env = ansible_environment(ssh_daemons, tmp_path)
         env["SHADEFORM_API_KEY"] = E2E_API_KEY
@@ -205,6 +208,50 @@ def run_cli(cwd, env, program, *args):
         [os.path.join(BIN_DIR, program), *args], cwd=cwd, env=env,
         capture_output=True, text=True, timeout=CLI_TIMEOUT, check=False, stdin=subprocess.DEVNULL,
     )
+
+
+def process_tree(pid):
+    """``pid``'s descendants, children first (loopback_sshd's walk of /proc; none where there is no /proc)."""
+    found = []
+    for child in loopback_sshd._children(pid):  # pylint: disable=protected-access
+        found.append(child)
+        found.extend(process_tree(child))
+    return found
+
+
+@contextlib.contextmanager
+def background_cli(cwd, env, log_path, program, *args):
+    """Run ``program`` of the running Python's bin directory in the background, in a process group of its own, its
+    output in ``log_path``; yields the ``Popen``.
+
+    On leaving, it is stopped as a user stops it (SIGINT to its group), killed (SIGKILL) if it has not ended within
+    10 seconds, and so is every process it had started that is still there, also those that left its group
+    (ansible-runner starts each ansible-playbook in a session of its own).
+    """
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            [os.path.join(BIN_DIR, program), *args], cwd=cwd, env=env,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        started = process_tree(process.pid)  # before it ends: its orphans are no longer found under it
+        for signum, wait in ((signal.SIGINT, 10), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(process.pid, signum)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        for pid in started:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def ansible_environment(daemons, tmp_path):

@@ -30,7 +30,7 @@ SHIPPED = [
 ]
 NOT_SHIPPED_PREFIXES = [".dev/", ".ci/", ".nox/", ".venv", ".git/", "scripts/", "benchmarks/", "demo/", "build/",
                         "context/", "tests/output/"]
-NOT_SHIPPED = ["noxfile.py", ".gitignore", "galaxy.yml", "execution-environment.yml"]
+NOT_SHIPPED = ["noxfile.py", ".gitignore", "galaxy.yml", "execution-environment.yml", "decision-environment.yml"]
 
 
 def test_artifact_holds_what_users_need_and_nothing_else(collection_tarball):
