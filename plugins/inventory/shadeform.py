@@ -72,8 +72,10 @@ options:
     description:
       - The Shadeform API key. It has admin rights over the workspace, so keep it in an environment variable, in
         Ansible Vault (an inline C(!vault) string) or behind a lookup, never in clear in a shared file.
-      - May be a template, for example V({{ lookup('ansible.builtin.env', 'MY_KEY'\) }}) or V({{ shadeform_key }}) with
-        C(-e shadeform_key=...); the value of the environment variable is used as it is, never templated.
+      - May be a template, for example V({{ lookup('ansible.builtin.env', 'MY_KEY'\) }}); the value of the environment
+        variable is used as it is, never templated. Do not pass the key as an extra variable (C(-e shadeform_key=...) with
+        V({{ shadeform_key }})): C(ansible-inventory --list) and C(--host) print every extra variable among each host's
+        variables, so the key would be in their output.
       - Required; there is no default. The key never appears in output, logs or cache files.
       - A key written in clear in the file gets a warning. A value in the file takes precedence over
         E(SHADEFORM_API_KEY), even when it renders empty, which is an error. Errors about the options of the file never
