@@ -6,6 +6,7 @@
     nox -s "inprocess(2.21)"        # unit, parse(), property and module tests on ansible-core 2.21
     nox -s "cli(2.21)"              # tests that start ansible-* commands (marker functional)
     nox -s "e2e(2.21)"              # tests that log in over SSH to loopback sshd daemons (marker e2e)
+    nox -s "integration(2.21)"      # ansible-test integration: tests/integration/targets against the simulator
     nox -t inprocess                # the in-process tests on every supported ansible-core
     nox -s sanity artifact docs lint
 
@@ -13,12 +14,16 @@ Which tests run where (the markers are declared in pytest.ini):
 
 - in-process tests run on every supported ansible-core: their results can differ between cores; the
   simulator's own tests (tests/unit/simulator) import nothing of ansible-core and run on the newest only, the
-  module_utils tests (plain Python) once per Python, on its newest core, the module tests on MODULE_CORES
-  (SIMULATOR_TESTS, MODULE_UTILS_TESTS, MODULE_TESTS);
+  module_utils tests (plain Python) once per Python, on its newest core, the module tests on MODULE_CORES, the
+  event source's on the newest only (SIMULATOR_TESTS, MODULE_UTILS_TESTS, MODULE_TESTS, EVENT_SOURCE_TESTS);
 - tests marked ``functional`` start ansible-* commands and run in the ``cli`` sessions on the oldest core, the first
   with data tagging (2.19) and the newest (CLI_CORES); those marked ``e2e`` (sshd) in the ``e2e`` sessions on the
   oldest and the newest (E2E_CORES);
-  the tests of the docs as written on the newest only (DOCS_AS_WRITTEN_TESTS);
+  the tests of the docs as written on the newest only (DOCS_AS_WRITTEN_TESTS), and so is the end-to-end test of the
+  rulebook, with the real ansible-rulebook (RULEBOOK_TESTS, EDA_REQUIREMENTS), and the test of the integration
+  targets' cost guard (COST_GUARD_TESTS);
+- the integration targets (tests/integration/targets) run through ansible-test integration against the simulator on
+  the oldest core and the newest (INTEGRATION_CORES), against the real API only when a maintainer opts in;
 - tests marked ``artifact`` use the built collection (Galaxy's importer, ansible-builder, ansible-runner):
   the ``artifact`` session builds it once and runs them.
 
@@ -32,16 +37,25 @@ up under pyenv ($PYENV_ROOT/versions/X.Y.*) and on PATH; a missing one fails the
 that says how to install it, it is never skipped.
 """
 
+import ast
+import contextlib
 import functools
 import glob
+import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 import zlib
 
 import nox
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests"))
+from collection_tree import NAME, NAMESPACE, collection_tree  # noqa: E402  pylint: disable=wrong-import-position
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|venv"
@@ -49,19 +63,18 @@ nox.options.error_on_missing_interpreters = True
 nox.options.reuse_venv = "yes"
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-NAMESPACE = "shadeform"
-NAME = "cloud"
 
-# ansible-core series -> Python for the controller. Keep in step with README.md and meta/runtime.yml.
-CORE_PYTHON = {
-    "2.16": "3.11",
-    "2.17": "3.11",
-    "2.18": "3.11",
-    "2.19": "3.11",
-    "2.20": "3.12",
-    "2.21": "3.13",
-}
-NEWEST_CORE = "2.21"
+# The supported ansible-core series: the one list is TESTED_CORES in plugins/plugin_utils/_constructed_shortcuts.py, since
+# the inventory plugin's shortcuts run only on the cores the suite tests. It is read here without importing ansible.
+with open(os.path.join(ROOT, "plugins", "plugin_utils", "_constructed_shortcuts.py"), encoding="utf-8") as _handle:
+    TESTED_CORES = ast.literal_eval(re.search(r"^TESTED_CORES = (\(.*?\))$", _handle.read(), re.MULTILINE).group(1))
+# The Python each series' controller runs on here. Keep in step with README.md and meta/runtime.yml.
+CONTROLLER_PYTHON = {"2.16": "3.11", "2.17": "3.11", "2.18": "3.11", "2.19": "3.11", "2.20": "3.12", "2.21": "3.13"}
+_unmapped = set(TESTED_CORES) - set(CONTROLLER_PYTHON)
+if _unmapped:
+    raise SystemExit(f"noxfile.py: CONTROLLER_PYTHON names no Python for the tested ansible-core {', '.join(sorted(_unmapped))}")
+CORE_PYTHON = {core: CONTROLLER_PYTHON[core] for core in TESTED_CORES}
+NEWEST_CORE = max(TESTED_CORES, key=lambda core: tuple(int(part) for part in core.split(".")))
 NEWEST_PYTHON = CORE_PYTHON[NEWEST_CORE]
 
 # The cores that run the tests marked functional or e2e: the oldest, the first with data tagging, the newest.
@@ -95,9 +108,21 @@ MODULE_UTILS_TESTS = "tests/unit/plugins/module_utils"
 # constructed and templating code, is tested on every core).
 MODULE_TESTS = "tests/unit/plugins/modules"
 MODULE_CORES = ("2.16", "2.19", "2.20", "2.21")
+# The event source (extensions/eda) uses nothing of ansible-core beyond what it shares with the inventory plugin (the
+# host naming of plugin_utils/hosts.py, tested on every core) and a boolean parser: its tests run on the newest core.
+EVENT_SOURCE_TESTS = "tests/unit/extensions"
 # The docs as written (every module's EXAMPLES run in order, the markup of every plugin's docs) are checked once, on the
 # newest core: what they check is the documentation, which is the same for every core.
 DOCS_AS_WRITTEN_TESTS = ("tests/e2e/test_module_examples.py", "tests/functional/test_doc_markup.py")
+# The end-to-end test of the rulebook extensions/eda/rulebooks/heal_fleet.yml runs the real ansible-rulebook (tests/
+# requirements-eda.txt, about 20 packages, and a Java runtime) on the newest core only: what ansible-rulebook does does
+# not depend on the core, and the playbooks it starts are ansible-playbook runs like those the other e2e tests check on
+# both E2E_CORES.
+RULEBOOK_TESTS = ("tests/e2e/test_self_healing_fleet.py",)
+# The cost guard of the integration targets' real-API mode (which they run, against the simulator) on the newest core only:
+# what it checks is the targets' launches, which the integration sessions run on the oldest core and the newest.
+COST_GUARD_TESTS = ("tests/functional/test_integration_cost_guard.py",)
+EDA_REQUIREMENTS = "tests/requirements-eda.txt"
 ARTIFACT_REQUIREMENTS = "tests/requirements-artifact.txt"
 DOCS_REQUIREMENTS = "tests/requirements-docs.txt"
 SANITY_SUPPORT = os.path.join(ROOT, "tests", "sanity")
@@ -151,34 +176,9 @@ def require_python(session, version):
 
 
 def collections_root(tmp_dir, copy=False):
-    """Make <tmp_dir>/ansible_collections/shadeform/cloud: a symlink to the checkout, or a copy of its files.
-
-    The copy holds what git would commit: tracked files plus untracked files that .gitignore does not
-    exclude, so that virtualenvs, caches and test output never reach ansible-test.
-    """
-    namespace_dir = os.path.join(tmp_dir, "ansible_collections", NAMESPACE)
-    collection_dir = os.path.join(namespace_dir, NAME)
-    if os.path.lexists(collection_dir):
-        if os.path.islink(collection_dir):
-            os.unlink(collection_dir)
-        else:
-            shutil.rmtree(collection_dir)
-    os.makedirs(namespace_dir, exist_ok=True)
-    if not copy:
-        os.symlink(ROOT, collection_dir)
-        return collection_dir
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode("utf-8").split("\0")
-    for relative in sorted(filter(None, set(listed))):
-        source = os.path.join(ROOT, relative)
-        if not os.path.isfile(source):  # deleted in the working tree, still in the index
-            continue
-        target = os.path.join(collection_dir, relative)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy2(source, target)
-    return collection_dir
+    """Make <tmp_dir>/ansible_collections/shadeform/cloud: a symlink to the checkout, or a copy of its files (see
+    tests/collection_tree.py, shared with the tests and the benchmark)."""
+    return collection_tree(tmp_dir, copy=copy)
 
 
 def install_core(session, core, *requirements):
@@ -202,16 +202,19 @@ def inprocess(session, core):
         paths += ["--ignore", MODULE_UTILS_TESTS]
     if core not in MODULE_CORES:
         paths += ["--ignore", MODULE_TESTS]
+    if core != NEWEST_CORE:
+        paths += ["--ignore", EVENT_SOURCE_TESTS]
     # helpers.cli_path() refuses to start an ansible-* command here: such a test must be marked functional.
     session.run("pytest", "-m", IN_PROCESS_TESTS, *(session.posargs or paths),
                 env={"SHADEFORM_TESTS_IN_PROCESS_ONLY": "1"})
 
 
 def cli_paths(core):
-    """What the CLI sessions of a core run: every test file, but the docs-as-written tests only on the newest core."""
+    """What the CLI sessions of a core run: every test file, but the docs-as-written and cost guard tests only on the newest
+    core."""
     paths = ["tests"]
     if core != NEWEST_CORE:
-        for path in DOCS_AS_WRITTEN_TESTS:
+        for path in DOCS_AS_WRITTEN_TESTS + COST_GUARD_TESTS:
             paths += ["--ignore", path]
     return paths
 
@@ -239,9 +242,31 @@ def e2e(session, core):
     """Tests that log in over SSH to sshd daemons on loopback (marker e2e) on one core; all in one lane (ci-a), since the
     daemons listen on fixed loopback addresses."""
     require_python(session, CORE_PYTHON[core])
-    install_core(session, core, "-r", TEST_REQUIREMENTS)
+    paths = cli_paths(core)
+    if core == NEWEST_CORE:
+        install_core(session, core, "-r", TEST_REQUIREMENTS, "-r", EDA_REQUIREMENTS)
+    else:
+        install_core(session, core, "-r", TEST_REQUIREMENTS)
+        for path in RULEBOOK_TESTS:
+            paths += ["--ignore", path]
     session.run("ansible", "--version")
-    session.run("pytest", "-m", E2E_TESTS, *(session.posargs or cli_paths(core)))
+    session.run("pytest", "-m", E2E_TESTS, *(session.posargs or paths))
+
+
+# The one use of ansible-test's internals, and why: ansible-test bootstraps pip into each sanity virtualenv with a
+# get-pip.py that it downloads from a host CI cannot reach, unless it finds one cached under the name of the pip
+# version it wants (see seed_get_pip_cache). That version is only known from ansible-test's private table. A change
+# there fails the sanity sessions with the message below (exit status 3), never a traceback or a silent download.
+ANSIBLE_TEST_PIP_VERSIONS = f"""
+import sys, types
+try:
+    from ansible_test._internal.python_requirements import get_venv_packages
+    versions = {{get_venv_packages(types.SimpleNamespace(version=v))["pip"] for v in {TARGET_PYTHONS!r}}}
+except Exception as exc:
+    print("CHANGED:", type(exc).__name__, exc)
+    sys.exit(3)
+print(" ".join(sorted(versions)))
+"""
 
 
 def seed_get_pip_cache(session, home):
@@ -250,13 +275,12 @@ def seed_get_pip_cache(session, home):
     See that file for why. A real get-pip.py already in the cache (copied from a machine with full
     internet access) is left alone; an older copy of ours is replaced.
     """
-    pip_versions = session.run(
-        "python", "-c",
-        # ansible-test's own table of the pip version it installs into the virtualenvs it creates.
-        "import types; from ansible_test._internal.python_requirements import get_venv_packages; "
-        f"print(' '.join(sorted({{get_venv_packages(types.SimpleNamespace(version=v))['pip'] for v in {TARGET_PYTHONS!r}}})))",
-        silent=True,
-    ).split()
+    pip_versions = session.run("python", "-c", ANSIBLE_TEST_PIP_VERSIONS, silent=True, success_codes=[0, 3]).split()
+    if pip_versions[:1] == ["CHANGED:"]:
+        session.error("ansible-test's private table of pip versions (ansible_test._internal.python_requirements.get_venv_packages) "
+                      f"is gone or changed ({' '.join(pip_versions[1:])}): update ANSIBLE_TEST_PIP_VERSIONS in noxfile.py to "
+                      "this ansible-test's way of choosing the pip it bootstraps, so that the offline get-pip.py is seeded "
+                      "for it")
     seed_path = os.path.join(SANITY_SUPPORT, "get_pip_offline.py")
     with open(seed_path, encoding="utf-8") as handle:
         seed = handle.read()
@@ -323,6 +347,98 @@ def sanity(session, core):
                                                        os.environ.get("PATH", "")])},
         )
         session.chdir(ROOT)
+
+
+# ansible-test integration: the targets of tests/integration/targets on the oldest core and the newest, against the API
+# simulator, which the session starts; against the real service only when a maintainer opts in (docs/architecture.md).
+INTEGRATION_CORES = ("2.16", "2.21")
+REAL_API_OPT_IN = "SHADEFORM_INTEGRATION_REAL_API"
+REAL_API_URL = "https://api.shadeform.ai/v1"
+INTEGRATION_CONFIG = os.path.join("tests", "integration", "integration_config.yml")
+# The simulator's delays (creating, pending, deleting) and the targets' poll interval and waits, in seconds, so that a
+# launch is active within half a second and the whole run stays short.
+SIMULATOR_DELAYS = ("--creating-delay", "0.2", "--pending-delay", "0.2", "--deleting-delay", "0.2")
+SIMULATOR_TARGET_VARS = {"shadeform_poll_interval": 0.2, "shadeform_wait_timeout": 60}
+# After a run against the simulator, its request log is checked by tests/helpers.check_integration_launches (every launch
+# carries auto_delete, no target launches more than setup_shadeform declares), in the session's Python, which has PyYAML.
+LAUNCH_CHECK = "import sys; sys.path.insert(0, 'tests'); import helpers; sys.exit(helpers.check_integration_launches(*sys.argv[1:]))"
+
+
+@contextlib.contextmanager
+def simulator_process(session, tmp_dir, collection_dir, api_key):
+    """The copy's API simulator on 127.0.0.1 (an unused port, short delays), its URL; stopped on leaving."""
+    ready_file = os.path.join(tmp_dir, "simulator.url")
+    command = [os.path.join(session.bin, "python"), os.path.join(collection_dir, "tests", "simulator", "shadeform_simulator.py"),
+               "--host", "127.0.0.1", "--port", "0", "--ready-file", ready_file, *SIMULATOR_DELAYS]
+    # The key goes in the environment, never on a command line that ps shows.
+    process = subprocess.Popen(command, env=dict(os.environ, SHADEFORM_SIMULATOR_API_KEY=api_key))  # pylint: disable=consider-using-with
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(ready_file):
+            if process.poll() is not None or time.monotonic() > deadline:
+                session.error(f"the API simulator did not start (exit status {process.poll()})")
+            time.sleep(0.1)
+        with open(ready_file, encoding="utf-8") as handle:
+            yield handle.read().strip()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@nox.session(tags=["integration"])
+@nox.parametrize(
+    "python,core",
+    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-b"]) for core in INTEGRATION_CORES],
+)
+def integration(session, core):
+    """ansible-test integration over every target of tests/integration/targets, on a copy of the collection.
+
+    Against the API simulator, started here, unless SHADEFORM_INTEGRATION_REAL_API=1 and SHADEFORM_API_KEY are set: then
+    against the real service, which bills (docs/architecture.md says what it costs). ``-- --list-targets`` prints what
+    each target would launch and its price, launching nothing; other arguments go to ansible-test (target names, -v).
+    ansible-test runs from this session's virtualenv (its origin), which already holds ansible-core and requests: --venv
+    would build another virtualenv on every run and install requests into it from a package index, adding time and a
+    download to a session whose targets take a minute or two.
+    """
+    require_python(session, CORE_PYTHON[core])
+    install_core(session, core, "-r", "requirements.txt")
+    real_api = os.environ.get(REAL_API_OPT_IN) == "1"
+    if real_api and not os.environ.get("SHADEFORM_API_KEY"):
+        session.error(f"{REAL_API_OPT_IN}=1 runs the targets against the real API: set SHADEFORM_API_KEY too")
+    dry_run = "--list-targets" in session.posargs
+    prefix = f"ansible-test-{secrets.token_hex(3)}"
+    with tempfile.TemporaryDirectory(prefix="shadeform-integration-") as tmp_dir, contextlib.ExitStack() as stack:
+        collection_dir = collections_root(tmp_dir, copy=True)
+        if real_api:
+            config = {"shadeform_api_url": os.environ.get("SHADEFORM_API_URL") or REAL_API_URL,
+                      "shadeform_api_key": os.environ["SHADEFORM_API_KEY"], "shadeform_real_api": True}
+        else:
+            api_key = secrets.token_hex(16)
+            api_url = stack.enter_context(simulator_process(session, tmp_dir, collection_dir, api_key))
+            config = dict(SIMULATOR_TARGET_VARS, shadeform_api_url=api_url, shadeform_api_key=api_key,
+                          shadeform_real_api=False)
+        config["shadeform_resource_prefix"] = prefix
+        config_path = os.path.join(collection_dir, INTEGRATION_CONFIG)
+        # JSON is YAML; the file holds the key: the owner's only.
+        with open(os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+            json.dump(config, handle, indent=2)
+        session.chdir(collection_dir)
+        try:
+            if dry_run:
+                session.run("ansible-playbook", "tests/integration/launch_plan.yml", "-e", f"@{INTEGRATION_CONFIG}",
+                            env={"ANSIBLE_COLLECTIONS_PATH": tmp_dir, "ANSIBLE_ROLES_PATH": "tests/integration/targets",
+                                 "ANSIBLE_LOCALHOST_WARNING": "false", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false"})
+            else:
+                session.log(f"Integration targets against {config['shadeform_api_url']}, names starting {prefix}")
+                session.run("ansible-test", "integration", "--color", "yes", *session.posargs)
+                if not real_api:
+                    session.run("python", "-c", LAUNCH_CHECK, config["shadeform_api_url"], prefix)
+        finally:
+            session.chdir(ROOT)
 
 
 def collection_version():

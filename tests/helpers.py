@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import urllib.request
 
 from unittest import mock
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
@@ -308,3 +309,73 @@ class StandIn:
             return []
         with open(self.log, encoding="utf-8") as handle:
             return handle.read().splitlines()
+
+
+# --- The integration targets (tests/integration/targets): what each may launch, and the cost guard's check ------------
+
+INTEGRATION_DIR = os.path.join(TESTS_DIR, "integration")
+
+
+def declared_launches():
+    """What each integration target says it launches (``shadeform_launches`` of setup_shadeform/vars/main.yml)."""
+    with open(os.path.join(INTEGRATION_DIR, "targets", "setup_shadeform", "vars", "main.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["shadeform_launches"]
+
+
+def _launching_target(name, prefix, targets):
+    """The target that made something named ``<prefix>-<target>[-...]`` (a fleet names its members ``<fleet>-<n>``)."""
+    rest = name[len(prefix) + 1:] if isinstance(name, str) and name.startswith(prefix + "-") else None
+    if rest is None:
+        return None
+    return max((target for target in targets if rest == target or rest.startswith(target + "-")), key=len, default=None)
+
+
+def launches_by_target(requests, prefix):
+    """What each target created in a run of the integration targets, from a request log: {(target, kind): count}, kind
+    ``instances``, ``volumes`` or ``clusters`` (the path of the create); a create whose name is not ``<prefix>-<target>...``
+    of a declared target counts under target None."""
+    declared = declared_launches()
+    counts = {}
+    for request in requests:
+        if request["method"] == "POST" and request["path"].endswith("/create"):
+            key = (_launching_target((request.get("body") or {}).get("name"), prefix, declared), request["path"].split("/")[-2])
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def launch_problems(requests, prefix, real_api=False):
+    """What breaks the integration targets' cost guard in the request log of a run (the simulator's ``requests``): an
+    instance launch (``POST /v1/instances/create``) without an ``auto_delete`` that has both a date and a spend threshold,
+    anything created under a name that is not ``<prefix>-<target>...`` of a target, a target that launched more instances
+    or volumes than it declares (``declared_launches``), and with ``real_api`` any cluster (its create takes no
+    auto_delete). Empty when the run kept the guard."""
+    declared = declared_launches()
+    problems = []
+    for request in requests:
+        body = request.get("body") or {}
+        if request["method"] == "POST" and request["path"] == "/v1/instances/create":
+            thresholds = body.get("auto_delete") or {}
+            if not (thresholds.get("date_threshold") and thresholds.get("spend_threshold")):
+                problems.append(f"launch of {body.get('name')!r} without auto_delete (a date and a spend threshold): "
+                                f"{thresholds!r}")
+    for (target, kind), count in sorted(launches_by_target(requests, prefix).items(), key=str):
+        if target is None:
+            problems.append(f"{count} {kind} created under a name that is not {prefix}-<target>")
+        elif kind == "clusters" and real_api:
+            problems.append(f"target {target} created {count} clusters in real-API mode: a cluster create takes no auto_delete")
+        elif kind in ("instances", "volumes") and count > (declared[target] or {}).get(kind, 0):
+            problems.append(f"target {target} launched {count} {kind}, declares {(declared[target] or {}).get(kind, 0)} "
+                            "(setup_shadeform/vars/main.yml)")
+    return problems
+
+
+def check_integration_launches(api_url, prefix):
+    """For noxfile.py, after ``ansible-test integration`` against a simulator in another process: its request log
+    (``GET /_sim/requests``, through no proxy) through ``launch_problems``. Prints the result; 0 when the guard held."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(api_url.rsplit("/v1", 1)[0] + "/_sim/requests", timeout=30) as answer:
+        requests = json.load(answer)["requests"]
+    problems = launch_problems(requests, prefix)
+    launches = [request for request in requests if request["method"] == "POST" and request["path"] == "/v1/instances/create"]
+    print("\n".join(problems) or f"cost guard: {len(launches)} instance launches, every one with auto_delete")
+    return 1 if problems else 0
