@@ -74,8 +74,8 @@ options:
         Ansible Vault (an inline C(!vault) string) or behind a lookup, never in clear in a shared file.
       - May be a template, for example V({{ lookup('ansible.builtin.env', 'MY_KEY'\) }}); the value of the environment
         variable is used as it is, never templated. Do not pass the key as an extra variable (C(-e shadeform_key=...) with
-        V({{ shadeform_key }})): C(ansible-inventory --list) and C(--host) print every extra variable among each host's
-        variables, so the key would be in their output.
+        V({{ shadeform_key }})), since C(ansible-inventory --list) and C(--host) print every extra variable among each
+        host's variables, so the key would be in their output.
       - Required; there is no default. The key never appears in output, logs or cache files.
       - A key written in clear in the file gets a warning. A value in the file takes precedence over
         E(SHADEFORM_API_KEY), even when it renders empty, which is an error. Errors about the options of the file never
@@ -192,9 +192,10 @@ options:
     default: true
   constructed_fast_path:
     description:
-      - Whether O(compose), O(keyed_groups) and O(filters) use the plugin's two shortcuts. A side-effect-free expression
-        is evaluated once per distinct value of the variables it reads (hosts that share them share the result), and,
-        on ansible-core 2.19 and later, each expression is compiled once instead of once per host.
+      - Whether the plugin uses its shortcuts for O(compose), O(keyed_groups) and O(filters). A side-effect-free
+        expression is evaluated once per distinct value of the variables it reads (hosts that share them share the
+        result), and, on ansible-core 2.19 and later, each expression is compiled once instead of once per host. Host
+        variables are also set faster, exactly as ansible-core would set them.
       - The results are the same either way. The shortcuts are used only on the ansible-core versions this collection
         is tested on (2.16 to 2.21) and without O(use_extra_vars); on any other version the plugin takes ansible-core's
         own path, slower, and C(-vvv) says so. The compile-once shortcut stands in for a private ansible-core method;
@@ -402,10 +403,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
         instances, clusters = self._instances(path, cache, key_from_file="api_key" in config, validate_certs=self._validate_certs(config))
         enabled = self.get_option("constructed_fast_path") and not self.get_option("use_extra_vars")
-        with shortcuts(self, enabled) as not_used:
-            for reason in not_used:
+        with shortcuts(self, enabled) as fast:
+            for reason in fast.not_used:
                 self.display.vvv("Shadeform inventory: for compose, keyed_groups and filters, {0}.".format(reason))
-            self._add_hosts(self._hosts(instances, prefix, suffix, clusters))
+            self._add_hosts(self._hosts(instances, prefix, suffix, clusters), fast.set_variables)
 
     # Reading the configuration.
 
@@ -753,9 +754,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # Adding to the inventory.
 
-    def _add_hosts(self, hosts):
+    def _add_hosts(self, hosts, set_variables):
         """Add the hosts that pass the filters, then apply compose, groups and keyed_groups with ansible-core's own
-        constructed helpers, over what ansible.builtin.constructed gives each host (_host_view)."""
+        constructed helpers, over what ansible.builtin.constructed gives each host (_host_view). ``set_variables(host,
+        variables)`` sets a host's variables as Host.set_variable does, one by one (the shortcuts' entry point gives it)."""
         strict = self.get_option("strict")
         compose, composed_groups, keyed_groups = (self.get_option(option) for option in ("compose", "groups", "keyed_groups"))
         conditionals = self.get_option("filters")
@@ -768,14 +770,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             # __str__ returns itself; str's own __str__ copies into a plain str).
             name = str.__str__(name)
             if conditionals and not self._passes_conditionals(
-                    name, self._host_view(self._unadded_host(name, variables, groups), facts), conditionals):
+                    name, self._host_view(self._unadded_host(name, variables, groups, set_variables), facts), conditionals):
                 continue
             self.inventory.add_host(name, group="shadeform")
             host = self.inventory.get_host(name)
-            # Host.set_variable, not InventoryData.set_variable: that one also formats each value into a debug line,
+            # As Host.set_variable, not InventoryData.set_variable: that one also formats each value into a debug line,
             # which took 7 s of a 10.6 s --graph at N = 10,000 (benchmarks/RESULTS.md).
-            for variable, value in variables.items():
-                host.set_variable(variable, value)
+            set_variables(host, variables)
             for group in groups:
                 self.inventory.add_child(self.inventory.add_group(group), name)
             if not (compose or composed_groups or keyed_groups):
@@ -801,7 +802,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         view = combine_vars(get_group_vars(host.get_groups()), host.get_vars())
         return combine_vars(view, facts.get(host.name)) if facts is not None and facts.contains(host.name) else view
 
-    def _unadded_host(self, name, variables, groups):
+    def _unadded_host(self, name, variables, groups, set_variables):
         """The host ``name`` as the inventory would hold it once added with ``variables`` to ``groups`` (and
         ``shadeform``), without adding it: the filters see what compose would, and a host they leave out leaves no trace.
 
@@ -819,10 +820,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         else:
             for group in existing.get_groups():
                 host.add_group(group)
-            for variable, value in existing.vars.items():
-                host.set_variable(variable, value)
-        for variable, value in variables.items():
-            host.set_variable(variable, value)
+            set_variables(host, existing.vars)
+        set_variables(host, variables)
         for group_name in ["shadeform"] + groups:
             group = self.inventory.groups.get(group_name)
             host.add_group(group if group is not None else Group(group_name))

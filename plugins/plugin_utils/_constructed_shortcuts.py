@@ -3,9 +3,9 @@
 """The inventory plugin's shortcuts for its constructed options and filters, behind one entry point: :func:`shortcuts`.
 
 Private to the plugin. ansible-core evaluates every expression anew for every host, and from 2.19 on it compiles the
-Jinja expression at each evaluation: over a large fleet that costs more than everything else the inventory does. Two
-shortcuts stay, because each gains more than 15 % on a measured case (benchmarks/RESULTS.md, N = 10,000; others were
-measured and removed):
+Jinja expression at each evaluation: over a large fleet that costs more than everything else the inventory does. Three
+shortcuts stay, because each gains more than 15 % on a measured case (benchmarks/RESULTS.md, N = 10,000, medians; others
+were measured and removed):
 
 - **shared results of pure expressions**: an expression made only of variables, literals, operators and
   side-effect-free filters and tests (PURE_FILTERS, PURE_TESTS; no calls, lookups or ``vars``) gives the same result
@@ -14,7 +14,10 @@ measured and removed):
   ``groups`` option is evaluated by ansible-core's own code, which does not go through ``_compose``);
 - **compile once** (ansible-core 2.19 and later): each expression is compiled once per inventory source instead of
   once per host. This replaces the private ``_compile_expression`` method of the templar's engine, so it is checked
-  (signature and a canary expression) before each use.
+  (signature and a canary expression) before each use;
+- **set_variables**: a host's variables are set with one dictionary assignment each where that is all
+  ``Host.set_variable`` would do (a new, plain name that ansible-core takes without a word, checked once per name);
+  anything else goes through ``Host.set_variable``.
 
 Both run only on the ansible-core minor versions the suite tests (TESTED_CORES, the one list: noxfile.py reads it); on
 any other version, with ``use_extra_vars``, or with ``constructed_fast_path: false``, the plugin keeps ansible-core's
@@ -23,12 +26,19 @@ never wrong.
 """
 
 import contextlib
+import functools
 import inspect
 
 import jinja2
 from jinja2 import meta, nodes
 
+from ansible.errors import AnsibleError
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION
+
+try:
+    from ansible.utils.vars import validate_variable_name
+except ImportError:  # before 2.19, host variable names are not checked
+    validate_variable_name = None
 
 try:
     from ansible.template import trust_as_template
@@ -41,12 +51,20 @@ except ImportError:  # before 2.19 there is no compile method to stand in for, a
 TESTED_CORES = ("2.16", "2.17", "2.18", "2.19", "2.20", "2.21")
 
 
+class Shortcuts:
+    """What the block of :func:`shortcuts` gives the plugin: why a shortcut is not in use (``not_used``, for -vvv) and
+    ``set_variables``, the fast one where the shortcuts are on, else Host.set_variable for each variable."""
+
+    def __init__(self, not_used, fast):
+        self.not_used = not_used
+        self.set_variables = set_variables if fast else _set_each
+
+
 @contextlib.contextmanager
 def shortcuts(plugin, enabled=True):
     """Within the block, the plugin's ``_compose`` (compose, keyed_groups) and ``_evaluate_conditional`` (filters)
-    share the results of pure expressions, and its templar compiles each expression once.
+    share the results of pure expressions, and its templar compiles each expression once; yields a :class:`Shortcuts`.
 
-    Yields why each shortcut that is not in use is not (an empty list when both are), for the plugin to say at -vvv.
     Outside the block the plugin is as it was: both methods are replaced on the instance only, for the block.
     """
     core = ".".join(ANSIBLE_CORE_VERSION.split(".")[:2])
@@ -57,7 +75,7 @@ def shortcuts(plugin, enabled=True):
     else:
         reason = None
     if reason:
-        yield ["no shortcut is used, since " + reason]
+        yield Shortcuts(["no shortcut is used, since " + reason], fast=False)
         return
     results = PureResults()
     compose, evaluate_conditional = plugin._compose, plugin._evaluate_conditional  # pylint: disable=protected-access
@@ -76,9 +94,43 @@ def shortcuts(plugin, enabled=True):
     plugin._compose, plugin._evaluate_conditional = shared_compose, shared_conditional  # pylint: disable=protected-access
     try:
         with compiled_once(plugin.templar) as compile_reason:
-            yield ["expressions are compiled through ansible-core's own path, since " + compile_reason] if compile_reason else []
+            not_used = ["expressions are compiled through ansible-core's own path, since " + compile_reason] if compile_reason else []
+            yield Shortcuts(not_used, fast=True)
     finally:
         del plugin._compose, plugin._evaluate_conditional  # pylint: disable=protected-access
+
+
+def set_variables(host, variables):
+    """``host.set_variable(name, value)`` for each variable, in order, at a fraction of the cost.
+
+    For a name the host does not have yet, set_variable only checks the name (from 2.19 on) and assigns:
+    that check is made once per name, and the assignment done directly. Anything else (a name already set,
+    whose dictionary set_variable merges; a name ansible-core warns about; a str subclass, from which
+    set_variable removes trust) goes through set_variable itself.
+    """
+    for name, value in variables.items():
+        # host.vars is read at each step: set_variable replaces the whole dictionary when it merges one.
+        if type(name) is str and name not in host.vars and _accepted_name(name):  # pylint: disable=unidiomatic-typecheck
+            host.vars[name] = value
+        else:
+            host.set_variable(name, value)
+
+
+def _set_each(host, variables):
+    for name, value in variables.items():
+        host.set_variable(name, value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _accepted_name(name):
+    """Whether ansible-core takes this variable name without a word (every name, before 2.19)."""
+    if validate_variable_name is None:
+        return True
+    try:
+        validate_variable_name(name)
+    except AnsibleError:
+        return False
+    return True
 
 
 def _may_be_template(text):

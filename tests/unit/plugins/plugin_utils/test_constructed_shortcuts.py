@@ -13,10 +13,12 @@ every ansible-core.
 import copy
 import json
 import textwrap
+from unittest import mock
 
 import pytest
 
 from ansible.errors import AnsibleParserError
+from ansible.inventory.host import Host
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 from ansible.template import Templar
@@ -130,8 +132,9 @@ class Plugin:
 
 def test_pure_results_are_shared_between_hosts_and_the_methods_given_back_afterwards():
     plugin = Plugin()
-    with constructed.shortcuts(plugin) as not_used:
-        assert all("compiled through ansible-core's own path" in reason for reason in not_used)  # before 2.19 only
+    with constructed.shortcuts(plugin) as fast:
+        assert all("compiled through ansible-core's own path" in reason for reason in fast.not_used)  # before 2.19 only
+        assert fast.set_variables is constructed.set_variables
         assert [plugin._compose("a", {"a": "x", "b": n}) for n in range(3)] == ["x"] * 3  # pylint: disable=protected-access
         assert plugin._evaluate_conditional("a", {"a": 1, "b": 2}) is True  # pylint: disable=protected-access
         assert plugin._evaluate_conditional("a", {"a": 1, "b": 3}) is True  # pylint: disable=protected-access
@@ -148,8 +151,9 @@ def test_pure_results_are_shared_between_hosts_and_the_methods_given_back_afterw
 def test_an_untested_core_or_the_option_keeps_ansible_cores_own_path(monkeypatch, enabled, version, why):
     monkeypatch.setattr(constructed, "ANSIBLE_CORE_VERSION", version)
     plugin = Plugin()
-    with constructed.shortcuts(plugin, enabled) as not_used:
-        [reason] = not_used
+    with constructed.shortcuts(plugin, enabled) as fast:
+        [reason] = fast.not_used
+        assert fast.set_variables is not constructed.set_variables  # Host.set_variable for each
         assert reason.startswith("no shortcut is used, since ") and why in reason
         assert "_compose" not in vars(plugin) and not installed(plugin.templar)
         plugin._compose("a", {"a": "x"})  # pylint: disable=protected-access
@@ -386,3 +390,66 @@ def test_filters_see_the_cached_facts_as_in_ansible_core(tmp_path, fact_cache):
     conditional = "ansible_distribution | default('') == 'Ubuntu'"
     expected = sorted(host.name for host in reference(tmp_path, "groups:\n  kept: %s\n" % json.dumps(conditional)).groups["kept"].hosts)
     assert sorted(run(tmp_path, "filters:\n  - %s\n" % json.dumps(conditional)).hosts) == expected == [fact_cache[0], fact_cache[2]]
+
+
+# --- set_variables leaves a host exactly as Host.set_variable, called for each variable, leaves it ------------------------
+
+try:
+    from ansible.template import trust_as_template as marked  # ansible-core 2.19+: a name trusted as a template
+    MARKS_NAMES = True
+except ImportError:
+    from ansible.utils.unsafe_proxy import wrap_var as marked  # before 2.19: a name marked unsafe
+    MARKS_NAMES = False
+
+SET_VARIABLES_CASES = {
+    "new names": ({}, {"shadeform_cloud": "aws", "shadeform_labels": {"env": "prod"}, "ansible_port": 22}),
+    "names already set": ({"shadeform_labels": {"team": "ml"}, "note": "kept"},
+                          {"shadeform_labels": {"env": "prod"}, "note": "replaced", "other": 1}),
+    "names ansible-core warns about": ({}, {"true": 1, "not-an-identifier": 2, "shadeform_ok": 3}),
+}
+
+
+def twins(existing):
+    hosts = []
+    while len(hosts) < 2:
+        host = Host("gpu-1", gen_uuid=False)
+        host.vars = {"inventory_file": "/x/fleet.shadeform.yml", "inventory_dir": "/x"}
+        for name, value in existing.items():
+            host.set_variable(name, dict(value) if isinstance(value, dict) else value)
+        hosts.append(host)
+    return hosts
+
+
+def spelled_out(host):
+    """The host's variables with each name's type, in order."""
+    return [(type(name).__name__, name, value) for name, value in host.vars.items()]
+
+
+def set_each(host, variables):
+    for name, value in variables.items():
+        host.set_variable(name, value)
+
+
+@pytest.mark.parametrize("case", sorted(SET_VARIABLES_CASES))
+def test_set_variables_gives_the_same_variables_and_warnings_as_set_variable(case):
+    existing, variables = SET_VARIABLES_CASES[case]
+    expected_host, host = twins(existing)
+    with mock.patch("ansible.utils.display.Display.deprecated") as expected_warnings:
+        set_each(expected_host, variables)
+    with mock.patch("ansible.utils.display.Display.deprecated") as warnings:
+        constructed.set_variables(host, variables)
+    assert spelled_out(host) == spelled_out(expected_host)
+    assert warnings.call_args_list == expected_warnings.call_args_list
+    if case == "names ansible-core warns about":
+        # From 2.19 on, true and not-an-identifier are warned about: the comparison is not between silences.
+        assert len(warnings.call_args_list) == (2 if MARKS_NAMES else 0)
+
+
+def test_a_marked_name_ends_up_as_set_variable_leaves_it():
+    """From 2.19 on set_variable removes a name's trust (the name becomes a plain str); before, it keeps an unsafe name."""
+    expected_host, host = twins({})
+    variables = {marked("shadeform_name"): "gpu-1"}
+    set_each(expected_host, variables)
+    constructed.set_variables(host, variables)
+    assert spelled_out(host) == spelled_out(expected_host)
+    assert (type(list(host.vars)[-1]) is str) == MARKS_NAMES  # pylint: disable=unidiomatic-typecheck
