@@ -80,15 +80,15 @@ CONFIGS = {
 }
 CONFIGS["impure_core"] = CONFIGS["impure"] + "constructed_fast_path: false\n"
 
-# Targets from the issues (#12 tightened default and typical to 0.6 and added the impure case), as (wall ratio,
-# peak memory ratio); None: not a target.
+# Targets from the issues (#12 tightened default and typical to 0.6 and added the impure case; #24 set the impure case
+# to 1.2), as (wall ratio, peak memory ratio); None: not a target.
 TARGETS = {
     ("default", "list"): (0.6, 1.1),
     ("default", "graph"): (0.6, 1.1),
     ("typical", "list"): (0.6, None),
     ("typical", "graph"): (0.6, None),
-    ("impure", "list"): (1.0, None),
-    ("impure", "graph"): (1.0, None),
+    ("impure", "list"): (1.2, None),
+    ("impure", "graph"): (1.2, None),
     ("cache", "list"): (1.0, None),
 }
 
