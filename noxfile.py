@@ -400,7 +400,8 @@ def simulator_process(session, tmp_dir, collection_dir, api_key):
 @nox.session(tags=["integration"])
 @nox.parametrize(
     "python,core",
-    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-c"]) for core in INTEGRATION_CORES],
+    [nox.param(session_python(CORE_PYTHON[core]), core, id=core, tags=["ci-a" if core == NEWEST_CORE else "ci-c"])
+     for core in INTEGRATION_CORES],
 )
 def integration(session, core):
     """ansible-test integration over every target of tests/integration/targets, on a copy of the collection.

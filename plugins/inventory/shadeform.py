@@ -769,9 +769,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             # so that ansible-inventory prints them as strings (str() would keep AnsibleUnsafeText, whose
             # __str__ returns itself; str's own __str__ copies into a plain str).
             name = str.__str__(name)
-            if conditionals and not self._passes_conditionals(
-                    name, self._host_view(self._unadded_host(name, variables, groups, set_variables), facts), conditionals):
-                continue
+            view = None
+            if conditionals:
+                # The view of the host once added: compose sees the very same, so it is made once for both.
+                view = self._host_view(self._unadded_host(name, variables, groups, set_variables), facts)
+                if not self._passes_conditionals(name, view, conditionals):
+                    continue
             self.inventory.add_host(name, group="shadeform")
             host = self.inventory.get_host(name)
             # As Host.set_variable, not InventoryData.set_variable: that one also formats each value into a debug line,
@@ -782,8 +785,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if not (compose or composed_groups or keyed_groups):
                 continue
             try:
-                self._set_composite_vars(compose, self._host_view(host, facts), name, strict=strict)
-                view = self._host_view(host, facts)  # groups and keyed_groups see the composed variables too
+                if view is None:
+                    view = self._host_view(host, facts)
+                if compose:
+                    self._set_composite_vars(compose, view, name, strict=strict)
+                    view = self._host_view(host, facts)  # groups and keyed_groups see the composed variables too
                 self._add_host_to_composed_groups(composed_groups, view, name, strict=strict, fetch_hostvars=False)
                 self._add_host_to_keyed_groups(keyed_groups, view, name, strict=strict, fetch_hostvars=False)
             except AnsibleError:

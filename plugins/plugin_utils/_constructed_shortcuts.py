@@ -91,13 +91,13 @@ def shortcuts(plugin, enabled=True):
     def shared_conditional(conditional, variables):
         return results.evaluate("conditional", conditional, variables, lambda read: evaluate_conditional(conditional, read))
 
-    plugin._compose, plugin._evaluate_conditional = shared_compose, shared_conditional  # pylint: disable=protected-access
-    try:
-        with compiled_once(plugin.templar) as compile_reason:
-            not_used = ["expressions are compiled through ansible-core's own path, since " + compile_reason] if compile_reason else []
+    with compiled_once(plugin.templar) as compile_reason:
+        not_used = ["expressions are compiled through ansible-core's own path, since " + compile_reason] if compile_reason else []
+        plugin._compose, plugin._evaluate_conditional = shared_compose, shared_conditional  # pylint: disable=protected-access
+        try:
             yield Shortcuts(not_used, fast=True)
-    finally:
-        del plugin._compose, plugin._evaluate_conditional  # pylint: disable=protected-access
+        finally:
+            del plugin._compose, plugin._evaluate_conditional  # pylint: disable=protected-access
 
 
 def set_variables(host, variables):
@@ -161,30 +161,29 @@ def compiled_once(templar):
     engine = getattr(templar, "_engine", None)
     compile_expression = getattr(engine, COMPILE_METHOD, None)
     reason = _unusable_compile_method(compile_expression)
-    if reason:
-        yield reason
-        return
     compiled = {}
+    installed = False
+    if reason is None:
+        def compile_once(expression, options):
+            key = (str(expression), options)
+            if key not in compiled:
+                compiled[key] = compile_expression(expression, options)
+            return compiled[key]
 
-    def compile_once(expression, options):
-        key = (str(expression), options)
-        if key not in compiled:
-            compiled[key] = compile_expression(expression, options)
-        return compiled[key]
-
-    try:
-        setattr(engine, COMPILE_METHOD, compile_once)
-    except AttributeError:  # a future engine with slots: no shortcut, same results
-        yield "the templar's engine does not let its compile method be replaced"
-        return
-    try:
+        try:
+            setattr(engine, COMPILE_METHOD, compile_once)
+            installed = True
+        except AttributeError:  # a future engine with slots: no shortcut, same results
+            reason = "the templar's engine does not let its compile method be replaced"
+    if installed:
         reason = _canary_differs(templar, compiled)
         if reason:
             delattr(engine, COMPILE_METHOD)
-            engine = None
+            installed = False
+    try:
         yield reason
     finally:
-        if engine is not None:
+        if installed:
             delattr(engine, COMPILE_METHOD)
 
 
