@@ -745,7 +745,7 @@ class Fleet(Task):
                       replaced=self.replaced, drifted=[])
 
     def members(self):
-        return [item for item in self.client.list_instances() if isinstance(item, dict) and is_member(item, self.params["name"])]
+        return self.listed_and_members()[1]
 
     def listed_and_members(self):
         """The whole list (one call) and the fleet's members in it."""
@@ -818,8 +818,6 @@ class Fleet(Task):
         healthy = [item for item in members if item.get("status") != "error"]
         kept, surplus, self.ranks, free_indexes = ranked(healthy, count)
         drift = self.drift_and_updates(members, kept)
-        # Surplus members are deleted, not renamed: their names stay taken until they leave the list.
-        self.names_taken.update(item.get("name") for item in kept)
         need = len(free_indexes)
         drifted = [item for item in kept if item["id"] in drift and drift[item["id"]][0]]
         updates = dict((item["id"], drift[item["id"]][1]) for item in kept if item["id"] in drift and drift[item["id"]][1])
